@@ -1,0 +1,15 @@
+import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createStorageActivities, type StorageDeps } from './storage.js';
+
+/** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
+export type ActivityDeps = AuditDeps & StorageDeps;
+
+/** All activities the `ops` task queue serves, by name. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createAuditActivities(deps),
+    ...createStorageActivities(deps),
+  };
+}
+
+export type OpsActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// The entry of `npm start`, `npm test`, `npm run check` and `npm run provision`. Plain JavaScript
+// with no dependencies, because its first job is to install them: it runs
+// `npm ci` when node_modules is missing or older than package-lock.json, makes
+// sure the Debian packages the tests use are present, then hands over.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const [mode = 'start', ...rest] = process.argv.slice(2);
+
+function fail(message) {
+  process.stderr.write(`ops-automation: ${message}\n`);
+  process.exit(1);
+}
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) fail(`Node.js 20.19 or newer is required (this is ${process.version})`);
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.error) fail(`${command} ${args.join(' ')}: ${result.error.message}`);
+  if (result.status !== 0) fail(`${command} ${args.join(' ')} exited with ${result.status}`);
+}
+
+function ensureNodeModules() {
+  const lock = join(root, 'package-lock.json');
+  const installed = join(root, 'node_modules', '.package-lock.json');
+  const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs);
+  if (!stale) return;
+  process.stdout.write('installing npm dependencies ...\n');
+  run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+}
+
+// Command -> Debian package: what the test suite runs for real (compose file
+// validation, promtool, Prometheus, Alertmanager).
+const TEST_PACKAGES = {
+  'docker-compose': 'docker-compose',
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  'prometheus-alertmanager': 'prometheus-alertmanager',
+};
+
+function commandExists(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureTestPackages() {
+  const missing = [...new Set(Object.entries(TEST_PACKAGES).filter(([command]) => !commandExists(command)).map(([, pkg]) => pkg))];
+  if (missing.length === 0) return;
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot || !commandExists('apt-get')) {
+    fail(`the tests need Debian packages ${missing.join(', ')}: install them (apt-get install ${missing.join(' ')}) and run again`);
+  }
+  process.stdout.write(`installing Debian packages for the tests: ${missing.join(', ')} ...\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update', '-qq'], { env });
+  // The packages' own services are not wanted: tests start their own instances.
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
+}
+
+function handOver(command, args) {
+  const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
+  // The child sees the terminal's signals itself; relay the ones sent only to us.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+ensureNodeModules();
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+switch (mode) {
+  case 'start':
+    handOver(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'start.ts'), ...rest]);
+    break;
+  case 'check': {
+    // Types, then lint: tsc --noEmit and ESLint with the workflow determinism rules.
+    run(bin('tsc'), ['--noEmit']);
+    run(bin('eslint'), ['.']);
+    break;
+  }
+  case 'test':
+    ensureTestPackages();
+    handOver(bin('vitest'), ['run', ...rest]);
+    break;
+  case 'provision':
+    ensureTestPackages();
+    handOver(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'provision.ts'), ...rest]);
+    break;
+  default:
+    fail(`unknown mode ${mode}: expected start, test, check or provision`);
+}

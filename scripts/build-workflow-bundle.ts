@@ -1,0 +1,16 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from '../workers/worker.js';
+import { REPO_ROOT } from './stack/paths.js';
+
+/**
+ * `npm run build` step two: bundles the workflows once, next to the compiled
+ * worker (dist/workflow-bundle.js), so a production worker starts without
+ * running webpack. An optional argument names another output file.
+ */
+const outFile = resolve(process.argv[2] ?? join(REPO_ROOT, 'dist', 'workflow-bundle.js'));
+const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, code);
+console.log(`workflow bundle: ${outFile} (${(code.length / 1024).toFixed(0)} KiB)`);

@@ -1,0 +1,7 @@
+import { ensureTool, toolVersion } from './stack/tools.js';
+
+/** `npm run provision`: builds the stack's tools ahead of time (CI caches .ops/bin). */
+for (const name of ['temporal', 'minio'] as const) {
+  const path = await ensureTool(name);
+  console.log(`${name}: ${path} (${toolVersion(path)})`);
+}

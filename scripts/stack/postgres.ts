@@ -1,0 +1,127 @@
+import { execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort, waitFor } from './net.js';
+import { ManagedProcess } from './process.js';
+
+export interface ResolvedPostgres {
+  /** A URL to the server's maintenance database, for creating and dropping databases. */
+  adminUrl: string;
+  /** How it was found: configured by DATABASE_URL, the machine's server, or our private cluster. */
+  source: 'configured' | 'local-server' | 'private-cluster';
+  process?: ManagedProcess;
+}
+
+export async function postgresAnswers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Hides the password of a connection URL for display. */
+export function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+function postgresBinDir(): string {
+  try {
+    return execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim();
+  } catch {
+    const versions = existsSync('/usr/lib/postgresql') ? execFileSync('ls', ['/usr/lib/postgresql'], { encoding: 'utf8' }) : '';
+    const newest = versions.split('\n').filter(Boolean).sort((a, b) => Number(b) - Number(a))[0];
+    if (!newest) throw new Error('PostgreSQL is not installed: no pg_config and nothing under /usr/lib/postgresql');
+    return `/usr/lib/postgresql/${newest}/bin`;
+  }
+}
+
+/**
+ * A private cluster under `dir`, made with initdb on first use and started with
+ * pg_ctl's postgres on a free port (kept in dir/port so a second start reuses
+ * it). PostgreSQL refuses to run as root, so as root it runs as `postgres`.
+ */
+async function startPrivateCluster(dir: string, logFile: string): Promise<ResolvedPostgres> {
+  const bin = postgresBinDir();
+  const dataDir = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const runAs = (command: string, args: string[]): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+  mkdirSync(dir, { recursive: true });
+  if (asRoot) {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+    const [uid, gid] = [id('-u'), id('-g')];
+    chownSync(dir, uid, gid);
+  }
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    const [command, args] = runAs(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions']);
+    execFileSync(command, args, { stdio: 'pipe' });
+  }
+  const portFile = join(dir, 'port');
+  const port = existsSync(portFile) ? Number(readFileSync(portFile, 'utf8')) : await freePort();
+  writeFileSync(portFile, String(port));
+  const [command, args] = runAs(join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1']);
+  const server = ManagedProcess.start('postgres', command, args, { logFile });
+  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  await waitFor(
+    `private PostgreSQL on port ${port}`,
+    async () => {
+      if (!server.running) throw new Error(`it exited; last log lines:\n${server.tail()}`);
+      return postgresAnswers(adminUrl);
+    },
+    30_000,
+  );
+  return { adminUrl, source: 'private-cluster', process: server };
+}
+
+/**
+ * DATABASE_URL when set; else the server on 127.0.0.1:5432 if it answers;
+ * else a private cluster under `privateDir`.
+ */
+export async function resolvePostgres(options: {
+  databaseUrl?: string | undefined;
+  privateDir: string;
+  logFile: string;
+}): Promise<ResolvedPostgres> {
+  if (options.databaseUrl) return { adminUrl: withDatabase(options.databaseUrl, 'postgres'), source: 'configured' };
+  const local = 'postgres://postgres@127.0.0.1:5432/postgres';
+  if (await postgresAnswers(local)) return { adminUrl: local, source: 'local-server' };
+  return startPrivateCluster(options.privateDir, options.logFile);
+}
+
+/** Creates `database` when missing and returns its URL. */
+export async function ensureDatabase(adminUrl: string, database: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+  return withDatabase(adminUrl, database);
+}
+
+export async function dropDatabase(adminUrl: string, database: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}

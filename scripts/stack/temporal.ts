@@ -1,0 +1,83 @@
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
+import { waitFor } from './net.js';
+import { ManagedProcess } from './process.js';
+
+export interface TemporalDevServerOptions {
+  binary: string;
+  port: number;
+  /** The Web UI's port; undefined runs headless (tests). */
+  uiPort?: number;
+  httpPort: number;
+  metricsPort: number;
+  dbFile: string;
+  logFile: string;
+}
+
+export interface RunningTemporal {
+  address: string;
+  uiUrl: string | undefined;
+  process: ManagedProcess;
+}
+
+/** Whether a Temporal frontend answers its health check at `address`. */
+export async function temporalAnswers(address: string, timeoutMs = 2000): Promise<boolean> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: timeoutMs });
+    await connection.withDeadline(Date.now() + timeoutMs, () => connection!.healthService.check({}));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await connection?.close();
+  }
+}
+
+/**
+ * Starts the real Temporal dev server (SQLite persistence in `dbFile`, the
+ * design's search attributes registered) and waits until its frontend answers.
+ */
+export async function startTemporalDevServer(options: TemporalDevServerOptions): Promise<RunningTemporal> {
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--http-port',
+    String(options.httpPort),
+    '--metrics-port',
+    String(options.metricsPort),
+    '--db-filename',
+    options.dbFile,
+    '--log-format',
+    'json',
+    '--log-level',
+    'warn',
+    ...SEARCH_ATTRIBUTES.flatMap((attribute) => ['--search-attribute', `${attribute.name}=${attribute.type}`]),
+    ...(options.uiPort === undefined ? ['--headless'] : ['--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1']),
+  ];
+  const process = ManagedProcess.start('temporal', options.binary, args, { logFile: options.logFile });
+  const address = `127.0.0.1:${options.port}`;
+  try {
+    await waitFor(
+      `Temporal dev server on ${address}`,
+      async () => {
+        if (!process.running) throw new Error(`it exited; last log lines:\n${process.tail()}`);
+        return temporalAnswers(address);
+      },
+      60_000,
+      300,
+    );
+  } catch (error) {
+    await process.stop();
+    throw error;
+  }
+  return {
+    address,
+    uiUrl: options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`,
+    process,
+  };
+}

@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { z } from 'zod';
+import { ConfigError } from '../src/config/config-error.js';
+import { loadEnv } from '../src/config/env.js';
+import { minioAnswers, startMinio } from './stack/minio.js';
+import { freePort, waitFor } from './stack/net.js';
+import { LOG_DIR, OPS_DIR, REPO_ROOT } from './stack/paths.js';
+import { ensureDatabase, redactUrl, resolvePostgres } from './stack/postgres.js';
+import { ManagedProcess } from './stack/process.js';
+import { startTemporalDevServer, temporalAnswers } from './stack/temporal.js';
+import { ensureTool } from './stack/tools.js';
+
+/**
+ * `npm start`: brings up the embedded stack (each part used as-is when
+ * configured or already running, provisioned otherwise), then the worker and
+ * the webhook server, prints where everything is, and stops what it started on
+ * Ctrl-C or SIGTERM, in reverse order.
+ */
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Ports of the parts this script provisions; overridable to run a second stack beside a first. */
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+function loadStackPorts() {
+  const parsed = z
+    .object({
+      OPS_TEMPORAL_PORT: port(7233),
+      OPS_TEMPORAL_UI_PORT: port(8233),
+      OPS_MINIO_PORT: port(9000),
+      OPS_MINIO_CONSOLE_PORT: port(9001),
+    })
+    .safeParse(Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== '')));
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${String(issue.path[0])}: expected a port from 1 to 65535`);
+  throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
+}
+let stackPorts: ReturnType<typeof loadStackPorts>;
+const startedAt = Date.now();
+const owned: ManagedProcess[] = [];
+const summary: Array<[string, string]> = [];
+let stopping = false;
+
+let stopped: Promise<never> | undefined;
+
+/** Stops what we started, newest first; a second signal while stopping changes nothing. */
+function stopAll(exitCode: number): Promise<never> {
+  stopped ??= (async () => {
+    stopping = true;
+    say('stopping ...');
+    for (const part of [...owned].reverse()) {
+      await part.stop(part.name === 'worker' ? 35_000 : 10_000);
+      say(`  stopped ${part.name}`);
+    }
+    process.exit(exitCode);
+  })();
+  return stopped;
+}
+
+/** The webhook token: from the environment, else generated once and kept in .ops/. */
+function webhookToken(): string {
+  if (process.env.OPS_WEBHOOK_TOKEN) return process.env.OPS_WEBHOOK_TOKEN;
+  const file = join(OPS_DIR, 'webhook-token');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function startTemporal(): Promise<string> {
+  if (process.env.TEMPORAL_ADDRESS) {
+    summary.push(['Temporal', `${process.env.TEMPORAL_ADDRESS} (configured)`]);
+    return process.env.TEMPORAL_ADDRESS;
+  }
+  const address = `localhost:${stackPorts.OPS_TEMPORAL_PORT}`;
+  const uiUrl = `http://localhost:${stackPorts.OPS_TEMPORAL_UI_PORT}`;
+  if (await temporalAnswers(address)) {
+    summary.push(['Temporal', `${address} (already running, reused)`]);
+    summary.push(['Web UI', uiUrl]);
+    return address;
+  }
+  const binary = await ensureTool('temporal', say);
+  say('starting Temporal dev server ...');
+  const temporal = await startTemporalDevServer({
+    binary,
+    port: stackPorts.OPS_TEMPORAL_PORT,
+    uiPort: stackPorts.OPS_TEMPORAL_UI_PORT,
+    httpPort: await freePort(),
+    metricsPort: await freePort(),
+    dbFile: join(OPS_DIR, 'temporal.db'),
+    logFile: join(LOG_DIR, 'temporal.log'),
+  });
+  owned.push(temporal.process);
+  summary.push(['Temporal', `${address} (dev server, state in ${join(OPS_DIR, 'temporal.db')})`]);
+  summary.push(['Web UI', uiUrl]);
+  return address;
+}
+
+async function startDatabase(): Promise<string> {
+  const postgres = await resolvePostgres({
+    databaseUrl: process.env.DATABASE_URL,
+    privateDir: join(OPS_DIR, 'pg'),
+    logFile: join(LOG_DIR, 'postgres.log'),
+  });
+  if (postgres.process) owned.push(postgres.process);
+  const url =
+    postgres.source === 'configured' ? process.env.DATABASE_URL! : await ensureDatabase(postgres.adminUrl, 'ops_automation');
+  const how = { configured: 'configured', 'local-server': 'local server', 'private-cluster': 'private cluster in .ops/pg' }[
+    postgres.source
+  ];
+  summary.push(['Database', `${redactUrl(url)} (${how})`]);
+  return url;
+}
+
+async function startObjectStore(accessKey: string, secretKey: string, bucket: string): Promise<string> {
+  if (process.env.S3_ENDPOINT) {
+    summary.push(['S3', `${process.env.S3_ENDPOINT} bucket ${bucket} (configured)`]);
+    return process.env.S3_ENDPOINT;
+  }
+  const endpoint = `http://127.0.0.1:${stackPorts.OPS_MINIO_PORT}`;
+  if (await minioAnswers(endpoint)) {
+    summary.push(['S3', `${endpoint} bucket ${bucket} (MinIO already running, reused)`]);
+    return endpoint;
+  }
+  const binary = await ensureTool('minio', say);
+  say('starting MinIO ...');
+  const minio = await startMinio({
+    binary,
+    port: stackPorts.OPS_MINIO_PORT,
+    consolePort: stackPorts.OPS_MINIO_CONSOLE_PORT,
+    dataDir: join(OPS_DIR, 'minio'),
+    accessKey,
+    secretKey,
+    logFile: join(LOG_DIR, 'minio.log'),
+  });
+  owned.push(minio.process);
+  summary.push(['S3', `${endpoint} bucket ${bucket} (MinIO, console ${minio.consoleUrl})`]);
+  return endpoint;
+}
+
+/** Starts a TypeScript entrypoint of ours as a child process with the stack's environment. */
+function startNode(name: string, entry: string, env: NodeJS.ProcessEnv): ManagedProcess {
+  const child = ManagedProcess.start(name, process.execPath, ['--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env,
+    logFile: join(LOG_DIR, `${name}.log`),
+  });
+  owned.push(child);
+  return child;
+}
+
+async function waitForWorker(worker: ManagedProcess, address: string, namespace: string, taskQueue: string) {
+  const connection = await Connection.connect({ address });
+  try {
+    await waitFor(
+      'the worker',
+      async () => {
+        if (!worker.running) throw new Error(`it exited; last log lines:\n${worker.tail()}`);
+        const { pollers } = await connection.workflowService.describeTaskQueue({
+          namespace,
+          taskQueue: { name: taskQueue },
+          taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+        });
+        return (pollers?.length ?? 0) > 0;
+      },
+      180_000,
+      500,
+    );
+  } finally {
+    await connection.close();
+  }
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  mkdirSync(LOG_DIR, { recursive: true });
+  const env = loadEnv(process.env);
+  stackPorts = loadStackPorts();
+  say('ops-automation: bringing up the embedded stack');
+
+  const temporalAddress = await startTemporal();
+  const databaseUrl = await startDatabase();
+  const s3Endpoint = await startObjectStore(env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.S3_BUCKET);
+
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: temporalAddress,
+    DATABASE_URL: databaseUrl,
+    S3_ENDPOINT: s3Endpoint,
+    OPS_WEBHOOK_TOKEN: webhookToken(),
+  };
+
+  say('starting the worker (migrates the database, ensures the bucket) ...');
+  const worker = startNode('worker', 'workers/main.ts', childEnv);
+  await waitForWorker(worker, temporalAddress, env.TEMPORAL_NAMESPACE, env.OPS_TASK_QUEUE);
+  summary.push([
+    'Worker',
+    `task queue ${env.OPS_TASK_QUEUE}, SDK metrics http://localhost:${env.OPS_WORKER_METRICS_PORT}/metrics, log ${join(LOG_DIR, 'worker.log')}`,
+  ]);
+
+  const webhooks = startNode('webhooks', 'src/webhooks/main.ts', childEnv);
+  const webhookUrl = `http://localhost:${env.OPS_WEBHOOK_PORT}`;
+  await waitFor(
+    `the webhook server on ${webhookUrl}`,
+    async () => {
+      if (!webhooks.running) throw new Error(`it exited; last log lines:\n${webhooks.tail()}`);
+      return (await fetch(`${webhookUrl}/healthz`)).ok;
+    },
+    60_000,
+  );
+  summary.push([
+    'Webhooks',
+    `${webhookUrl} (POST /webhooks/alertmanager, /webhooks/events; bearer token ${process.env.OPS_WEBHOOK_TOKEN ? 'from OPS_WEBHOOK_TOKEN' : `in ${join(OPS_DIR, 'webhook-token')}`})`,
+  ]);
+
+  const width = Math.max(...summary.map(([name]) => name.length));
+  say(`\nops-automation is up (${((Date.now() - startedAt) / 1000).toFixed(1)}s):`);
+  for (const [name, where] of summary) say(`  ${name.padEnd(width)}  ${where}`);
+  say(`\nLogs are in ${LOG_DIR}. Press Ctrl-C to stop.`);
+
+  // A part that dies takes the stack down loudly rather than leaving it half up.
+  for (const part of owned) {
+    void part.exited.then((code) => {
+      if (stopping) return;
+      say(`\n${part.name} exited (code ${code}); last log lines:\n${part.tail()}`);
+      void stopAll(1);
+    });
+  }
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof ConfigError ? error.message : (error as Error).message;
+  process.stderr.write(`npm start: ${message}\n`);
+  void stopAll(error instanceof ConfigError ? 2 : 1);
+});

@@ -1,0 +1,106 @@
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './config-error.js';
+
+/** Variables whose values are never echoed in an error message. */
+const SECRET_VARIABLES = new Set([
+  'S3_SECRET_ACCESS_KEY',
+  'SLACK_TOKEN',
+  'PAGERDUTY_ROUTING_KEY',
+  'OPS_WEBHOOK_TOKEN',
+  'OPS_WEBHOOK_HMAC_SECRET',
+  'TEMPORAL_API_KEY',
+  'SMTP_URL',
+  'DATABASE_URL',
+]);
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+:\d{1,5}$/, 'expected host:port, for example localhost:7233');
+
+const port = z.coerce
+  .number({ error: 'expected a port number' })
+  .int('expected a whole port number')
+  .min(0, 'expected a port from 0 to 65535')
+  .max(65535, 'expected a port from 0 to 65535');
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+const postgresUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: 'expected a postgres:// or postgresql:// URL',
+});
+
+const smtpUrl = z.url({ protocol: /^smtps?$/, error: 'expected an smtp:// or smtps:// URL' });
+
+const existingFile = z.string().refine((path) => existsSync(path), 'file does not exist');
+
+const nonEmpty = z.string().trim().min(1, 'must not be empty');
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+  error: 'expected one of trace, debug, info, warn, error, fatal, silent',
+});
+
+/** The environment contract of ../shared/design.md; defaults are the embedded stack. */
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: nonEmpty.default('default'),
+  TEMPORAL_API_KEY: nonEmpty.optional(),
+  TEMPORAL_TLS: bool.optional(),
+  TEMPORAL_TLS_CERT: existingFile.optional(),
+  TEMPORAL_TLS_KEY: existingFile.optional(),
+  TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
+  OPS_TASK_QUEUE: nonEmpty.default('ops'),
+  DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/ops_automation'),
+  S3_ENDPOINT: httpUrl.default('http://127.0.0.1:9000'),
+  S3_REGION: nonEmpty.default('us-east-1'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 of a-z 0-9 . -)')
+    .default('ops-automation'),
+  S3_ACCESS_KEY_ID: nonEmpty.default('minioadmin'),
+  S3_SECRET_ACCESS_KEY: nonEmpty.default('minioadmin'),
+  SLACK_TOKEN: nonEmpty.optional(),
+  SLACK_API_URL: httpUrl.default('https://slack.com/api/'),
+  SLACK_CHANNEL: nonEmpty.default('#ops-incidents'),
+  SMTP_URL: smtpUrl.optional(),
+  SMTP_FROM: nonEmpty.default('ops-automation <ops@localhost>'),
+  PAGERDUTY_ROUTING_KEY: nonEmpty.optional(),
+  PAGERDUTY_EVENTS_URL: httpUrl.default('https://events.pagerduty.com/v2/enqueue'),
+  KUBECONFIG: existingFile.optional(),
+  PROMETHEUS_URL: httpUrl.default('http://127.0.0.1:9090'),
+  OPS_WEBHOOK_PORT: port.default(8080),
+  OPS_WEBHOOK_HOST: nonEmpty.default('0.0.0.0'),
+  OPS_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  OPS_WEBHOOK_HMAC_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  OPS_WORKER_METRICS_PORT: port.default(9464),
+  OPS_CONFIG: existingFile.optional(),
+  OPS_LOG_LEVEL: logLevel.default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/**
+ * Parses the process environment. Empty strings count as unset, so `FOO=` in a
+ * compose file means "use the default". Throws a ConfigError whose message is
+ * one line naming every bad variable.
+ */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const relevant: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') relevant[key] = value;
+  }
+  const parsed = envSchema.safeParse(relevant);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const variable = String(issue.path[0]);
+    const shown = SECRET_VARIABLES.has(variable) ? '' : ` (got "${relevant[variable]}")`;
+    return `${variable}: ${issue.message}${shown}`;
+  });
+  throw new ConfigError(`Invalid environment: ${problems.join('; ')}`);
+}

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './config-error.js';
+
+/**
+ * The policy file (OPS_CONFIG): what the product does, as opposed to where its
+ * systems are (the environment). Each feature adds its section here; unknown
+ * top-level keys are refused so a typo never silently disables a policy.
+ */
+export const policySchema = z
+  .object({
+    version: z.literal(1, { error: 'expected version: 1' }).default(1),
+  })
+  .strict();
+
+export type Policy = z.infer<typeof policySchema>;
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((text, part) => {
+    if (typeof part === 'number') return `${text}[${part}]`;
+    return text ? `${text}.${String(part)}` : String(part);
+  }, '');
+}
+
+/** Validates an already-parsed policy object; `origin` names where it came from. */
+export function parsePolicy(raw: unknown, origin: string): Policy {
+  const parsed = policySchema.safeParse(raw ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const where = formatPath(issue.path) || '(root)';
+    const message =
+      issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((key) => `"${key}"`).join(', ')}` : issue.message;
+    return `${where}: ${message}`;
+  });
+  throw new ConfigError(`Invalid policy ${origin}: ${problems.join('; ')}`);
+}
+
+/** Loads the policy YAML at `path`, or the defaults when no file is configured. */
+export function loadPolicy(path: string | undefined): Policy {
+  if (!path) return parsePolicy({}, '(defaults)');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`OPS_CONFIG: cannot read ${path}: ${(error as Error).message}`);
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
+  const [first] = document.errors;
+  if (first) {
+    const { line, col } = lineCounter.linePos(first.pos[0]);
+    const at = ` at line ${line}, column ${col}`;
+    throw new ConfigError(`OPS_CONFIG ${path}: not valid YAML${at}: ${first.message.split('\n')[0]}`);
+  }
+  return parsePolicy(document.toJS(), `OPS_CONFIG ${path}`);
+}

@@ -1,0 +1,77 @@
+import type { Client, Connection } from '@temporalio/client';
+import Fastify, { type FastifyError } from 'fastify';
+import type { Logger } from '../logging/logger.js';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+
+/** Largest body any route accepts; bigger deliveries get 413 before they are read whole. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface WebhookServerDeps {
+  temporal: Client;
+  /** The client's connection, whose health check answers /readyz. */
+  temporalConnection: Connection;
+  logger: Logger;
+  metrics?: WebhookMetrics;
+  /** How long /readyz waits for Temporal before answering 503. */
+  readinessTimeoutMs?: number;
+}
+
+/**
+ * The HTTP intake: health, readiness and metrics here; the alert routes are
+ * registered on the returned instance. Routes speak JSON only, bodies are
+ * capped at 1 MiB, and a client error is always a 4xx naming the problem.
+ */
+export function buildWebhookServer(deps: WebhookServerDeps) {
+  const metrics = deps.metrics ?? createWebhookMetrics();
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'webhooks' }),
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Behind a proxy the client address comes from X-Forwarded-For.
+    trustProxy: true,
+  });
+
+  // JSON only: without a parser for text/plain, any other type is answered 415.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+    if (status >= 500) {
+      request.log.error({ err: error, route: request.routeOptions.url }, 'request failed');
+      return reply.code(status).send({ error: 'internal error', status });
+    }
+    return reply.code(status).send({ error: error.message, status });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: `no route ${request.method} ${request.url}`, status: 404 }),
+  );
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    metrics.duration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const timeoutMs = deps.readinessTimeoutMs ?? 2000;
+    try {
+      const connection = deps.temporalConnection;
+      await connection.withDeadline(Date.now() + timeoutMs, () => connection.healthService.check({}));
+      return { status: 'ready', temporal: 'reachable' };
+    } catch (error) {
+      return reply.code(503).send({ status: 'not ready', temporal: `unreachable: ${(error as Error).message}` });
+    }
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+
+  return app;
+}
+
+export type WebhookServer = ReturnType<typeof buildWebhookServer>;

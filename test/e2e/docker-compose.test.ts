@@ -1,0 +1,92 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { loadEnv } from '../../src/config/env.js';
+
+/**
+ * docker-compose.yml is validated by Debian's docker-compose, which parses and
+ * interpolates it without a Docker engine, and checked against the contracts:
+ * the service names, the ports, and an environment our own config accepts.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface ComposeService {
+  ports?: Array<{ published: number | string; target: number }>;
+  environment?: Record<string, string>;
+  command?: string[];
+  image?: string;
+  build?: unknown;
+}
+
+function composeConfig(env: Record<string, string>) {
+  return spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+  });
+}
+
+describe('docker-compose.yml', () => {
+  const result = composeConfig({ OPS_WEBHOOK_TOKEN: 'compose-test-token-0123456789' });
+  const services = (parse(result.stdout ?? '') as { services?: Record<string, ComposeService> } | null)?.services ?? {};
+
+  it('is valid for docker-compose', () => {
+    expect(result.stderr).not.toMatch(/error/i);
+    expect(result.status).toBe(0);
+  });
+
+  it('brings up every role of the design', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['alertmanager', 'grafana', 'minio', 'postgresql', 'prometheus', 'temporal', 'temporal-ui', 'webhooks', 'worker'].sort(),
+    );
+    expect(services.temporal?.environment?.DB).toBe('postgres12');
+  });
+
+  it('publishes the contract ports', () => {
+    const published = (name: string) => (services[name]?.ports ?? []).map((port) => Number(port.published));
+    expect(published('temporal')).toContain(7233);
+    expect(published('temporal-ui')).toContain(8233);
+    expect(published('webhooks')).toContain(8080);
+    expect(published('minio')).toEqual(expect.arrayContaining([9000, 9001]));
+    expect(published('postgresql')).toContain(5432);
+    expect(published('prometheus')).toContain(9090);
+    expect(published('alertmanager')).toContain(9093);
+    expect(published('grafana')).toContain(3000);
+    expect(published('worker')).toContain(9464);
+  });
+
+  it('gives the worker and the webhook server an environment our config accepts', () => {
+    for (const name of ['worker', 'webhooks']) {
+      const env = loadEnv(services[name]?.environment ?? {});
+      expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      expect(env.OPS_TASK_QUEUE).toBe('ops');
+      expect(env.DATABASE_URL).toBe('postgres://ops:ops@postgresql:5432/ops_automation');
+      expect(env.S3_ENDPOINT).toBe('http://minio:9000');
+    }
+    expect(loadEnv(services.webhooks?.environment ?? {}).OPS_WEBHOOK_PORT).toBe(8080);
+  });
+
+  it('runs entrypoints that the build produces', () => {
+    expect(services.worker?.command).toEqual(['node', 'dist/workers/main.js']);
+    expect(services.webhooks?.command).toEqual(['node', 'dist/src/webhooks/main.js']);
+    expect(existsSync(`${ROOT}/workers/main.ts`)).toBe(true);
+    expect(existsSync(`${ROOT}/src/webhooks/main.ts`)).toBe(true);
+  });
+
+  it('refuses to start without a webhook token, naming the variable', () => {
+    const missing = composeConfig({});
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toContain('set OPS_WEBHOOK_TOKEN');
+  });
+
+  it('ships Prometheus and Alertmanager configs their own tools accept', () => {
+    execFileSync('promtool', ['check', 'config', 'deploy/prometheus/prometheus.yml'], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync('amtool', ['check-config', 'deploy/alertmanager/alertmanager.yml'], { cwd: ROOT, stdio: 'pipe' });
+    const alertmanager = parse(readFileSync(`${ROOT}/deploy/alertmanager/alertmanager.yml`, 'utf8')) as {
+      receivers: Array<{ webhook_configs: Array<{ url: string }> }>;
+    };
+    expect(alertmanager.receivers[0]?.webhook_configs[0]?.url).toBe('http://webhooks:8080/webhooks/alertmanager');
+  });
+});

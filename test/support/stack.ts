@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import { inject } from 'vitest';
+import { createActivities, type ActivityDeps, type OpsActivities } from '../../activities/index.js';
+import { createPgPool } from '../../src/clients/postgres.js';
+import { createS3Client } from '../../src/clients/s3.js';
+import { createOpsWorker } from '../../workers/worker.js';
+import type { TestStack } from './test-stack.js';
+
+export type { TestStack } from './test-stack.js';
+
+let runtimeQuieted = false;
+
+/** The stack of this run, provisioned by the global setup. */
+export function testStack(): TestStack {
+  return inject('stack');
+}
+
+/** The environment a worker or webhook process of ours needs to use the test stack. */
+export function stackEnv(stack: TestStack): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.namespace,
+    DATABASE_URL: stack.databaseUrl,
+    S3_ENDPOINT: stack.s3.endpoint,
+    S3_REGION: stack.s3.region,
+    S3_BUCKET: stack.s3.bucket,
+    S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
+  };
+}
+
+/** Real clients against the test stack, for the test's own checks; close() them in afterAll. */
+export async function connectStack(stack: TestStack = testStack()) {
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const client = new Client({ connection, namespace: stack.namespace });
+  const pool: pg.Pool = createPgPool(stack.databaseUrl, 'ops-tests');
+  const s3 = createS3Client({
+    S3_ENDPOINT: stack.s3.endpoint,
+    S3_REGION: stack.s3.region,
+    S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
+  });
+  return {
+    stack,
+    connection,
+    client,
+    pool,
+    s3,
+    /** The activity dependencies pointing at the real test stack. */
+    activityDeps: (): ActivityDeps => ({ pool, s3, bucket: stack.s3.bucket }),
+    async close() {
+      s3.destroy();
+      await pool.end();
+      await connection.close();
+    },
+  };
+}
+
+export type StackClients = Awaited<ReturnType<typeof connectStack>>;
+
+/** A task queue of the test's own, so parallel test files never take each other's tasks. */
+export function uniqueTaskQueue(prefix = 'test'): string {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/**
+ * Creates a real Worker on the test stack with the prebuilt workflow bundle.
+ * Activities default to the real ones on the real stack; a test may override some.
+ */
+export async function createTestWorker(options: {
+  stack?: TestStack;
+  taskQueue: string;
+  activities: OpsActivities | (() => OpsActivities);
+}): Promise<{ worker: Worker; connection: NativeConnection }> {
+  const stack = options.stack ?? testStack();
+  if (!runtimeQuieted) {
+    // The SDK's default logger prints every worker state change; tests want failures only.
+    Runtime.install({ logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: (m, a) => console.warn(m, a ?? ''), error: (m, a) => console.error(m, a ?? '') } });
+    runtimeQuieted = true;
+  }
+  const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const activities = typeof options.activities === 'function' ? options.activities() : options.activities;
+  const worker = await createOpsWorker({
+    connection,
+    namespace: stack.namespace,
+    taskQueue: options.taskQueue,
+    activities,
+    workflowBundlePath: stack.workflowBundlePath,
+  });
+  return { worker, connection };
+}
+
+/** Runs `fn` while a real worker serves `taskQueue`, then shuts the worker down. */
+export async function withWorker<T>(
+  clients: StackClients,
+  taskQueue: string,
+  fn: () => Promise<T>,
+  activities: OpsActivities = createActivities(clients.activityDeps()),
+): Promise<T> {
+  const { worker, connection } = await createTestWorker({ stack: clients.stack, taskQueue, activities });
+  try {
+    return await worker.runUntil(fn);
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,106 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { loadEnv } from '../../src/config/env.js';
+import { loadPolicy } from '../../src/config/policy.js';
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('environment', () => {
+  it('defaults every variable to the embedded stack', () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({
+      TEMPORAL_ADDRESS: 'localhost:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      OPS_TASK_QUEUE: 'ops',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/ops_automation',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_BUCKET: 'ops-automation',
+      OPS_WEBHOOK_PORT: 8080,
+      PAGERDUTY_EVENTS_URL: 'https://events.pagerduty.com/v2/enqueue',
+    });
+    expect(env.SLACK_TOKEN).toBeUndefined();
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadEnv({ OPS_WEBHOOK_PORT: '', TEMPORAL_ADDRESS: '' })).toMatchObject({
+      OPS_WEBHOOK_PORT: 8080,
+      TEMPORAL_ADDRESS: 'localhost:7233',
+    });
+  });
+
+  it('names the variable and the problem in one line', () => {
+    const error = errorOf(() => loadEnv({ OPS_WEBHOOK_PORT: 'eighty' }));
+    expect(error.message).toBe('Invalid environment: OPS_WEBHOOK_PORT: expected a port number (got "eighty")');
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('reports every bad variable at once', () => {
+    const error = errorOf(() =>
+      loadEnv({ TEMPORAL_ADDRESS: 'http://temporal', DATABASE_URL: 'mysql://x', OPS_WEBHOOK_PORT: '70000' }),
+    );
+    expect(error.message).toContain('TEMPORAL_ADDRESS: expected host:port');
+    expect(error.message).toContain('DATABASE_URL: expected a postgres:// or postgresql:// URL');
+    expect(error.message).toContain('OPS_WEBHOOK_PORT: expected a port from 0 to 65535 (got "70000")');
+  });
+
+  it('never echoes a secret value', () => {
+    const error = errorOf(() => loadEnv({ OPS_WEBHOOK_TOKEN: 'short-secret', DATABASE_URL: 'mysql://u:hunter2@db/x' }));
+    expect(error.message).toContain('OPS_WEBHOOK_TOKEN: must be at least 16 characters');
+    expect(error.message).not.toContain('short-secret');
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('refuses a KUBECONFIG or OPS_CONFIG that does not exist', () => {
+    const error = errorOf(() => loadEnv({ KUBECONFIG: '/nope/kubeconfig', OPS_CONFIG: '/nope/policy.yaml' }));
+    expect(error.message).toContain('KUBECONFIG: file does not exist (got "/nope/kubeconfig")');
+    expect(error.message).toContain('OPS_CONFIG: file does not exist');
+  });
+});
+
+describe('policy file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ops-policy-'));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('has defaults when no file is configured', () => {
+    expect(loadPolicy(undefined)).toEqual({ version: 1 });
+    expect(loadConfig({}).policy).toEqual({ version: 1 });
+  });
+
+  it('loads a valid file named by OPS_CONFIG', () => {
+    const path = write('ok.yaml', 'version: 1\n');
+    expect(loadConfig({ OPS_CONFIG: path }).policy).toEqual({ version: 1 });
+  });
+
+  it('refuses an unknown section, naming it', () => {
+    const path = write('typo.yaml', 'version: 1\nescalatoin: {}\n');
+    expect(errorOf(() => loadPolicy(path)).message).toBe(
+      `Invalid policy OPS_CONFIG ${path}: (root): unknown key "escalatoin"`,
+    );
+  });
+
+  it('points at the line of broken YAML', () => {
+    const path = write('broken.yaml', 'version: 1\nfoo: [1, 2\n');
+    const message = errorOf(() => loadPolicy(path)).message;
+    expect(message).toMatch(new RegExp(`^OPS_CONFIG ${path}: not valid YAML at line \\d+, column \\d+: `));
+  });
+
+  it('refuses an unsupported version', () => {
+    const path = write('v2.yaml', 'version: 2\n');
+    expect(errorOf(() => loadPolicy(path)).message).toBe(`Invalid policy OPS_CONFIG ${path}: version: expected version: 1`);
+  });
+});

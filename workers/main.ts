@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createActivities } from '../activities/index.js';
+import { createClients, connectWorkerConnection, ensureBucket, ensureSearchAttributes } from '../src/clients/index.js';
+import { ConfigError, loadConfig } from '../src/config/index.js';
+import { migrate } from '../src/db/migrate.js';
+import { createLogger } from '../src/logging/logger.js';
+import { installRuntime } from './runtime.js';
+import { createOpsWorker } from './worker.js';
+
+/**
+ * The worker process, the composition root: config -> clients -> activity
+ * factories -> Worker. On start it brings the schema, the search attributes and
+ * the bucket up to date (each idempotent); SIGINT/SIGTERM drain it gracefully.
+ */
+
+// Present only in a build (npm run build): the worker then starts without bundling.
+const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+
+async function main(): Promise<void> {
+  const { env } = loadConfig();
+  const logger = createLogger({ level: env.OPS_LOG_LEVEL, name: 'ops-worker' });
+  installRuntime(logger, env.OPS_WORKER_METRICS_PORT);
+
+  const clients = await createClients(env, 'ops-worker');
+  const migration = await migrate(clients.pool);
+  if (migration.applied.length > 0) logger.info({ applied: migration.applied }, 'database migrated');
+  const bucket = await ensureBucket(clients.s3, env.S3_BUCKET);
+  if (bucket === 'created') logger.info({ bucket: env.S3_BUCKET }, 'bucket created');
+  try {
+    const { added } = await ensureSearchAttributes(clients.temporalConnection, env.TEMPORAL_NAMESPACE);
+    if (added.length > 0) logger.info({ added }, 'search attributes registered');
+  } catch (error) {
+    logger.warn({ err: error }, 'could not register search attributes; register OpsKind, OpsSeverity, OpsService, OpsStatus (Keyword) on the namespace');
+  }
+
+  const connection = await connectWorkerConnection(env);
+  const worker = await createOpsWorker({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.OPS_TASK_QUEUE,
+    activities: createActivities({ pool: clients.pool, s3: clients.s3, bucket: env.S3_BUCKET }),
+    workflowBundlePath: existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined,
+    identity: `ops-worker@${hostname()}:${process.pid}`,
+  });
+
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down: draining in-flight tasks');
+    worker.shutdown();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+
+  logger.info(
+    {
+      temporal: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.OPS_TASK_QUEUE,
+      metricsPort: env.OPS_WORKER_METRICS_PORT || undefined,
+    },
+    'worker running',
+  );
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await clients.close();
+    logger.info('worker stopped');
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`ops-worker: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`ops-worker: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});

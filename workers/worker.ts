@@ -1,0 +1,33 @@
+import { fileURLToPath } from 'node:url';
+import type { NativeConnection } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import type { OpsActivities } from '../activities/index.js';
+
+export interface OpsWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  activities: OpsActivities;
+  /** A prebuilt bundle (npm run build, or the test harness); else workflows are bundled now. */
+  workflowBundlePath?: string | undefined;
+  identity?: string;
+}
+
+/** The path of the workflows' entry module, for bundling at start. */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export async function createOpsWorker(options: OpsWorkerOptions): Promise<Worker> {
+  const workflowSource = options.workflowBundlePath
+    ? { workflowBundle: { codePath: options.workflowBundlePath } }
+    : { workflowsPath: WORKFLOWS_PATH };
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: options.activities,
+    ...workflowSource,
+    ...(options.identity ? { identity: options.identity } : {}),
+    // Let in-flight activities finish on SIGTERM before the worker exits.
+    shutdownGraceTime: '30s',
+  });
+}

@@ -1,0 +1,46 @@
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from '../src/domain/errors.js';
+
+/**
+ * The few timeout and retry profiles every workflow picks from, so retry
+ * behaviour is decided once and reads the same everywhere. Error types that
+ * retrying cannot fix stop the retries at once.
+ */
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+
+/** A single request to an API or database: seconds, retried with backoff for a few minutes. */
+export const quickApiCall: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes,
+  },
+};
+
+/** A page, message or email: retried for longer, because a lost page is worse than a late one. */
+export const notification: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    maximumAttempts: 30,
+    nonRetryableErrorTypes,
+  },
+};
+
+/** A long job (dump, restore, rollout wait) that heartbeats its progress. */
+export const longJob: ActivityOptions = {
+  startToCloseTimeout: '6h',
+  heartbeatTimeout: '1m',
+  retry: {
+    initialInterval: '10s',
+    backoffCoefficient: 2,
+    maximumInterval: '5m',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes,
+  },
+};

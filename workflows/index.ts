@@ -1,0 +1,2 @@
+// The workflow bundle's entry: every workflow type the `ops` queue serves.
+export { selfCheckWorkflow } from './self-check.js';
