@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The entry of `npm start`, `npm test`, `npm run check` and `npm run provision`. Plain JavaScript
 // with no dependencies, because its first job is to install them: it runs
-// `npm ci` when node_modules is missing or older than package-lock.json, makes
+// `npm install` when node_modules is missing or older than package-lock.json, makes
 // sure the Debian packages the tests use are present, then hands over.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -31,7 +31,10 @@ function ensureNodeModules() {
   const stale = !existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs);
   if (!stale) return;
   process.stdout.write('installing npm dependencies ...\n');
-  run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+  // `npm install` honours package-lock.json. Not `npm ci`: it refuses a lock file
+  // that lacks optional packages for other platforms, which registries that do
+  // not serve them (like this project's build machines') leave out.
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 // Command -> Debian package: what the test suite runs for real (compose file
