@@ -1,14 +1,18 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createIncidentActivities, type IncidentDeps } from './incidents.js';
+import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createAuditActivities(deps),
     ...createStorageActivities(deps),
+    ...createIncidentActivities({ ...deps, slackEnabled: deps.slack !== undefined }),
+    ...createNotifyActivities(deps),
   };
 }
 

@@ -19,7 +19,7 @@ import { createOpsWorker } from './worker.js';
 const PREBUILT_BUNDLE = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
 async function main(): Promise<void> {
-  const { env } = loadConfig();
+  const { env, policy } = loadConfig();
   const logger = createLogger({ level: env.OPS_LOG_LEVEL, name: 'ops-worker' });
   installRuntime(logger, env.OPS_WORKER_METRICS_PORT);
 
@@ -40,7 +40,15 @@ async function main(): Promise<void> {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.OPS_TASK_QUEUE,
-    activities: createActivities({ pool: clients.pool, s3: clients.s3, bucket: env.S3_BUCKET }),
+    activities: createActivities({
+      pool: clients.pool,
+      s3: clients.s3,
+      bucket: env.S3_BUCKET,
+      policy,
+      slack: clients.slack,
+      slackChannel: env.SLACK_CHANNEL,
+      temporalUiUrl: env.TEMPORAL_UI_URL,
+    }),
     workflowBundlePath: existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined,
     identity: `ops-worker@${hostname()}:${process.pid}`,
   });

@@ -1,2 +1,3 @@
 // The workflow bundle's entry: every workflow type the `ops` queue serves.
 export { selfCheckWorkflow } from './self-check.js';
+export { incidentWorkflow } from './incident.js';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
+import { incidentPolicySections } from './policy-incidents.js';
 
 /**
  * The policy file (OPS_CONFIG): what the product does, as opposed to where its
@@ -11,6 +12,7 @@ import { ConfigError } from './config-error.js';
 export const policySchema = z
   .object({
     version: z.literal(1, { error: 'expected version: 1' }).default(1),
+    ...incidentPolicySections,
   })
   .strict();
 

@@ -30,4 +30,95 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_events_workflow ON audit_events (workflow_id);
     `,
   },
+  {
+    id: 2,
+    name: 'incidents',
+    sql: `
+      CREATE TABLE incidents (
+        id              text PRIMARY KEY,
+        workflow_id     text NOT NULL,
+        run_id          text NOT NULL,
+        dedup_key       text NOT NULL,
+        source          text NOT NULL,
+        title           text NOT NULL,
+        service         text NOT NULL,
+        severity        text NOT NULL,
+        status          text NOT NULL CHECK (status IN ('triggered', 'acknowledged', 'resolved')),
+        muted           boolean NOT NULL DEFAULT false,
+        opened_at       timestamptz NOT NULL,
+        acknowledged_at timestamptz,
+        acknowledged_by text,
+        resolved_at     timestamptz,
+        resolved_by     text,
+        reopen_count    integer NOT NULL DEFAULT 0,
+        last_seq        integer NOT NULL DEFAULT 0,
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX incidents_opened_at ON incidents (opened_at);
+      CREATE INDEX incidents_open ON incidents (status) WHERE status <> 'resolved';
+      CREATE INDEX incidents_service ON incidents (service, opened_at);
+
+      CREATE TABLE incident_events (
+        incident_id text NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+        seq         integer NOT NULL,
+        at          timestamptz NOT NULL,
+        actor       text NOT NULL,
+        kind        text NOT NULL,
+        text        text NOT NULL,
+        fingerprint text,
+        PRIMARY KEY (incident_id, seq)
+      );
+      CREATE INDEX incident_events_at ON incident_events (at);
+
+      CREATE TABLE incident_alerts (
+        incident_id  text NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+        fingerprint  text NOT NULL,
+        alertname    text,
+        status       text NOT NULL CHECK (status IN ('firing', 'resolved')),
+        severity     text NOT NULL,
+        labels       jsonb NOT NULL,
+        starts_at    timestamptz,
+        ends_at      timestamptz,
+        muted_by     text,
+        first_seen_at timestamptz NOT NULL,
+        updated_at   timestamptz NOT NULL,
+        PRIMARY KEY (incident_id, fingerprint)
+      );
+      CREATE INDEX incident_alerts_firing ON incident_alerts USING gin (labels) WHERE status = 'firing';
+      CREATE INDEX incident_alerts_alertname ON incident_alerts (alertname, first_seen_at);
+
+      CREATE TABLE maintenance_windows (
+        id          bigserial PRIMARY KEY,
+        name        text NOT NULL UNIQUE,
+        matchers    jsonb NOT NULL DEFAULT '[]'::jsonb,
+        time_zone   text NOT NULL DEFAULT 'UTC',
+        starts_at   timestamptz,
+        ends_at     timestamptz,
+        weekly      jsonb,
+        cron        text,
+        duration_ms bigint,
+        created_by  text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+
+      CREATE TABLE rejected_deliveries (
+        id          bigserial PRIMARY KEY,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        route       text NOT NULL,
+        status      integer NOT NULL,
+        reason      text NOT NULL,
+        body_prefix text NOT NULL,
+        remote_addr text,
+        user_agent  text
+      );
+      CREATE INDEX rejected_deliveries_received_at ON rejected_deliveries (received_at);
+
+      CREATE TABLE slack_messages (
+        idempotency_key text PRIMARY KEY,
+        channel         text NOT NULL,
+        ts              text NOT NULL,
+        created_at      timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -1,14 +1,30 @@
 import { createClients } from '../clients/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { createLogger } from '../logging/logger.js';
+import { createRejectionRecorder } from './rejected-deliveries.js';
 import { buildWebhookServer } from './server.js';
 
 /** The webhook server process: intake in, signalWithStart out; it never waits on a workflow. */
 async function main(): Promise<void> {
-  const { env } = loadConfig();
+  const { env, policy } = loadConfig();
   const logger = createLogger({ level: env.OPS_LOG_LEVEL, name: 'ops-webhooks' });
+  if (!env.OPS_WEBHOOK_TOKEN && !env.OPS_WEBHOOK_HMAC_SECRET) {
+    logger.warn('neither OPS_WEBHOOK_TOKEN nor OPS_WEBHOOK_HMAC_SECRET is set: every delivery will be refused with 401');
+  }
   const clients = await createClients(env, 'ops-webhooks');
-  const app = buildWebhookServer({ temporal: clients.temporal, temporalConnection: clients.temporalConnection, logger });
+  const app = buildWebhookServer({
+    temporal: clients.temporal,
+    temporalConnection: clients.temporalConnection,
+    logger,
+    intake: {
+      taskQueue: env.OPS_TASK_QUEUE,
+      webhookToken: env.OPS_WEBHOOK_TOKEN,
+      hmacSecret: env.OPS_WEBHOOK_HMAC_SECRET,
+      grouping: policy.grouping.rules,
+      severity: { defaultSeverity: policy.incidents.defaultSeverity, overrides: policy.severity.overrides },
+      recordRejection: createRejectionRecorder(clients.pool, logger),
+    },
+  });
 
   const stop = async (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down: finishing requests in flight');

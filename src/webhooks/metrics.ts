@@ -17,7 +17,13 @@ export function createWebhookMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  return { registry, requests, duration };
+  const alertsAccepted = new Counter({
+    name: 'ops_intake_alerts_accepted_total',
+    help: 'Alerts handed durably to Temporal, by intake route.',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  return { registry, requests, duration, alertsAccepted };
 }
 
 export type WebhookMetrics = ReturnType<typeof createWebhookMetrics>;

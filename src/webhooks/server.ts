@@ -1,6 +1,7 @@
 import type { Client, Connection } from '@temporalio/client';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify';
 import type { Logger } from '../logging/logger.js';
+import { registerIntakeRoutes, type IntakeDeps } from './intake.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 
 /** Largest body any route accepts; bigger deliveries get 413 before they are read whole. */
@@ -14,6 +15,8 @@ export interface WebhookServerDeps {
   metrics?: WebhookMetrics;
   /** How long /readyz waits for Temporal before answering 503. */
   readinessTimeoutMs?: number;
+  /** The alert routes; absent in tests of the server alone. */
+  intake?: Omit<IntakeDeps, 'temporal' | 'alertsAccepted'>;
 }
 
 /**
@@ -24,7 +27,7 @@ export interface WebhookServerDeps {
 export function buildWebhookServer(deps: WebhookServerDeps) {
   const metrics = deps.metrics ?? createWebhookMetrics();
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'webhooks' }),
+    loggerInstance: deps.logger.child({ component: 'webhooks' }) as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: BODY_LIMIT_BYTES,
     // Behind a proxy the client address comes from X-Forwarded-For.
@@ -65,6 +68,8 @@ export function buildWebhookServer(deps: WebhookServerDeps) {
       return reply.code(503).send({ status: 'not ready', temporal: `unreachable: ${(error as Error).message}` });
     }
   });
+
+  if (deps.intake) registerIntakeRoutes(app, { ...deps.intake, temporal: deps.temporal, alertsAccepted: metrics.alertsAccepted });
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { inject } from 'vitest';
 import { createActivities, type ActivityDeps, type OpsActivities } from '../../activities/index.js';
 import { createPgPool } from '../../src/clients/postgres.js';
+import { parsePolicy, type Policy } from '../../src/config/policy.js';
 import { createS3Client } from '../../src/clients/s3.js';
 import { createOpsWorker } from '../../workers/worker.js';
 import type { TestStack } from './test-stack.js';
@@ -49,8 +50,17 @@ export async function connectStack(stack: TestStack = testStack()) {
     client,
     pool,
     s3,
-    /** The activity dependencies pointing at the real test stack. */
-    activityDeps: (): ActivityDeps => ({ pool, s3, bucket: stack.s3.bucket }),
+    /** The activity dependencies pointing at the real test stack; a test may change the policy or add Slack. */
+    activityDeps: (overrides: Partial<ActivityDeps> & { policy?: Policy } = {}): ActivityDeps => ({
+      pool,
+      s3,
+      bucket: stack.s3.bucket,
+      policy: parsePolicy({}, 'test defaults'),
+      slack: undefined,
+      slackChannel: '#ops-test',
+      temporalUiUrl: 'http://localhost:8233',
+      ...overrides,
+    }),
     async close() {
       s3.destroy();
       await pool.end();

@@ -77,13 +77,19 @@ describe('policy file', () => {
   };
 
   it('has defaults when no file is configured', () => {
-    expect(loadPolicy(undefined)).toEqual({ version: 1 });
-    expect(loadConfig({}).policy).toEqual({ version: 1 });
+    expect(loadPolicy(undefined)).toMatchObject({
+      version: 1,
+      incidents: { quietPeriod: 300_000, reopenWindow: 3_600_000, defaultSeverity: 'medium' },
+      grouping: { rules: [] },
+      maintenanceWindows: [],
+      inhibitRules: [],
+    });
+    expect(loadConfig({}).policy).toEqual(loadPolicy(undefined));
   });
 
   it('loads a valid file named by OPS_CONFIG', () => {
     const path = write('ok.yaml', 'version: 1\n');
-    expect(loadConfig({ OPS_CONFIG: path }).policy).toEqual({ version: 1 });
+    expect(loadConfig({ OPS_CONFIG: path }).policy.version).toBe(1);
   });
 
   it('refuses an unknown section, naming it', () => {

@@ -1,0 +1,237 @@
+import type pg from 'pg';
+import type { Policy } from '../src/config/policy.js';
+import { maintenanceWindowSchema } from '../src/config/policy-incidents.js';
+import type { AlertSource, Labels } from '../src/domain/alerts.js';
+import type { AlertRecord, IncidentEvent, IncidentPhase } from '../src/domain/incident.js';
+import { matchesAll } from '../src/domain/matchers.js';
+import { muteReason, type MaintenanceWindow } from '../src/domain/muting.js';
+import type { Severity, SeverityPolicy } from '../src/domain/severity.js';
+import { writeAuditEvent } from './audit.js';
+
+/**
+ * The incident's side of PostgreSQL: the rules it runs by, which of its alerts
+ * are muted (maintenance windows from the policy and the database, inhibition
+ * by alerts firing anywhere), and its persistent record (incidents,
+ * incident_events, incident_alerts), which reports compute MTTA/MTTR from.
+ */
+
+export interface IncidentDeps {
+  pool: pg.Pool;
+  policy: Policy;
+  slackEnabled: boolean;
+  temporalUiUrl: string;
+}
+
+/** What an incident run needs of the policy: plain JSON, recorded in its history. */
+export interface IncidentRulesSnapshot {
+  severity: SeverityPolicy;
+  quietPeriodMs: number;
+  reopenWindowMs: number;
+  slackEnabled: boolean;
+  temporalUiUrl: string;
+}
+
+export interface IncidentRow {
+  dedupKey: string;
+  source: AlertSource;
+  title: string;
+  service: string;
+  severity: Severity;
+  phase: IncidentPhase;
+  muted: boolean;
+  openedAt: string;
+  acknowledgedAt?: string | undefined;
+  acknowledgedBy?: string | undefined;
+  resolvedAt?: string | undefined;
+  resolvedBy?: string | undefined;
+  reopenCount: number;
+  lastSeq: number;
+}
+
+export interface PersistIncidentInput {
+  incidentId: string;
+  workflowId: string;
+  runId: string;
+  incident: IncidentRow;
+  events: IncidentEvent[];
+  alerts: AlertRecord[];
+}
+
+interface WindowRow {
+  name: string;
+  matchers: string[];
+  time_zone: string;
+  starts_at: Date | null;
+  ends_at: Date | null;
+  weekly: unknown;
+  cron: string | null;
+  duration_ms: string | null;
+}
+
+/** Windows created at run time (opsctl), in the same shape and validation as the policy's. */
+async function databaseWindows(pool: pg.Pool): Promise<MaintenanceWindow[]> {
+  const { rows } = await pool.query<WindowRow>(
+    `SELECT name, matchers, time_zone, starts_at, ends_at, weekly, cron, duration_ms
+       FROM maintenance_windows WHERE ends_at IS NULL OR ends_at > now()`,
+  );
+  return rows.flatMap((row) => {
+    const parsed = maintenanceWindowSchema.safeParse({
+      name: row.name,
+      matchers: row.matchers,
+      timeZone: row.time_zone,
+      ...(row.cron ? { cron: row.cron, duration: Number(row.duration_ms) } : {}),
+      ...(row.weekly ? { weekly: row.weekly } : {}),
+      ...(row.starts_at && !row.cron && !row.weekly
+        ? { start: row.starts_at.toISOString(), end: row.ends_at?.toISOString() }
+        : {}),
+    });
+    return parsed.success ? [parsed.data] : [];
+  });
+}
+
+export function createIncidentActivities(deps: IncidentDeps) {
+  const { policy } = deps;
+  return {
+    async loadIncidentRules(): Promise<IncidentRulesSnapshot> {
+      return {
+        severity: { defaultSeverity: policy.incidents.defaultSeverity, overrides: policy.severity.overrides },
+        quietPeriodMs: policy.incidents.quietPeriod,
+        reopenWindowMs: policy.incidents.reopenWindow,
+        slackEnabled: deps.slackEnabled,
+        temporalUiUrl: deps.temporalUiUrl.replace(/\/$/, ''),
+      };
+    },
+
+    /** Mute reasons by fingerprint for the given firing alerts; absent = pages. */
+    async evaluateMutes(input: {
+      incidentId: string;
+      alerts: Array<{ fingerprint: string; labels: Labels }>;
+    }): Promise<Record<string, string>> {
+      const at = Date.now();
+      const windows = [...policy.maintenanceWindows, ...(await databaseWindows(deps.pool))];
+      const reasons: Record<string, string> = {};
+      for (const alert of input.alerts) {
+        // Sources: the delivery's own firing alerts and those firing in any open incident.
+        let sources: Labels[] = input.alerts.map((other) => other.labels);
+        const rules = policy.inhibitRules.filter((rule) => matchesAll(rule.targetMatchers, alert.labels));
+        for (const rule of rules) {
+          const equal = Object.fromEntries(rule.equal.map((name) => [name, alert.labels[name] ?? '']));
+          const { rows } = await deps.pool.query<{ labels: Labels }>(
+            `SELECT labels FROM incident_alerts WHERE status = 'firing' AND labels @> $1::jsonb
+               AND NOT (incident_id = $2 AND fingerprint = $3) LIMIT 500`,
+            [JSON.stringify(equal), input.incidentId, alert.fingerprint],
+          );
+          sources = [...sources, ...rows.map((row) => row.labels)];
+        }
+        const reason = muteReason(alert.labels, at, windows, rules, sources);
+        if (reason) reasons[alert.fingerprint] = reason;
+      }
+      return reasons;
+    },
+
+    /**
+     * Writes the incident's current row, its new timeline events and changed
+     * alerts in one transaction. Idempotent: events are keyed by (incident,
+     * seq), and an older snapshot never overwrites a newer one.
+     */
+    async persistIncident(input: PersistIncidentInput): Promise<void> {
+      const { incident } = input;
+      const client = await deps.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO incidents (id, workflow_id, run_id, dedup_key, source, title, service, severity, status, muted,
+             opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, reopen_count, last_seq, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now())
+           ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, title = EXCLUDED.title, service = EXCLUDED.service,
+             severity = EXCLUDED.severity, status = EXCLUDED.status, muted = EXCLUDED.muted,
+             acknowledged_at = EXCLUDED.acknowledged_at, acknowledged_by = EXCLUDED.acknowledged_by,
+             resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by,
+             reopen_count = EXCLUDED.reopen_count, last_seq = EXCLUDED.last_seq, updated_at = now()
+           WHERE incidents.last_seq <= EXCLUDED.last_seq`,
+          [
+            input.incidentId,
+            input.workflowId,
+            input.runId,
+            incident.dedupKey,
+            incident.source,
+            incident.title,
+            incident.service,
+            incident.severity,
+            incident.phase,
+            incident.muted,
+            incident.openedAt,
+            incident.acknowledgedAt ?? null,
+            incident.acknowledgedBy ?? null,
+            incident.resolvedAt ?? null,
+            incident.resolvedBy ?? null,
+            incident.reopenCount,
+            incident.lastSeq,
+          ],
+        );
+        if (input.events.length > 0) {
+          await client.query(
+            `INSERT INTO incident_events (incident_id, seq, at, actor, kind, text, fingerprint)
+             SELECT $1, * FROM unnest($2::int[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[])
+             ON CONFLICT DO NOTHING`,
+            [
+              input.incidentId,
+              input.events.map((event) => event.seq),
+              input.events.map((event) => event.at),
+              input.events.map((event) => event.actor),
+              input.events.map((event) => event.kind),
+              input.events.map((event) => event.text),
+              input.events.map((event) => event.fingerprint ?? null),
+            ],
+          );
+        }
+        for (const alert of input.alerts) {
+          await client.query(
+            `INSERT INTO incident_alerts (incident_id, fingerprint, alertname, status, severity, labels, starts_at, ends_at,
+               muted_by, first_seen_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, severity = EXCLUDED.severity,
+               labels = EXCLUDED.labels, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
+               muted_by = EXCLUDED.muted_by, updated_at = EXCLUDED.updated_at
+             WHERE incident_alerts.updated_at <= EXCLUDED.updated_at`,
+            [
+              input.incidentId,
+              alert.fingerprint,
+              alert.labels.alertname ?? null,
+              alert.status,
+              alert.severity,
+              JSON.stringify(alert.labels),
+              alert.startsAt ?? null,
+              alert.endsAt ?? null,
+              alert.mutedBy ?? null,
+              alert.firstSeenAt,
+              alert.lastChangedAt,
+            ],
+          );
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      } finally {
+        client.release();
+      }
+      // People's actions on the incident are audited; the system's own are in the timeline.
+      for (const event of input.events) {
+        if (event.actor === 'system' || !['acknowledged', 'resolved', 'note'].includes(event.kind)) continue;
+        await writeAuditEvent(
+          deps.pool,
+          {
+            actor: event.actor,
+            action: `incident.${event.kind === 'note' ? 'add-note' : event.kind === 'acknowledged' ? 'acknowledge' : 'resolve'}`,
+            target: input.workflowId,
+            outcome: 'succeeded',
+            details: { incidentId: input.incidentId, seq: event.seq, text: event.text },
+            idempotencyKey: `${input.incidentId}:${event.seq}`,
+          },
+          { workflowId: input.workflowId, runId: input.runId },
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Durations as people write them in policy files: "90s", "5m", "1h30m", "2d",
+ * or a bare number of milliseconds. Returns milliseconds, or undefined for
+ * anything else so the caller can name the bad field.
+ */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+export function parseDuration(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? text : undefined;
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const pattern = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (const match of trimmed.matchAll(pattern)) {
+    total += Number(match[1]) * UNIT_MS[match[2]!]!;
+    consumed += match[0].length;
+  }
+  return consumed === trimmed.length && consumed > 0 ? Math.round(total) : undefined;
+}
+
+/** "1h5m" style, for messages. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, seconds] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
+    if (rest >= seconds) {
+      parts.push(`${Math.floor(rest / seconds)}${unit}`);
+      rest %= seconds;
+    }
+  }
+  return parts.join('');
+}

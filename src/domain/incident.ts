@@ -1,0 +1,287 @@
+import { alertService, alertTitle, type AlertSource, type IncomingAlert, type Labels } from './alerts.js';
+import { highestSeverity, severityOf, severityRank, type Severity, type SeverityPolicy } from './severity.js';
+
+/**
+ * The incident's rules as pure functions over plain state: what an alert does
+ * to an incident, who may acknowledge or resolve it, when it resolves by
+ * itself. The workflow holds the state and performs the side effects; these
+ * functions decide, deterministically, and return the events to record.
+ */
+
+export type IncidentPhase = 'triggered' | 'acknowledged' | 'resolved';
+
+export interface AlertRecord {
+  fingerprint: string;
+  status: 'firing' | 'resolved';
+  labels: Labels;
+  annotations: Labels;
+  startsAt?: string;
+  endsAt?: string;
+  generatorURL?: string;
+  title: string;
+  severity: Severity;
+  firstSeenAt: string;
+  lastChangedAt: string;
+  /** Why the alert pages nobody (maintenance window, inhibition); absent when it pages. */
+  mutedBy?: string;
+}
+
+export type IncidentEventKind =
+  | 'opened'
+  | 'alert-firing'
+  | 'alert-resolved'
+  | 'alert-muted'
+  | 'severity-changed'
+  | 'acknowledged'
+  | 'resolved'
+  | 'reopened'
+  | 'note';
+
+export interface IncidentEvent {
+  /** Position in this incident's timeline: with the workflow ID, the event's idempotency key. */
+  seq: number;
+  at: string;
+  actor: string;
+  kind: IncidentEventKind;
+  text: string;
+  fingerprint?: string;
+}
+
+export interface IncidentState {
+  dedupKey: string;
+  source: AlertSource;
+  title: string;
+  service: string;
+  phase: IncidentPhase;
+  severity: Severity;
+  openedAt: string;
+  acknowledgedAt?: string;
+  acknowledgedBy?: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+  reopenCount: number;
+  alerts: Record<string, AlertRecord>;
+  /** The latest events; older ones live in PostgreSQL (incident_events). */
+  timeline: IncidentEvent[];
+  nextSeq: number;
+  links: { externalURL?: string; generatorURL?: string };
+}
+
+export interface IncidentRules {
+  severity: SeverityPolicy;
+}
+
+/** How many timeline events the workflow keeps in memory (and carries across continue-as-new). */
+export const TIMELINE_IN_STATE = 200;
+
+const SYSTEM = 'system';
+
+function record(state: IncidentState, at: string, actor: string, kind: IncidentEventKind, text: string, fingerprint?: string): IncidentEvent {
+  const event: IncidentEvent = { seq: state.nextSeq, at, actor, kind, text, ...(fingerprint ? { fingerprint } : {}) };
+  state.nextSeq += 1;
+  state.timeline.push(event);
+  if (state.timeline.length > TIMELINE_IN_STATE) state.timeline.splice(0, state.timeline.length - TIMELINE_IN_STATE);
+  return event;
+}
+
+export function newIncident(dedupKey: string, source: AlertSource, at: string): IncidentState {
+  return {
+    dedupKey,
+    source,
+    title: dedupKey,
+    service: 'unknown',
+    phase: 'triggered',
+    severity: 'low',
+    openedAt: at,
+    reopenCount: 0,
+    alerts: {},
+    timeline: [],
+    nextSeq: 1,
+    links: {},
+  };
+}
+
+export function firingAlerts(state: IncidentState): AlertRecord[] {
+  return Object.values(state.alerts).filter((alert) => alert.status === 'firing');
+}
+
+/** Firing and not muted: the alerts that page someone. */
+export function pagingAlerts(state: IncidentState): AlertRecord[] {
+  return firingAlerts(state).filter((alert) => !alert.mutedBy);
+}
+
+/** Every alert the incident has seen is resolved (and it has seen at least one). */
+export function allAlertsResolved(state: IncidentState): boolean {
+  const alerts = Object.values(state.alerts);
+  return alerts.length > 0 && alerts.every((alert) => alert.status === 'resolved');
+}
+
+/** Muted when every firing alert is muted: the incident is recorded but pages nobody. */
+export function isMuted(state: IncidentState): boolean {
+  const firing = firingAlerts(state);
+  return firing.length > 0 && firing.every((alert) => alert.mutedBy !== undefined);
+}
+
+function isAfter(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b) return a !== undefined && b === undefined;
+  return Date.parse(a) > Date.parse(b);
+}
+
+/**
+ * Applies alerts from one delivery. Idempotent: the same delivery twice, or
+ * copies from two Alertmanagers, change nothing the second time. A copy of a
+ * firing that arrives after its own resolution (same startsAt) is stale and
+ * ignored; a firing with a later startsAt fires again. Returns new events.
+ */
+export function applyAlerts(
+  state: IncidentState,
+  incoming: readonly IncomingAlert[],
+  at: string,
+  rules: IncidentRules,
+  mutes: Record<string, string> = {},
+  links: { externalURL?: string } = {},
+): IncidentEvent[] {
+  const events: IncidentEvent[] = [];
+  const firstAlert = Object.keys(state.alerts).length === 0;
+  let refired = false;
+
+  for (const alert of incoming) {
+    const existing = state.alerts[alert.fingerprint];
+    const severity = severityOf(alert.labels, rules.severity);
+    const mutedBy = alert.status === 'firing' ? mutes[alert.fingerprint] : undefined;
+    const fresh = (): AlertRecord => ({
+      fingerprint: alert.fingerprint,
+      status: alert.status,
+      labels: alert.labels,
+      annotations: alert.annotations,
+      ...(alert.startsAt ? { startsAt: alert.startsAt } : {}),
+      ...(alert.endsAt && alert.status === 'resolved' ? { endsAt: alert.endsAt } : {}),
+      ...(alert.generatorURL ? { generatorURL: alert.generatorURL } : {}),
+      title: alertTitle(alert),
+      severity,
+      firstSeenAt: existing?.firstSeenAt ?? at,
+      lastChangedAt: at,
+      ...(mutedBy ? { mutedBy } : {}),
+    });
+
+    if (alert.status === 'firing') {
+      if (!existing) {
+        state.alerts[alert.fingerprint] = fresh();
+        events.push(record(state, at, SYSTEM, 'alert-firing', `${alertTitle(alert)} firing (${severity})`, alert.fingerprint));
+      } else if (existing.status === 'firing') {
+        // A repeat of what we know: refresh labels and annotations, no event.
+        existing.labels = alert.labels;
+        existing.annotations = alert.annotations;
+        existing.severity = severity;
+        continue;
+      } else if (isAfter(alert.startsAt, existing.startsAt)) {
+        state.alerts[alert.fingerprint] = fresh();
+        refired = true;
+        events.push(record(state, at, SYSTEM, 'alert-firing', `${alertTitle(alert)} firing again (${severity})`, alert.fingerprint));
+      } else {
+        continue; // A late copy of a firing that has already resolved.
+      }
+      if (mutedBy) events.push(record(state, at, SYSTEM, 'alert-muted', `${alertTitle(alert)} muted: ${mutedBy}`, alert.fingerprint));
+    } else {
+      if (existing?.status === 'resolved') continue;
+      // A resolution of an older firing than the one we know is stale.
+      if (existing && alert.startsAt && existing.startsAt && isAfter(existing.startsAt, alert.startsAt)) continue;
+      state.alerts[alert.fingerprint] = { ...fresh(), ...(existing?.startsAt && !alert.startsAt ? { startsAt: existing.startsAt } : {}) };
+      events.push(record(state, at, SYSTEM, 'alert-resolved', `${alertTitle(alert)} resolved`, alert.fingerprint));
+    }
+  }
+
+  if (events.length === 0) return events;
+  if (firstAlert) {
+    describeFromAlerts(state, links);
+    return [state.timeline[0]!, ...events];
+  }
+  if (links.externalURL) state.links.externalURL = links.externalURL;
+
+  const firingNow = firingAlerts(state);
+  if (state.phase === 'resolved' && firingNow.length > 0 && (refired || events.some((event) => event.kind === 'alert-firing'))) {
+    state.phase = 'triggered';
+    state.reopenCount += 1;
+    delete state.acknowledgedAt;
+    delete state.acknowledgedBy;
+    delete state.resolvedAt;
+    delete state.resolvedBy;
+    events.push(record(state, at, SYSTEM, 'reopened', 'an alert fired again within the reopen window'));
+  }
+  events.push(...updateSeverity(state, at));
+  return events;
+}
+
+function describeFromAlerts(state: IncidentState, links: { externalURL?: string }): void {
+  const first = Object.values(state.alerts)[0];
+  if (!first) return;
+  state.title = first.title;
+  state.service = alertService(first.labels) ?? 'unknown';
+  state.severity = highestSeverity(
+    firingAlerts(state).map((alert) => alert.severity),
+    first.severity,
+  );
+  if (first.generatorURL) state.links.generatorURL = first.generatorURL;
+  if (links.externalURL) state.links.externalURL = links.externalURL;
+  if (!state.timeline.some((event) => event.kind === 'opened')) {
+    state.timeline.unshift({ seq: 0, at: state.openedAt, actor: SYSTEM, kind: 'opened', text: `incident opened: ${state.title} (${state.severity})` });
+  }
+}
+
+/** The highest firing alert sets the severity; a change is an event. */
+function updateSeverity(state: IncidentState, at: string): IncidentEvent[] {
+  const firing = firingAlerts(state);
+  if (firing.length === 0) return [];
+  const next = highestSeverity(
+    firing.map((alert) => alert.severity),
+    state.severity,
+  );
+  if (next === state.severity) return [];
+  const rose = severityRank(next) > severityRank(state.severity);
+  const previous = state.severity;
+  state.severity = next;
+  return [record(state, at, SYSTEM, 'severity-changed', `severity ${rose ? 'raised' : 'lowered'} from ${previous} to ${next}`)];
+}
+
+function requireActor(by: string | undefined): string | undefined {
+  return by === undefined || by.trim() === '' ? 'an actor ("by") is required' : undefined;
+}
+
+/** Why `acknowledge` is refused, or undefined when it is allowed. */
+export function validateAcknowledge(state: IncidentState, by: string | undefined): string | undefined {
+  return (
+    requireActor(by) ??
+    (state.phase === 'resolved'
+      ? `incident is resolved${state.resolvedBy ? ` (by ${state.resolvedBy})` : ''}; it cannot be acknowledged`
+      : state.phase === 'acknowledged'
+        ? `incident is already acknowledged by ${state.acknowledgedBy}`
+        : undefined)
+  );
+}
+
+export function acknowledge(state: IncidentState, by: string, at: string): IncidentEvent[] {
+  state.phase = 'acknowledged';
+  state.acknowledgedAt = at;
+  state.acknowledgedBy = by;
+  return [record(state, at, by, 'acknowledged', `acknowledged by ${by}`)];
+}
+
+export function validateResolve(state: IncidentState, by: string | undefined): string | undefined {
+  return requireActor(by) ?? (state.phase === 'resolved' ? `incident is already resolved by ${state.resolvedBy}` : undefined);
+}
+
+export function resolve(state: IncidentState, by: string, at: string, note?: string): IncidentEvent[] {
+  state.phase = 'resolved';
+  state.resolvedAt = at;
+  state.resolvedBy = by;
+  const reason = note?.trim() ? `: ${note.trim()}` : '';
+  return [record(state, at, by, 'resolved', by === SYSTEM ? `resolved: every alert stayed resolved for the quiet period` : `resolved by ${by}${reason}`)];
+}
+
+export function validateNote(by: string | undefined, text: string | undefined): string | undefined {
+  return requireActor(by) ?? (text === undefined || text.trim() === '' ? 'a note needs text' : undefined);
+}
+
+export function addNote(state: IncidentState, by: string, text: string, at: string): IncidentEvent[] {
+  return [record(state, at, by, 'note', text.trim())];
+}
