@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, type WebAPICallResult, type WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
@@ -155,7 +155,9 @@ export function createNotifyActivities(deps: NotifyDeps) {
 
   async function postOnce(key: string, post: { text: string; blocks?: unknown[]; threadTs?: string; channel?: string }): Promise<SlackMessageRef> {
     const channel = post.channel ?? deps.slackChannel;
-    const known = (await recorded(key)) ?? (await findPosted(channel, key, post.threadTs));
+    // Only a retry can find a post of its own: an earlier attempt may have posted and lost the answer.
+    const retry = Context.current().info.attempt > 1;
+    const known = (await recorded(key)) ?? (retry ? await findPosted(channel, key, post.threadTs) : undefined);
     if (known) return remember(key, known);
     const result = await callSlack('chat.postMessage', () =>
       slack().chat.postMessage({

@@ -1,0 +1,101 @@
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { createRejectionRecorder } from '../../src/webhooks/rejected-deliveries.js';
+import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
+import { TestAlertmanager } from '../support/alertmanager.js';
+import { connectStack, createTestWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+
+const TOKEN = 'alertmanager-e2e-token-0123456789';
+
+/**
+ * End to end with a real Alertmanager: alerts posted to its API are grouped by
+ * alertname and service, delivered to the intake by its webhook receiver, and
+ * become incidents that resolve when Alertmanager sends the resolution.
+ */
+describe('a real Alertmanager feeding the intake', () => {
+  let clients: StackClients;
+  let app: WebhookServer;
+  let alertmanager: TestAlertmanager;
+  let worker: Worker;
+  let connection: NativeConnection;
+  let running: Promise<void>;
+  const taskQueue = uniqueTaskQueue('alertmanager');
+  const unique = taskQueue.slice(-8);
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    const policy = parsePolicy({ incidents: { quietPeriod: '1s', reopenWindow: '2s' } }, 'test');
+    ({ worker, connection } = await createTestWorker({ taskQueue, activities: createActivities(clients.activityDeps({ policy })) }));
+    running = worker.run();
+    const logger = createLogger({ level: 'silent' });
+    app = buildWebhookServer({
+      temporal: clients.client,
+      temporalConnection: clients.connection,
+      logger,
+      intake: {
+        taskQueue,
+        webhookToken: TOKEN,
+        grouping: [],
+        severity: { defaultSeverity: 'medium', overrides: [] },
+        recordRejection: createRejectionRecorder(clients.pool, logger),
+      },
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const dir = join(testStack().runDir, `alertmanager-${unique}`);
+    mkdirSync(dir, { recursive: true });
+    alertmanager = new TestAlertmanager(dir, `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/webhooks/alertmanager`, TOKEN);
+    await alertmanager.start();
+  });
+
+  afterAll(async () => {
+    await alertmanager.stop();
+    await app.close();
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await clients.close();
+  });
+
+  const incidentsOf = async (service: string) =>
+    (
+      await clients.pool.query<{ workflow_id: string; status: string; severity: string; alerts: number }>(
+        `SELECT i.workflow_id, i.status, i.severity, count(a.*)::int AS alerts
+           FROM incidents i LEFT JOIN incident_alerts a ON a.incident_id = i.id
+          WHERE i.service = $1 GROUP BY i.id ORDER BY i.workflow_id`,
+        [service],
+      )
+    ).rows;
+
+  it('groups, delivers and resolves alerts as incidents', async () => {
+    const checkout = `checkout-${unique}`;
+    const db = `db-${unique}`;
+    const startsAt = new Date(Date.now() - 60_000).toISOString();
+    const alerts = [
+      { labels: { alertname: 'HighErrorRate', service: checkout, instance: 'a', severity: 'critical' }, annotations: { summary: 'errors' }, startsAt },
+      { labels: { alertname: 'HighErrorRate', service: checkout, instance: 'b', severity: 'warning' }, annotations: { summary: 'errors' }, startsAt },
+      { labels: { alertname: 'DiskFull', service: db, instance: 'c', severity: 'warning' }, annotations: { summary: 'disk' }, startsAt },
+    ];
+    await alertmanager.postAlerts(alerts);
+
+    await expect.poll(() => incidentsOf(checkout), { timeout: 30_000, interval: 500 }).toEqual([
+      { workflow_id: expect.stringMatching(new RegExp(`^incident-am-HighErrorRate-${checkout}-[0-9a-f]{12}$`)), status: 'triggered', severity: 'critical', alerts: 2 },
+    ]);
+    await expect.poll(() => incidentsOf(db), { timeout: 30_000, interval: 500 }).toEqual([
+      { workflow_id: expect.stringMatching(/^incident-am-DiskFull-db-/), status: 'triggered', severity: 'medium', alerts: 1 },
+    ]);
+
+    // Resolving through Alertmanager: it sends the resolution, the incidents resolve after the quiet period.
+    const endsAt = new Date().toISOString();
+    await alertmanager.postAlerts(alerts.map((alert) => ({ ...alert, endsAt })));
+    await expect.poll(async () => (await incidentsOf(checkout)).map((row) => row.status), { timeout: 30_000, interval: 500 }).toEqual(['resolved']);
+    await expect.poll(async () => (await incidentsOf(db)).map((row) => row.status), { timeout: 30_000, interval: 500 }).toEqual(['resolved']);
+    const { rows } = await clients.pool.query(`SELECT resolved_by FROM incidents WHERE service = $1`, [checkout]);
+    expect(rows).toEqual([{ resolved_by: 'system' }]);
+  });
+});
