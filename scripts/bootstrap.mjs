@@ -87,10 +87,17 @@ switch (mode) {
     ensureTestPackages();
     handOver(bin('vitest'), ['run', ...rest]);
     break;
+  case 'bench': {
+    // Benchmarks print ratios against a baseline measured in the same run; not part of npm test.
+    const [name = ''] = rest;
+    if (!existsSync(join(root, 'bench', `${name}.ts`))) fail(`unknown benchmark "${name}": see bench/`);
+    handOver(process.execPath, ['--import', 'tsx', join(root, 'bench', `${name}.ts`), ...rest.slice(1)]);
+    break;
+  }
   case 'provision':
     ensureTestPackages();
     handOver(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'provision.ts'), ...rest]);
     break;
   default:
-    fail(`unknown mode ${mode}: expected start, test, check or provision`);
+    fail(`unknown mode ${mode}: expected start, test, check, bench or provision`);
 }

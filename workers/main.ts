@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       slackChannel: env.SLACK_CHANNEL,
       temporalUiUrl: env.TEMPORAL_UI_URL,
     }),
-    workflowBundlePath: existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined,
+    workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,
   });
 

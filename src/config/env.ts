@@ -79,6 +79,7 @@ const envSchema = z.object({
   OPS_WEBHOOK_HMAC_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   OPS_WORKER_METRICS_PORT: port.default(9464),
   OPS_CONFIG: existingFile.optional(),
+  OPS_WORKFLOW_BUNDLE: existingFile.optional(),
   OPS_LOG_LEVEL: logLevel.default('info'),
 });
 

@@ -19,19 +19,7 @@ export function testStack(): TestStack {
   return inject('stack');
 }
 
-/** The environment a worker or webhook process of ours needs to use the test stack. */
-export function stackEnv(stack: TestStack): Record<string, string> {
-  return {
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_NAMESPACE: stack.namespace,
-    DATABASE_URL: stack.databaseUrl,
-    S3_ENDPOINT: stack.s3.endpoint,
-    S3_REGION: stack.s3.region,
-    S3_BUCKET: stack.s3.bucket,
-    S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
-  };
-}
+export { ephemeralStackEnv as stackEnv } from '../../scripts/stack/ephemeral-stack.js';
 
 /** Real clients against the test stack, for the test's own checks; close() them in afterAll. */
 export async function connectStack(stack: TestStack = testStack()) {

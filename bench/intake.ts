@@ -1,0 +1,227 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
+import type { AlertBatch } from '../src/domain/alerts.js';
+import { alertmanagerDedupKey } from '../src/webhooks/dedup.js';
+import { alertsSignal, incidentWorkflow, statusQuery } from '../workflows/incident.js';
+import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
+import { freePort, waitFor } from '../scripts/stack/net.js';
+import { REPO_ROOT } from '../scripts/stack/paths.js';
+
+/**
+ * The alert storm (npm run bench:intake): 20,000 alerts in Alertmanager-style
+ * batches of 10 over 200 groups, sent by 32 concurrent senders through the
+ * intake (a real webhook server process), and in the same run the same
+ * signalWithStart calls made directly by a bare Temporal client, the limit.
+ * Prints both rates, p50/p99 latency, the worker's peak RSS, checks that the
+ * storm made exactly 200 incidents holding every fingerprint once, and ends
+ * with `ratio=<intake rate / bare client rate>`.
+ */
+
+const GROUPS = Number(process.env.BENCH_GROUPS ?? 200);
+const ALERTS_PER_GROUP = Number(process.env.BENCH_ALERTS_PER_GROUP ?? 100);
+const BATCH = 10;
+const SENDERS = 32;
+const TOKEN = 'bench-intake-token-0123456789';
+const TASK_QUEUE = 'bench-intake';
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+interface Delivery {
+  group: number;
+  payload: Record<string, unknown>;
+  alerts: AlertBatch['alerts'];
+}
+
+/** Alertmanager payloads, round-robin over the groups as a storm arrives. */
+function storm(prefix: string): Delivery[] {
+  const deliveries: Delivery[] = [];
+  const perGroup = ALERTS_PER_GROUP / BATCH;
+  for (let round = 0; round < perGroup; round += 1) {
+    for (let group = 0; group < GROUPS; group += 1) {
+      const alerts = Array.from({ length: BATCH }, (_, index) => {
+        const number = round * BATCH + index;
+        return {
+          status: 'firing' as const,
+          labels: { alertname: `${prefix}Alert${group}`, service: `svc-${group}`, instance: `i-${number}`, severity: number % 7 === 0 ? 'critical' : 'warning' },
+          annotations: { summary: `${prefix} storm alert ${group}/${number}` },
+          startsAt: '2026-11-23T10:00:00.000Z',
+          endsAt: '0001-01-01T00:00:00Z',
+          generatorURL: 'http://prometheus/graph',
+          fingerprint: `${prefix}-g${group}-a${number}`,
+        };
+      });
+      deliveries.push({
+        group,
+        alerts: alerts.map(({ endsAt: _endsAt, ...alert }) => alert),
+        payload: {
+          version: '4',
+          groupKey: `{}:{alertname="${prefix}Alert${group}"}`,
+          truncatedAlerts: 0,
+          status: 'firing',
+          receiver: 'ops',
+          groupLabels: { alertname: `${prefix}Alert${group}` },
+          commonLabels: {},
+          commonAnnotations: {},
+          externalURL: 'http://alertmanager:9093',
+          alerts,
+        },
+      });
+    }
+  }
+  return deliveries;
+}
+
+async function runSenders(deliveries: Delivery[], send: (delivery: Delivery) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: SENDERS }, async () => {
+      while (next < deliveries.length) {
+        const delivery = deliveries[next++]!;
+        const begin = performance.now();
+        await send(delivery);
+        latencies.push(performance.now() - begin);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  const alerts = deliveries.reduce((sum, delivery) => sum + delivery.alerts.length, 0);
+  return { seconds, rate: alerts / seconds, deliveriesPerSecond: deliveries.length / seconds, p50: at(0.5), p99: at(0.99) };
+}
+
+function startNode(entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+/** The kernel's high-water mark of the process's resident memory. */
+function peakRssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('VmHWM:'));
+  return Number(line?.match(/(\d+)/)?.[1] ?? 0) / 1024;
+}
+
+async function waitForIncidents(client: Client, ids: string[], expectedAlerts: number, timeoutMs: number) {
+  const fingerprints: string[] = [];
+  await waitFor(
+    'the worker to apply every alert',
+    async () => {
+      fingerprints.length = 0;
+      for (const id of ids) {
+        const status = await client.workflow.getHandle(id).query(statusQuery);
+        fingerprints.push(...status.alerts.map((alert) => alert.fingerprint));
+      }
+      return fingerprints.length >= expectedAlerts;
+    },
+    timeoutMs,
+    2000,
+  );
+  return fingerprints;
+}
+
+async function main() {
+  const { stack, stop } = await startEphemeralStack('bench', say);
+  const children: ChildProcess[] = [];
+  try {
+    const webhookPort = await freePort();
+    const env = { ...ephemeralStackEnv(stack), OPS_TASK_QUEUE: TASK_QUEUE, OPS_LOG_LEVEL: 'warn', OPS_WEBHOOK_TOKEN: TOKEN };
+    // The prebuilt bundle, as in production: the peak RSS is the worker's, not webpack's.
+    const worker = startNode('workers/main.ts', { ...env, OPS_WORKER_METRICS_PORT: '0', OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath });
+    const webhooks = startNode('src/webhooks/main.ts', { ...env, OPS_WEBHOOK_PORT: String(webhookPort), OPS_WEBHOOK_HOST: '127.0.0.1' });
+    children.push(worker, webhooks);
+    const base = `http://127.0.0.1:${webhookPort}`;
+    await waitFor('the webhook server', async () => (await fetch(`${base}/readyz`)).ok, 60_000);
+
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    const client = new Client({ connection });
+    await waitFor(
+      'the worker',
+      async () => ((await connection.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: TASK_QUEUE }, taskQueueType: 1 })).pollers?.length ?? 0) > 0,
+      120_000,
+      500,
+    );
+
+    const bare = async (delivery: Delivery) => {
+      const payload = delivery.payload as { groupKey: string; groupLabels: Record<string, string> };
+      const dedupKey = alertmanagerDedupKey(payload.groupKey, payload.groupLabels);
+      const first = delivery.alerts[0]!;
+      await client.workflow.signalWithStart(incidentWorkflow, {
+        workflowId: `incident-${dedupKey}`,
+        taskQueue: TASK_QUEUE,
+        args: [{ dedupKey, source: 'alertmanager' }],
+        signal: alertsSignal,
+        signalArgs: [{ source: 'alertmanager', receivedAt: new Date().toISOString(), alerts: delivery.alerts, externalURL: 'http://alertmanager:9093', receiver: 'ops' }],
+        typedSearchAttributes: [
+          { key: OpsKind, value: 'incident' },
+          { key: OpsStatus, value: 'triggered' },
+          { key: OpsSeverity, value: 'medium' },
+          { key: OpsService, value: first.labels.service ?? 'unknown' },
+        ],
+        memo: { summary: `MEDIUM ${first.annotations.summary}` },
+      });
+    };
+    const intakeIds = new Set<string>();
+    const viaIntake = async (delivery: Delivery) => {
+      const response = await fetch(`${base}/webhooks/alertmanager`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify(delivery.payload),
+      });
+      if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
+      for (const id of ((await response.json()) as { incidents: string[] }).incidents) intakeIds.add(id);
+    };
+
+    say('warming up both paths ...');
+    await runSenders(storm('warmbare').slice(0, 64), bare);
+    await runSenders(storm('warmintake').slice(0, 64), viaIntake);
+    intakeIds.clear();
+
+    const total = GROUPS * ALERTS_PER_GROUP;
+    say(`bare client: ${total} alerts in ${total / BATCH} signalWithStart calls, ${SENDERS} senders ...`);
+    const bareStorm = storm('bare');
+    const limit = await runSenders(bareStorm, bare);
+    const bareIds = [...new Set(bareStorm.map((delivery) => `incident-${alertmanagerDedupKey(String(delivery.payload.groupKey), delivery.payload.groupLabels as Record<string, string>)}`))];
+    say('  waiting for the worker to apply them ...');
+    await waitForIncidents(client, bareIds, total, 600_000);
+
+    say(`intake: the same storm as ${total / BATCH} Alertmanager deliveries over HTTP, ${SENDERS} senders ...`);
+    const intake = await runSenders(storm('storm'), viaIntake);
+    say('  waiting for the worker to apply them ...');
+    const fingerprints = await waitForIncidents(client, [...intakeIds], total, 600_000);
+    const unique = new Set(fingerprints);
+
+    const rss = peakRssMiB(worker.pid!);
+    const format = (result: Awaited<ReturnType<typeof runSenders>>) =>
+      `${result.rate.toFixed(0)} alerts/s (${result.deliveriesPerSecond.toFixed(0)} deliveries/s, ${result.seconds.toFixed(1)}s), latency p50 ${result.p50.toFixed(1)} ms p99 ${result.p99.toFixed(1)} ms`;
+    say('');
+    say(`bare client  ${format(limit)}`);
+    say(`intake       ${format(intake)}`);
+    say(`worker peak RSS ${rss.toFixed(0)} MiB`);
+    say(`incidents from the storm: ${intakeIds.size} (expected ${GROUPS}); fingerprints held: ${fingerprints.length}, distinct ${unique.size} (expected ${total})`);
+    const correct = intakeIds.size === GROUPS && fingerprints.length === total && unique.size === total;
+    say(`storm outcome: ${correct ? 'correct' : 'WRONG'}`);
+    say(`ratio=${(intake.rate / limit.rate).toFixed(3)}`);
+    await connection.close();
+    if (!correct) process.exitCode = 1;
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));
+    await stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:intake failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
+

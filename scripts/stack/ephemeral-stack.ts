@@ -1,0 +1,147 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { createPgPool } from '../../src/clients/postgres.js';
+import { createS3Client, ensureBucket } from '../../src/clients/s3.js';
+import { migrate } from '../../src/db/migrate.js';
+import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { startMinio } from './minio.js';
+import { freePort } from './net.js';
+import { OPS_DIR } from './paths.js';
+import { dropDatabase, ensureDatabase, resolvePostgres } from './postgres.js';
+import type { ManagedProcess } from './process.js';
+import { startTemporalDevServer } from './temporal.js';
+import { ensureTool } from './tools.js';
+
+/**
+ * A throwaway stack for tests and benchmarks: a Temporal dev server on free
+ * ports with its own database file, a fresh PostgreSQL database with the
+ * schema migrated, a fresh bucket on a MinIO of its own (or on S3_ENDPOINT),
+ * and the workflow bundle built once. stop() removes the data, keeps logs.
+ */
+export interface EphemeralStack {
+  runDir: string;
+  temporalBinary: string;
+  temporalAddress: string;
+  namespace: string;
+  adminDatabaseUrl: string;
+  databaseUrl: string;
+  s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
+  workflowBundlePath: string;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+  error: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+};
+
+export async function startEphemeralStack(
+  name: string,
+  say: (line: string) => void,
+): Promise<{ stack: EphemeralStack; stop: () => Promise<void> }> {
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const runDir = join(OPS_DIR, name, runId);
+  mkdirSync(runDir, { recursive: true });
+  const processes: ManagedProcess[] = [];
+
+  const [temporalBinary, minioBinary] = await Promise.all([
+    ensureTool('temporal', say),
+    process.env.S3_ENDPOINT ? Promise.resolve(undefined) : ensureTool('minio', say),
+  ]);
+
+  const temporalStart = startTemporalDevServer({
+    binary: temporalBinary,
+    port: await freePort(),
+    httpPort: await freePort(),
+    metricsPort: await freePort(),
+    dbFile: join(runDir, 'temporal.db'),
+    logFile: join(runDir, 'temporal.log'),
+  });
+
+  const s3 = {
+    region: 'us-east-1',
+    bucket: `ops-${name}-${runId}`,
+    accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'minioadmin',
+    secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'minioadmin',
+  };
+  const minioStart = minioBinary
+    ? startMinio({
+        binary: minioBinary,
+        port: await freePort(),
+        consolePort: await freePort(),
+        dataDir: join(runDir, 'minio'),
+        accessKey: s3.accessKeyId,
+        secretKey: s3.secretAccessKey,
+        logFile: join(runDir, 'minio.log'),
+      })
+    : undefined;
+
+  const postgres = await resolvePostgres({
+    databaseUrl: process.env.DATABASE_URL,
+    privateDir: join(OPS_DIR, 'pg'),
+    logFile: join(runDir, 'postgres.log'),
+  });
+  if (postgres.process) processes.push(postgres.process);
+  const databaseName = `ops_${name}_${runId}`;
+  const databaseUrl = await ensureDatabase(postgres.adminUrl, databaseName);
+  const pool = createPgPool(databaseUrl);
+  await migrate(pool);
+  await pool.end();
+
+  const bundle = bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
+  const [temporal, minio, { code }] = await Promise.all([temporalStart, minioStart, bundle]);
+  processes.push(temporal.process);
+  if (minio) processes.push(minio.process);
+  const workflowBundlePath = join(runDir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, code);
+
+  const endpoint = process.env.S3_ENDPOINT ?? minio!.endpoint;
+  const s3Client = createS3Client({
+    S3_ENDPOINT: endpoint,
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  });
+  await ensureBucket(s3Client, s3.bucket);
+  s3Client.destroy();
+
+  const stack: EphemeralStack = {
+    runDir,
+    temporalBinary,
+    temporalAddress: temporal.address,
+    namespace: 'default',
+    adminDatabaseUrl: postgres.adminUrl,
+    databaseUrl,
+    s3: { endpoint, ...s3 },
+    workflowBundlePath,
+  };
+  say(`stack ready: Temporal ${temporal.address}, database ${databaseName}, ${endpoint}/${s3.bucket}`);
+
+  return {
+    stack,
+    async stop() {
+      for (const managed of processes.reverse()) await managed.stop();
+      await dropDatabase(postgres.adminUrl, databaseName).catch(() => undefined);
+      // Keep the services' logs of the last run for a failure; drop the data.
+      for (const data of ['minio', 'temporal.db', 'workflow-bundle.js']) rmSync(join(runDir, data), { recursive: true, force: true });
+    },
+  };
+}
+
+/** The environment a worker or webhook process of ours needs to use this stack. */
+export function ephemeralStackEnv(stack: EphemeralStack): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.namespace,
+    DATABASE_URL: stack.databaseUrl,
+    S3_ENDPOINT: stack.s3.endpoint,
+    S3_REGION: stack.s3.region,
+    S3_BUCKET: stack.s3.bucket,
+    S3_ACCESS_KEY_ID: stack.s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey,
+  };
+}
