@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { loadEnv } from '../../src/config/env.js';
@@ -108,5 +109,18 @@ describe('policy file', () => {
   it('refuses an unsupported version', () => {
     const path = write('v2.yaml', 'version: 2\n');
     expect(errorOf(() => loadPolicy(path)).message).toBe(`Invalid policy OPS_CONFIG ${path}: version: expected version: 1`);
+  });
+});
+
+describe('the example policy shipped in deploy/', () => {
+  it('is valid and means what its comments say', () => {
+    const policy = loadPolicy(fileURLToPath(new URL('../../deploy/policy.example.yaml', import.meta.url)));
+    expect(policy.incidents).toEqual({ quietPeriod: 300_000, reopenWindow: 3_600_000, defaultSeverity: 'medium' });
+    expect(policy.maintenanceWindows.map((window) => [window.name, window.schedule.kind])).toEqual([
+      ['weekly-db-maintenance', 'weekly'],
+      ['nightly-batch', 'cron'],
+      ['datacenter-migration', 'once'],
+    ]);
+    expect(policy.inhibitRules[0]?.equal).toEqual(['service']);
   });
 });
