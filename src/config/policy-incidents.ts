@@ -56,7 +56,7 @@ const weeklySpan = z
     (span): WeeklySpan => ({
       days: span.days.map((day) => WEEKDAY_NAMES.indexOf(day)),
       startMinute: span.start,
-      endMinute: span.end % 1440,
+      endMinute: span.end,
     }),
   );
 

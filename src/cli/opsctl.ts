@@ -1,0 +1,57 @@
+import { Command, CommanderError } from 'commander';
+import type pg from 'pg';
+import { createPgPool } from '../clients/postgres.js';
+import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
+import { registerMaintenanceCommands } from './commands/maintenance.js';
+import { EXIT, UserError } from './output.js';
+
+/**
+ * opsctl, the operator CLI. Clients are created on first use, so `--help`
+ * and a usage error never need a database or Temporal.
+ */
+const program = new Command('opsctl')
+  .description('operate ops-automation: incidents, maintenance windows, backups, rollouts, schedules')
+  .option('--json', 'print JSON for scripts instead of tables')
+  .exitOverride();
+
+let config: AppConfig | undefined;
+let pool: pg.Pool | undefined;
+const context = {
+  config: () => (config ??= loadConfig()),
+  pool: () => (pool ??= createPgPool(context.config().env.DATABASE_URL, 'opsctl')),
+  policy: () => context.config().policy,
+  json: () => Boolean(program.opts<{ json?: boolean }>().json),
+};
+
+registerMaintenanceCommands(program, context);
+
+function connectionProblem(error: unknown): string | undefined {
+  const code = (error as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '3D000' || code === '28P01') {
+    return `cannot reach PostgreSQL (DATABASE_URL): ${(error as Error).message}`;
+  }
+  return undefined;
+}
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = EXIT.ok;
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (error instanceof UserError) {
+    process.stderr.write(`opsctl: ${error.message}\n`);
+    process.exitCode = error.exitCode;
+  } else if (error instanceof ConfigError) {
+    process.stderr.write(`opsctl: ${error.message}\n`);
+    process.exitCode = EXIT.usage;
+  } else if (connectionProblem(error)) {
+    process.stderr.write(`opsctl: ${connectionProblem(error)}\n`);
+    process.exitCode = EXIT.unavailable;
+  } else {
+    process.stderr.write(`opsctl: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = EXIT.failure;
+  }
+} finally {
+  await pool?.end();
+}
