@@ -3,6 +3,7 @@ import type { Policy } from '../src/config/policy.js';
 import { maintenanceWindowSchema } from '../src/config/policy-incidents.js';
 import type { AlertSource, Labels } from '../src/domain/alerts.js';
 import type { AlertRecord, IncidentEvent, IncidentPhase } from '../src/domain/incident.js';
+import { choosePolicy, type EscalationPlan } from '../src/domain/escalation.js';
 import { matchesAll } from '../src/domain/matchers.js';
 import { muteReason, type MaintenanceWindow } from '../src/domain/muting.js';
 import type { Severity, SeverityPolicy } from '../src/domain/severity.js';
@@ -29,6 +30,7 @@ export interface IncidentRulesSnapshot {
   reopenWindowMs: number;
   slackEnabled: boolean;
   temporalUiUrl: string;
+  escalationEnabled: boolean;
 }
 
 export interface IncidentRow {
@@ -99,6 +101,23 @@ export function createIncidentActivities(deps: IncidentDeps) {
         reopenWindowMs: policy.incidents.reopenWindow,
         slackEnabled: deps.slackEnabled,
         temporalUiUrl: deps.temporalUiUrl.replace(/\/$/, ''),
+        escalationEnabled: policy.escalation.policies.length > 0,
+      };
+    },
+
+    /** The ladder an incident climbs: the first matching route's policy, else the default; null for none. */
+    async planEscalation(input: { labels: Labels; severity: Severity; service: string }): Promise<EscalationPlan | null> {
+      const { escalation } = policy;
+      const chosen = choosePolicy(escalation.routes, escalation.policies, escalation.defaultPolicy, {
+        ...input.labels,
+        severity: input.severity,
+        service: input.service,
+      });
+      if (!chosen) return null;
+      return {
+        policy: chosen,
+        responseTimesMs: escalation.responseTimes,
+        ...(escalation.businessHours ? { businessHours: escalation.businessHours } : {}),
       };
     },
 

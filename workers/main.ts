@@ -48,6 +48,11 @@ async function main(): Promise<void> {
       slack: clients.slack,
       slackChannel: env.SLACK_CHANNEL,
       temporalUiUrl: env.TEMPORAL_UI_URL,
+      smtp: clients.smtp,
+      smtpFrom: env.SMTP_FROM,
+      pagerdutyEventsUrl: env.PAGERDUTY_EVENTS_URL,
+      // Routing keys and signing secrets are read when a page needs them, never stored or logged.
+      secret: (name) => process.env[name],
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,

@@ -44,3 +44,15 @@ export const longJob: ActivityOptions = {
     nonRetryableErrorTypes,
   },
 };
+
+/** A page: retried briefly, so a broken target fails within a minute and the ladder moves on. */
+export const paging: ActivityOptions = {
+  startToCloseTimeout: '20s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '10s',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes,
+  },
+};

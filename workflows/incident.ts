@@ -5,8 +5,11 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  getExternalWorkflowHandle,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
+  startChild,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
@@ -19,8 +22,10 @@ import {
   addNote,
   allAlertsResolved,
   applyAlerts,
+  firingAlerts,
   isMuted,
   newIncident,
+  record,
   resolve,
   validateAcknowledge,
   validateNote,
@@ -33,6 +38,14 @@ import {
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
 import type { Severity } from '../src/domain/severity.js';
 import { notification, quickApiCall } from './activity-profiles.js';
+import { escalationWorkflow } from './escalation.js';
+import {
+  escalationProgressSignal,
+  skipLevelSignal,
+  stopEscalationSignal,
+  type EscalationProgress,
+  type PageOutcome,
+} from './escalation-signals.js';
 
 /**
  * incidentWorkflow: one incident, ID `incident-<dedupKey>`. Alerts arrive by
@@ -57,6 +70,30 @@ interface CarriedIncident {
   slack?: SlackMessageRef;
   notifications: NotificationRecord[];
   pendingBatches: AlertBatch[];
+  escalation?: EscalationState;
+  escalations?: number;
+  children?: ChildRecord[];
+}
+
+/** Where the incident's current ladder stands, for the status query. */
+export interface EscalationState {
+  workflowId: string;
+  policy: string;
+  level?: number;
+  cycle?: number;
+  nextLevelAt?: string;
+  deferredUntil?: string;
+  exhausted: boolean;
+  /** What the incident last told the ladder. */
+  told?: 'acknowledged' | 'resolved';
+  finished?: string;
+  pages: Array<PageOutcome & { at: string; level: number }>;
+}
+
+export interface ChildRecord {
+  workflowId: string;
+  type: string;
+  outcome: string;
 }
 
 export interface NotificationRecord {
@@ -85,13 +122,15 @@ export interface IncidentStatus {
   alerts: AlertRecord[];
   timeline: IncidentEvent[];
   notifications: NotificationRecord[];
-  children: Array<{ workflowId: string; type: string; outcome: string }>;
+  escalation?: EscalationState;
+  children: ChildRecord[];
 }
 
 export const alertsSignal = defineSignal<[AlertBatch]>('alerts');
 export const acknowledgeUpdate = defineUpdate<IncidentStatus, [{ by: string }]>('acknowledge');
 export const resolveUpdate = defineUpdate<IncidentStatus, [{ by: string; note?: string }]>('resolve');
 export const addNoteUpdate = defineUpdate<IncidentStatus, [{ by: string; text: string }]>('addNote');
+export const escalateUpdate = defineUpdate<IncidentStatus, [{ by: string }]>('escalate');
 export const statusQuery = defineQuery<IncidentStatus>('status');
 
 const incidents = proxyActivities<ReturnType<typeof createIncidentActivities>>(quickApiCall);
@@ -111,6 +150,10 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const outbox: IncidentEvent[] = [];
   const notifications: NotificationRecord[] = [...(carried?.notifications ?? [])];
   let slackMessage = carried?.slack;
+  let escalation = carried?.escalation;
+  let escalations = carried?.escalations ?? 0;
+  const children: ChildRecord[] = [...(carried?.children ?? [])];
+  let escalationChanged = false;
 
   const status = (): IncidentStatus => ({
     incidentId,
@@ -128,7 +171,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     alerts: Object.values(state.alerts),
     timeline: state.timeline,
     notifications,
-    children: [],
+    ...(escalation ? { escalation } : {}),
+    children,
   });
 
   const rejectIf = (problem: string | undefined) => {
@@ -163,6 +207,34 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return status();
     },
     { validator: (request) => rejectIf(validateNote(request?.by, request?.text)) },
+  );
+
+  setHandler(escalationProgressSignal, (progress) => {
+    if (!escalation || escalation.workflowId !== progress.workflowId) return;
+    outbox.push(...applyEscalationProgress(state, escalation, children, progress));
+    escalationChanged = true;
+  });
+  setHandler(
+    escalateUpdate,
+    async ({ by }) => {
+      outbox.push(record(state, now(), by.trim(), 'escalated', `escalated to the next level by ${by.trim()}`));
+      await getExternalWorkflowHandle(escalation!.workflowId).signal(skipLevelSignal, { by: by.trim() });
+      return status();
+    },
+    {
+      validator: (request) =>
+        rejectIf(
+          !request?.by?.trim()
+            ? 'an actor ("by") is required'
+            : state.phase !== 'triggered'
+              ? `incident is ${state.phase}; only a triggered incident escalates`
+              : !escalation || escalation.finished
+                ? 'incident has no escalation running'
+                : escalation.exhausted
+                  ? 'the escalation ladder has no level left'
+                  : undefined,
+        ),
+    },
   );
 
   const rules: IncidentRulesSnapshot = await incidents.loadIncidentRules();
@@ -225,6 +297,10 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     if (rules.slackEnabled) await announce(events);
   }
 
+  function incidentLink(): string {
+    return `${rules.temporalUiUrl}/namespaces/${info.namespace}/workflows/${encodeURIComponent(info.workflowId)}`;
+  }
+
   /** One Slack message per incident, updated in place; the timeline goes to its thread. */
   async function announce(events: IncidentEvent[]): Promise<void> {
     const message = {
@@ -237,7 +313,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       acknowledgedBy: state.acknowledgedBy,
       resolvedBy: state.resolvedBy,
       links: {
-        temporal: `${rules.temporalUiUrl}/namespaces/${info.namespace}/workflows/${encodeURIComponent(info.workflowId)}`,
+        temporal: incidentLink(),
         ...(state.links.generatorURL ? { generator: state.links.generatorURL } : {}),
         ...(state.links.externalURL ? { alertmanager: state.links.externalURL } : {}),
       },
@@ -262,12 +338,55 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     }
   }
 
+  /** Starts a ladder for a triggered, unmuted incident that has none running; tells a running one what changed. */
+  async function steerEscalation(): Promise<void> {
+    if (!rules.escalationEnabled) return;
+    const running = escalation && !escalation.finished;
+    if (running) {
+      const tell = state.phase === 'resolved' ? 'resolved' : state.phase === 'acknowledged' ? 'acknowledged' : undefined;
+      if (tell && escalation!.told !== tell && !(tell === 'acknowledged' && escalation!.told === 'resolved')) {
+        escalation!.told = tell;
+        await getExternalWorkflowHandle(escalation!.workflowId).signal(stopEscalationSignal, {
+          reason: tell,
+          by: (tell === 'resolved' ? state.resolvedBy : state.acknowledgedBy) ?? 'system',
+        });
+      }
+      return;
+    }
+    if (state.phase !== 'triggered' || isMuted(state) || firingAlerts(state).length === 0) return;
+    if (escalation && escalation.finished === undefined) return;
+    const first = firingAlerts(state).find((alert) => !alert.mutedBy) ?? firingAlerts(state)[0]!;
+    const plan = await incidents.planEscalation({ labels: first.labels, severity: state.severity, service: state.service });
+    if (!plan) return;
+    escalations += 1;
+    const workflowId = `${info.workflowId}/${info.firstExecutionRunId.slice(0, 8)}/escalation-${escalations}`;
+    await startChild(escalationWorkflow, {
+      workflowId,
+      args: [
+        {
+          incidentWorkflowId: info.workflowId,
+          incidentId,
+          sequence: escalations,
+          incident: { title: state.title, service: state.service, severity: state.severity, link: incidentLink() },
+          plan,
+        },
+      ],
+      // The ladder outlives a continue-as-new of its incident; it stops when told, or when it resolves.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+    escalation = { workflowId, policy: plan.policy.name, exhausted: false, pages: [] };
+    children.push({ workflowId, type: 'escalationWorkflow', outcome: 'running' });
+    outbox.push(record(state, now(), 'system', 'escalation', `escalation policy "${plan.policy.name}" started`));
+  }
+
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-  const work = () => pendingBatches.length > 0 || outbox.length > 0;
+  const work = () => pendingBatches.length > 0 || outbox.length > 0 || escalationChanged;
 
   for (;;) {
     while (pendingBatches.length > 0) await applyBatch(pendingBatches.shift()!);
+    escalationChanged = false;
+    await steerEscalation();
     if (outbox.length > 0) {
       await flush();
       continue;
@@ -279,7 +398,15 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
           dedupKey: state.dedupKey,
           source: state.source,
           historyLimit,
-          carried: { state, slack: slackMessage, notifications: notifications.slice(-50), pendingBatches },
+          carried: {
+            state,
+            slack: slackMessage,
+            notifications: notifications.slice(-50),
+            pendingBatches,
+            ...(escalation ? { escalation: { ...escalation, pages: escalation.pages.slice(-50) } } : {}),
+            escalations,
+            children: children.slice(-20),
+          },
         });
       }
       continue;
@@ -289,7 +416,11 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       // Stay open for the reopen window: an alert firing again reopens this incident.
       const closesAt = Date.parse(state.resolvedAt ?? now()) + rules.reopenWindowMs;
       const woke = await condition(() => work() || state.phase !== 'resolved' || historyFull(), Math.max(0, closesAt - Date.now()));
-      if (!woke) break;
+      if (!woke) {
+        // Let a ladder finish telling everyone before the incident closes.
+        if (escalation && !escalation.finished) await condition(() => escalation!.finished !== undefined, '5m');
+        break;
+      }
       continue;
     }
 
@@ -316,4 +447,44 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 function changedAlerts(state: IncidentState, events: IncidentEvent[]): AlertRecord[] {
   const touched = new Set(events.map((event) => event.fingerprint).filter((fingerprint) => fingerprint !== undefined));
   return Object.values(state.alerts).filter((alert) => touched.has(alert.fingerprint));
+}
+
+/** Records what the ladder reports: pages and failures in the timeline, the current level in status. */
+function applyEscalationProgress(
+  state: IncidentState,
+  escalation: EscalationState,
+  children: ChildRecord[],
+  progress: EscalationProgress,
+): IncidentEvent[] {
+  switch (progress.kind) {
+    case 'deferred':
+      escalation.deferredUntil = progress.until;
+      return [record(state, new Date().toISOString(), 'system', 'escalation', `outside business hours: paging at ${progress.until}`)];
+    case 'level': {
+      delete escalation.deferredUntil;
+      escalation.level = progress.level;
+      escalation.cycle = progress.cycle;
+      if (progress.nextLevelAt) escalation.nextLevelAt = progress.nextLevelAt;
+      else delete escalation.nextLevelAt;
+      escalation.pages.push(...progress.pages.map((page) => ({ ...page, at: progress.at, level: progress.level })));
+      if (escalation.pages.length > 100) escalation.pages.splice(0, escalation.pages.length - 100);
+      const name = progress.final ? 'final action' : `level ${progress.level}${progress.cycle > 0 ? ` (repeat ${progress.cycle})` : ''}`;
+      return progress.pages.map((page) =>
+        page.outcome === 'delivered'
+          ? record(state, progress.at, 'system', 'paged', `${name}: paged ${page.target}`)
+          : record(state, progress.at, 'system', 'page-failed', `${name}: could not page ${page.target}: ${page.error ?? 'failed'}`),
+      );
+    }
+    case 'exhausted':
+      escalation.exhausted = true;
+      delete escalation.nextLevelAt;
+      return [record(state, progress.at, 'system', 'escalation', 'escalation ladder exhausted; waiting for an acknowledgement')];
+    case 'finished': {
+      escalation.finished = progress.outcome;
+      delete escalation.nextLevelAt;
+      const child = children.find((entry) => entry.workflowId === progress.workflowId);
+      if (child) child.outcome = progress.outcome;
+      return [];
+    }
+  }
 }

@@ -1,3 +1,4 @@
 // The workflow bundle's entry: every workflow type the `ops` queue serves.
 export { selfCheckWorkflow } from './self-check.js';
 export { incidentWorkflow } from './incident.js';
+export { escalationWorkflow } from './escalation.js';

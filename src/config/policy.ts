@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
+import { escalationPolicySection } from './policy-escalation.js';
 import { incidentPolicySections } from './policy-incidents.js';
 
 /**
@@ -13,6 +14,7 @@ export const policySchema = z
   .object({
     version: z.literal(1, { error: 'expected version: 1' }).default(1),
     ...incidentPolicySections,
+    ...escalationPolicySection,
   })
   .strict();
 

@@ -121,4 +121,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 3,
+    name: 'notifications',
+    sql: `
+      CREATE TABLE notifications (
+        id              bigserial PRIMARY KEY,
+        idempotency_key text NOT NULL UNIQUE,
+        incident_id     text NOT NULL,
+        level           integer,
+        target          text NOT NULL,
+        channel         text NOT NULL,
+        kind            text NOT NULL,
+        sent_at         timestamptz NOT NULL DEFAULT now(),
+        outcome         text NOT NULL CHECK (outcome IN ('delivered', 'failed')),
+        provider_id     text,
+        error           text
+      );
+      CREATE INDEX notifications_incident ON notifications (incident_id, sent_at);
+    `,
+  },
 ];

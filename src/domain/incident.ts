@@ -35,7 +35,11 @@ export type IncidentEventKind =
   | 'acknowledged'
   | 'resolved'
   | 'reopened'
-  | 'note';
+  | 'note'
+  | 'escalation'
+  | 'paged'
+  | 'page-failed'
+  | 'escalated';
 
 export interface IncidentEvent {
   /** Position in this incident's timeline: with the workflow ID, the event's idempotency key. */
@@ -76,7 +80,8 @@ export const TIMELINE_IN_STATE = 200;
 
 const SYSTEM = 'system';
 
-function record(state: IncidentState, at: string, actor: string, kind: IncidentEventKind, text: string, fingerprint?: string): IncidentEvent {
+/** Appends an event to the timeline (bounded in memory; all of it goes to PostgreSQL). */
+export function record(state: IncidentState, at: string, actor: string, kind: IncidentEventKind, text: string, fingerprint?: string): IncidentEvent {
   const event: IncidentEvent = { seq: state.nextSeq, at, actor, kind, text, ...(fingerprint ? { fingerprint } : {}) };
   state.nextSeq += 1;
   state.timeline.push(event);

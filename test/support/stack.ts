@@ -47,6 +47,10 @@ export async function connectStack(stack: TestStack = testStack()) {
       slack: undefined,
       slackChannel: '#ops-test',
       temporalUiUrl: 'http://localhost:8233',
+      smtp: undefined,
+      smtpFrom: 'ops-automation <ops@test.local>',
+      pagerdutyEventsUrl: 'http://127.0.0.1:1/v2/enqueue',
+      secret: () => undefined,
       ...overrides,
     }),
     async close() {

@@ -1,0 +1,206 @@
+import { createHash, createHmac } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Transporter } from 'nodemailer';
+import { ErrorType } from '../src/domain/errors.js';
+import { targetKey, type PageTarget } from '../src/domain/escalation.js';
+import type { Severity } from '../src/domain/severity.js';
+import { callSlack, createSlackPoster, type SlackPosterDeps } from './slack-posting.js';
+
+/**
+ * Pages to people through Slack, email, PagerDuty Events v2 and generic
+ * webhooks. Every send carries a key from incident, ladder, level and target:
+ * a send already delivered under that key is not repeated (notifications
+ * table), and each channel gets the key in its own idempotency mechanism
+ * (Slack metadata, Message-ID, PagerDuty dedup_key, Idempotency-Key header).
+ * Every send, delivered or failed, is a row in `notifications`.
+ */
+
+export interface PagingDeps extends SlackPosterDeps {
+  smtp: Transporter | undefined;
+  smtpFrom: string;
+  pagerdutyEventsUrl: string;
+  /** Reads a secret (routing key, signing secret) from the environment by name. */
+  secret: (name: string) => string | undefined;
+}
+
+export type PageKind = 'trigger' | 'acknowledge' | 'resolve';
+
+export interface PageRequest {
+  idempotencyKey: string;
+  kind: PageKind;
+  target: PageTarget;
+  incident: { id: string; title: string; service: string; severity: Severity; link: string };
+  level?: number;
+  /** The provider's ID of the trigger page, for an acknowledge or resolve (Slack ts). */
+  previous?: string;
+}
+
+export interface PageResult {
+  providerId: string;
+  skipped?: 'already-delivered';
+}
+
+const PD_SEVERITY: Record<Severity, string> = { critical: 'critical', high: 'error', medium: 'warning', low: 'info' };
+
+/** PagerDuty allows 255 characters of dedup_key; longer incident IDs are hashed. */
+export function pagerdutyDedupKey(incidentId: string): string {
+  return incidentId.length <= 255 ? incidentId : `sha256:${createHash('sha256').update(incidentId).digest('hex')}`;
+}
+
+function headline(request: PageRequest): string {
+  const { incident } = request;
+  if (request.kind === 'resolve') return `[RESOLVED] ${incident.title} (${incident.service})`;
+  if (request.kind === 'acknowledge') return `[ACKNOWLEDGED] ${incident.title} (${incident.service})`;
+  return `[${incident.severity.toUpperCase()}] ${incident.title} (${incident.service})${request.level ? `, level ${request.level}` : ''}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** A remote HTTP answer in Temporal's terms: 2xx fine; 408, 429 and 5xx retried; other 4xx final. */
+async function checkHttp(response: Response, what: string): Promise<void> {
+  if (response.ok) return;
+  const body = (await response.text()).slice(0, 500);
+  if (response.status === 408 || response.status === 429 || response.status >= 500) {
+    const retryAfter = Number(response.headers.get('retry-after'));
+    throw ApplicationFailure.create({
+      message: `${what} answered ${response.status}: ${body}`,
+      type: 'RemoteUnavailable',
+      ...(retryAfter > 0 ? { nextRetryDelay: `${retryAfter}s` } : {}),
+    });
+  }
+  throw ApplicationFailure.nonRetryable(`${what} refused the request (${response.status}): ${body}`, ErrorType.RemoteRejected);
+}
+
+export function createPagingActivities(deps: PagingDeps) {
+  const slackPoster = createSlackPoster(deps);
+
+  async function delivered(key: string): Promise<string | undefined> {
+    const { rows } = await deps.pool.query<{ provider_id: string }>(
+      `SELECT provider_id FROM notifications WHERE idempotency_key = $1 AND outcome = 'delivered'`,
+      [key],
+    );
+    return rows[0]?.provider_id;
+  }
+
+  async function record(request: PageRequest, outcome: 'delivered' | 'failed', providerId?: string, error?: string): Promise<void> {
+    await deps.pool.query(
+      `INSERT INTO notifications (idempotency_key, incident_id, level, target, channel, kind, outcome, provider_id, error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (idempotency_key) DO UPDATE SET outcome = EXCLUDED.outcome, provider_id = EXCLUDED.provider_id,
+         error = EXCLUDED.error, sent_at = now()
+       WHERE notifications.outcome <> 'delivered'`,
+      [request.idempotencyKey, request.incident.id, request.level ?? null, targetKey(request.target), request.target.type, request.kind, outcome, providerId ?? null, error?.slice(0, 1000) ?? null],
+    );
+  }
+
+  async function sendSlack(request: PageRequest, target: Extract<PageTarget, { type: 'slack' }>): Promise<string> {
+    const channel = target.channel ?? deps.slackChannel;
+    const text = `${target.mention && request.kind === 'trigger' ? `${target.mention} ` : ''}${headline(request)} <${request.incident.link}|details>`;
+    if (request.kind !== 'trigger' && request.previous) {
+      // The page itself changes: acknowledged or resolved, in place.
+      const [pageChannel, ts] = request.previous.split('/') as [string, string];
+      await callSlack('chat.update', () => slackPoster.slack().chat.update({ channel: pageChannel, ts, text }));
+      return request.previous;
+    }
+    const ref = await slackPoster.postOnce(request.idempotencyKey, { text, channel });
+    return `${ref.channel}/${ref.ts}`;
+  }
+
+  async function sendEmail(request: PageRequest, target: Extract<PageTarget, { type: 'email' }>): Promise<string> {
+    if (!deps.smtp) throw ApplicationFailure.nonRetryable('email is not configured (set SMTP_URL)', ErrorType.InvalidInput);
+    const messageId = `<${createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 40)}@ops-automation>`;
+    const subject = headline(request);
+    const { incident } = request;
+    const text = `${subject}\n\nService: ${incident.service}\nSeverity: ${incident.severity}\n${request.level ? `Escalation level: ${request.level}\n` : ''}\nDetails: ${incident.link}\n`;
+    const html = `<h2>${escapeHtml(subject)}</h2><p><b>Service:</b> ${escapeHtml(incident.service)}<br><b>Severity:</b> ${escapeHtml(incident.severity)}${
+      request.level ? `<br><b>Escalation level:</b> ${request.level}` : ''
+    }</p><p><a href="${escapeHtml(incident.link)}">Open the incident</a></p>`;
+    const info = (await deps.smtp.sendMail({ from: deps.smtpFrom, to: target.to, subject, text, html, messageId })) as { messageId?: string };
+    return info.messageId ?? messageId;
+  }
+
+  async function sendPagerduty(request: PageRequest, target: Extract<PageTarget, { type: 'pagerduty' }>): Promise<string> {
+    const variable = target.routingKeyEnv ?? 'PAGERDUTY_ROUTING_KEY';
+    const routingKey = deps.secret(variable);
+    if (!routingKey) throw ApplicationFailure.nonRetryable(`PagerDuty routing key is not set (${variable})`, ErrorType.InvalidInput);
+    const dedupKey = pagerdutyDedupKey(request.incident.id);
+    const body =
+      request.kind === 'trigger'
+        ? {
+            routing_key: routingKey,
+            event_action: 'trigger',
+            dedup_key: dedupKey,
+            payload: {
+              summary: `${request.incident.title} (${request.incident.service})`.slice(0, 1024),
+              source: 'ops-automation',
+              severity: PD_SEVERITY[request.incident.severity],
+              component: request.incident.service,
+              custom_details: { level: request.level, incident: request.incident.id },
+            },
+            client: 'ops-automation',
+            client_url: request.incident.link,
+          }
+        : { routing_key: routingKey, event_action: request.kind, dedup_key: dedupKey };
+    const response = await fetch(deps.pagerdutyEventsUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+    await checkHttp(response, 'PagerDuty');
+    const answer = (await response.json().catch(() => ({}))) as { dedup_key?: string };
+    return answer.dedup_key ?? dedupKey;
+  }
+
+  async function sendWebhook(request: PageRequest, target: Extract<PageTarget, { type: 'webhook' }>): Promise<string> {
+    const body = JSON.stringify({
+      event: request.kind,
+      incident: request.incident,
+      level: request.level ?? null,
+      idempotencyKey: request.idempotencyKey,
+    });
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': request.idempotencyKey };
+    if (target.secretEnv) {
+      const secret = deps.secret(target.secretEnv);
+      if (!secret) throw ApplicationFailure.nonRetryable(`webhook signing secret is not set (${target.secretEnv})`, ErrorType.InvalidInput);
+      const timestamp = Math.floor(Date.now() / 1000);
+      headers['x-ops-signature'] = `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+    }
+    const response = await fetch(target.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) });
+    await checkHttp(response, `webhook ${new URL(target.url).host}`);
+    return response.headers.get('x-request-id') ?? request.idempotencyKey;
+  }
+
+  return {
+    /** Sends one page (or its acknowledgement or resolution) to one target, once per key. */
+    async sendPage(request: PageRequest): Promise<PageResult> {
+      const already = await delivered(request.idempotencyKey);
+      if (already !== undefined) return { providerId: already, skipped: 'already-delivered' };
+      const target = request.target;
+      let providerId: string;
+      switch (target.type) {
+        case 'slack':
+          providerId = await sendSlack(request, target);
+          break;
+        case 'email':
+          providerId = await sendEmail(request, target);
+          break;
+        case 'pagerduty':
+          providerId = await sendPagerduty(request, target);
+          break;
+        case 'webhook':
+          providerId = await sendWebhook(request, target);
+          break;
+      }
+      await record(request, 'delivered', providerId);
+      return { providerId };
+    },
+
+    /** A send that failed for good is history too: on-call asks for it after the fact. */
+    async recordFailedPage(input: { request: PageRequest; error: string }): Promise<void> {
+      await record(input.request, 'failed', undefined, input.error);
+    },
+  };
+}

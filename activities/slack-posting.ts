@@ -1,0 +1,127 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ErrorCode, type WebAPICallResult, type WebClient } from '@slack/web-api';
+import type pg from 'pg';
+import { ErrorType } from '../src/domain/errors.js';
+
+/**
+ * Posting to Slack at most once per idempotency key: the key is recorded in
+ * slack_messages and carried in the message's metadata, and a retry looks for
+ * a post of its own (an earlier attempt may have posted and lost the answer)
+ * before posting again. Slack's failures become Temporal's retry decisions.
+ */
+
+export interface SlackMessageRef {
+  channel: string;
+  ts: string;
+}
+
+export interface SlackPosterDeps {
+  pool: pg.Pool;
+  slack: WebClient | undefined;
+  slackChannel: string;
+}
+
+const METADATA_EVENT = 'ops_automation_message';
+
+/** Slack errors that retrying cannot fix, by Slack's error code. */
+const FINAL_SLACK_ERRORS = new Set([
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'missing_scope',
+  'invalid_blocks',
+  'msg_too_long',
+  'message_not_found',
+  'cant_update_message',
+]);
+
+/**
+ * Calls Slack, turning its failures into Temporal's terms: a rate limit
+ * becomes a retry after exactly Retry-After, a final error a non-retryable
+ * failure naming Slack's code, anything else an ordinary retryable error.
+ */
+export async function callSlack<T extends WebAPICallResult>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const slackError = error as { code?: string; retryAfter?: number; data?: { error?: string } };
+    if (slackError.code === ErrorCode.RateLimitedError) {
+      throw ApplicationFailure.create({
+        message: `Slack rate-limited ${what}; retrying after ${slackError.retryAfter}s`,
+        type: 'SlackRateLimited',
+        nextRetryDelay: `${slackError.retryAfter ?? 1}s`,
+      });
+    }
+    const code = slackError.data?.error;
+    if (slackError.code === ErrorCode.PlatformError && code && FINAL_SLACK_ERRORS.has(code)) {
+      const type = ['invalid_auth', 'not_authed', 'token_revoked', 'account_inactive'].includes(code)
+        ? ErrorType.Unauthorized
+        : ErrorType.RemoteRejected;
+      throw ApplicationFailure.nonRetryable(`Slack refused ${what}: ${code}`, type);
+    }
+    throw error;
+  }
+}
+
+export function createSlackPoster(deps: SlackPosterDeps) {
+  const slack = (): WebClient => {
+    if (!deps.slack) throw ApplicationFailure.nonRetryable('Slack is not configured (set SLACK_TOKEN)', ErrorType.InvalidInput);
+    return deps.slack;
+  };
+
+  async function recorded(key: string): Promise<SlackMessageRef | undefined> {
+    const { rows } = await deps.pool.query<SlackMessageRef>('SELECT channel, ts FROM slack_messages WHERE idempotency_key = $1', [key]);
+    return rows[0];
+  }
+
+  async function remember(key: string, ref: SlackMessageRef): Promise<SlackMessageRef> {
+    await deps.pool.query('INSERT INTO slack_messages (idempotency_key, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      key,
+      ref.channel,
+      ref.ts,
+    ]);
+    return ref;
+  }
+
+  /** A message we posted before a crash, found by the key in its metadata. */
+  async function findPosted(channel: string, key: string, threadTs?: string): Promise<SlackMessageRef | undefined> {
+    const page = threadTs
+      ? await callSlack('conversations.replies', () =>
+          slack().conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: 200 }),
+        )
+      : await callSlack('conversations.history', () =>
+          slack().conversations.history({ channel, include_all_metadata: true, limit: 100 }),
+        );
+    const found = page.messages?.find(
+      (message) =>
+        message.metadata?.event_type === METADATA_EVENT &&
+        (message.metadata.event_payload as { idempotency_key?: string } | undefined)?.idempotency_key === key,
+    );
+    return found?.ts ? { channel, ts: found.ts } : undefined;
+  }
+
+  async function postOnce(key: string, post: { text: string; blocks?: unknown[]; threadTs?: string; channel?: string }): Promise<SlackMessageRef> {
+    const channel = post.channel ?? deps.slackChannel;
+    // Only a retry can find a post of its own: an earlier attempt may have posted and lost the answer.
+    const retry = Context.current().info.attempt > 1;
+    const known = (await recorded(key)) ?? (retry ? await findPosted(channel, key, post.threadTs) : undefined);
+    if (known) return remember(key, known);
+    const result = await callSlack('chat.postMessage', () =>
+      slack().chat.postMessage({
+        channel,
+        text: post.text,
+        ...(post.blocks ? { blocks: post.blocks as never } : {}),
+        ...(post.threadTs ? { thread_ts: post.threadTs } : {}),
+        metadata: { event_type: METADATA_EVENT, event_payload: { idempotency_key: key } },
+        unfurl_links: false,
+      }),
+    );
+    return remember(key, { channel: result.channel ?? channel, ts: result.ts! });
+  }
+
+  return { postOnce, slack };
+}

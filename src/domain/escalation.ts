@@ -1,0 +1,129 @@
+import { matchesAll, type Labels, type Matcher } from './matchers.js';
+import type { Severity } from './severity.js';
+import { localTime } from './time-zones.js';
+
+/**
+ * Escalation ladders as data, and the rules that pick and pace them: which
+ * policy an incident follows (first matching route, else the default), how
+ * long each level waits (its own timeout, else the severity's response time),
+ * and when a business-hours severity may page (inside business hours, else at
+ * the next start of business hours).
+ */
+
+export type PageTarget =
+  | { type: 'slack'; channel?: string; mention?: string }
+  | { type: 'email'; to: string[] }
+  | { type: 'pagerduty'; routingKeyEnv?: string }
+  | { type: 'webhook'; url: string; secretEnv?: string };
+
+export interface EscalationLevel {
+  targets: PageTarget[];
+  timeoutMs?: number;
+}
+
+export interface EscalationPolicy {
+  name: string;
+  levels: EscalationLevel[];
+  /** How many more times the ladder runs after the first pass. */
+  repeat: number;
+  /** Paged once, after the last pass, if nobody acknowledged. */
+  finalTargets: PageTarget[];
+}
+
+export interface EscalationRoute {
+  matchers: Matcher[];
+  policy: string;
+}
+
+export interface BusinessHours {
+  timeZone: string;
+  days: number[]; // 0 = Sunday
+  startMinute: number;
+  endMinute: number;
+  /** Local dates, YYYY-MM-DD, that are not business days. */
+  holidays: string[];
+  /** Severities that page only inside business hours. */
+  severities: Severity[];
+}
+
+/** The plain-JSON plan an escalation runs: chosen by the parent incident, recorded in history. */
+export interface EscalationPlan {
+  policy: EscalationPolicy;
+  responseTimesMs: Record<Severity, number>;
+  businessHours?: BusinessHours;
+}
+
+export const DEFAULT_RESPONSE_TIMES_MS: Record<Severity, number> = {
+  critical: 5 * 60_000,
+  high: 15 * 60_000,
+  medium: 60 * 60_000,
+  low: 4 * 60 * 60_000,
+};
+
+/** First matching route wins, as Alertmanager's route tree picks a receiver; else the default. */
+export function choosePolicy(
+  routes: readonly EscalationRoute[],
+  policies: readonly EscalationPolicy[],
+  defaultPolicy: string | undefined,
+  labels: Labels,
+): EscalationPolicy | undefined {
+  const route = routes.find((candidate) => matchesAll(candidate.matchers, labels));
+  const name = route?.policy ?? defaultPolicy;
+  return policies.find((policy) => policy.name === name);
+}
+
+export function levelTimeoutMs(level: EscalationLevel, severity: Severity, responseTimesMs: Record<Severity, number>): number {
+  return level.timeoutMs ?? responseTimesMs[severity];
+}
+
+function localDate(atMs: number, timeZone: string): string {
+  const local = localTime(atMs, timeZone);
+  return `${local.year}-${String(local.month).padStart(2, '0')}-${String(local.day).padStart(2, '0')}`;
+}
+
+export function inBusinessHours(atMs: number, hours: BusinessHours): boolean {
+  const local = localTime(atMs, hours.timeZone);
+  return (
+    hours.days.includes(local.weekday) &&
+    !hours.holidays.includes(localDate(atMs, hours.timeZone)) &&
+    local.minuteOfDay >= hours.startMinute &&
+    local.minuteOfDay < hours.endMinute
+  );
+}
+
+/**
+ * When a page for `severity` may go out: now, unless the severity is marked
+ * business-hours and it is outside them; then the next minute business hours
+ * begin (searched minute by minute over the next 15 days, which also finds
+ * the right instant across a daylight-saving change).
+ */
+export function pageAllowedAt(atMs: number, severity: Severity, hours: BusinessHours | undefined): number {
+  if (!hours || !hours.severities.includes(severity) || inBusinessHours(atMs, hours)) return atMs;
+  const minute = 60_000;
+  let candidate = Math.ceil(atMs / minute) * minute;
+  const limit = atMs + 15 * 24 * 60 * minute;
+  // Coarse steps to the right local day, then minute steps to the start.
+  while (candidate < limit) {
+    if (inBusinessHours(candidate, hours)) {
+      let earlier = candidate - minute;
+      while (earlier > atMs && inBusinessHours(earlier, hours)) earlier -= minute;
+      return earlier + minute;
+    }
+    candidate += 15 * minute;
+  }
+  return atMs; // No business hours at all in two weeks: never hold a page forever.
+}
+
+/** A stable, human key for a target, for idempotency keys and the notification history. */
+export function targetKey(target: PageTarget): string {
+  switch (target.type) {
+    case 'slack':
+      return `slack:${target.channel ?? 'default'}`;
+    case 'email':
+      return `email:${[...target.to].sort().join(',')}`;
+    case 'pagerduty':
+      return `pagerduty:${target.routingKeyEnv ?? 'PAGERDUTY_ROUTING_KEY'}`;
+    case 'webhook':
+      return `webhook:${target.url}`;
+  }
+}

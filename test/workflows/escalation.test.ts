@@ -1,0 +1,198 @@
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import { createSlackClient } from '../../src/clients/slack.js';
+import { createSmtpTransport } from '../../src/clients/smtp.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { acknowledgeUpdate, escalateUpdate, resolveUpdate, statusQuery } from '../../workflows/incident.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
+import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
+import { SmtpSink } from '../support/smtp-sink.js';
+import { connectStack, createTestWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+
+const ROUTING_KEY = 'R0123456789abcdef0123456789abcde';
+const HOOK_SECRET = 'hook-signing-secret-0123456789';
+
+/**
+ * Escalation ladders on a real Temporal server, paging through the real
+ * clients into local servers that speak Slack, PagerDuty Events v2, SMTP and
+ * a webhook receiver, each counting what it received.
+ */
+describe('escalation ladders', () => {
+  let clients: StackClients;
+  let worker: Worker;
+  let connection: NativeConnection;
+  let running: Promise<void>;
+  const slack = new FakeSlack();
+  const pagerduty = fakePagerDuty();
+  const hook = new HttpRecorder();
+  const mail = new SmtpSink();
+  const taskQueue = uniqueTaskQueue('escalation');
+  const unique = taskQueue.slice(-8);
+  const service = (name: string) => `${name}-${unique}`;
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    await Promise.all([slack.start(), pagerduty.start('/v2/enqueue'), hook.start('/hook'), mail.start()]);
+    const policy = parsePolicy(
+      {
+        escalation: {
+          policies: [
+            {
+              name: 'standard',
+              levels: [
+                { timeout: '3s', targets: [{ type: 'slack', channel: '#oncall', mention: '<@U0NCALL>' }, { type: 'pagerduty' }] },
+                { timeout: '3s', targets: [{ type: 'email', to: ['lead@example.com'] }, { type: 'webhook', url: hook.url, secretEnv: 'HOOK_SECRET' }] },
+              ],
+              finalAction: { targets: [{ type: 'email', to: ['team@example.com'] }] },
+            },
+            {
+              name: 'slow',
+              levels: [{ timeout: '10m', targets: [{ type: 'slack', channel: '#oncall' }] }, { targets: [{ type: 'email', to: ['lead@example.com'] }] }],
+            },
+            {
+              name: 'broken',
+              levels: [
+                { timeout: '10m', targets: [{ type: 'pagerduty', routingKeyEnv: 'BAD_ROUTING_KEY' }, { type: 'webhook', url: `${hook.url}?fail` }] },
+                { timeout: '10m', targets: [{ type: 'email', to: ['lead@example.com'] }] },
+              ],
+            },
+          ],
+          routes: [
+            { matchers: [`service="${service('slow')}"`], policy: 'slow' },
+            { matchers: [`service="${service('broken')}"`], policy: 'broken' },
+          ],
+          defaultPolicy: 'standard',
+        },
+      },
+      'test',
+    );
+    const secrets: Record<string, string> = { PAGERDUTY_ROUTING_KEY: ROUTING_KEY, HOOK_SECRET, BAD_ROUTING_KEY: 'too-short' };
+    const activities = createActivities(
+      clients.activityDeps({
+        policy,
+        slack: createSlackClient('xoxb-test', slack.url),
+        slackChannel: '#incidents',
+        smtp: createSmtpTransport(mail.url),
+        pagerdutyEventsUrl: pagerduty.url,
+        secret: (name) => secrets[name],
+      }),
+    );
+    ({ worker, connection } = await createTestWorker({ taskQueue, activities }));
+    running = worker.run();
+  });
+
+  afterAll(async () => {
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await Promise.all([slack.stop(), pagerduty.stop(), hook.stop(), mail.stop()]);
+    await clients.close();
+  });
+
+  const incidentOf = async (name: string) =>
+    deliver(clients.client, taskQueue, `esc-${name}-${unique}`, batch([alert(`${name}-1`, 'firing', { service: service(name), severity: 'critical' })]));
+  const pdEvents = (incidentId: string) => pagerduty.requests.filter((request) => request.body.dedup_key === incidentId).map((request) => request.body.event_action);
+  const mailsTo = (address: string, incidentService: string) =>
+    mail.messages.filter((message) => message.to.includes(address) && message.subject.includes(incidentService));
+  const pagesIn = (channel: string, incidentService: string) => slack.messages.filter((message) => message.channel === channel && message.text.includes(incidentService));
+
+  it('climbs every level and the final action while nobody acknowledges, then tells everyone it resolved', async () => {
+    const handle = await incidentOf('climb');
+    const exhausted = await statusWhen(handle, (s) => s.escalation?.exhausted === true, 30_000);
+    const incidentId = exhausted.incidentId;
+    expect(exhausted.escalation?.pages.map((page) => [page.level, page.target, page.outcome])).toEqual([
+      [1, 'slack:#oncall', 'delivered'],
+      [1, 'pagerduty:PAGERDUTY_ROUTING_KEY', 'delivered'],
+      [2, 'email:lead@example.com', 'delivered'],
+      [2, `webhook:${hook.url}`, 'delivered'],
+      [3, 'email:team@example.com', 'delivered'],
+    ]);
+    // The levels were 3 seconds apart.
+    const levelTimes = [...new Set(exhausted.escalation!.pages.map((page) => Date.parse(page.at)))];
+    expect(levelTimes[1]! - levelTimes[0]!).toBeGreaterThanOrEqual(2900);
+
+    const [page] = pagesIn('#oncall', service('climb'));
+    expect(page?.text).toMatch(/^<@U0NCALL> \[CRITICAL\] HighErrorRate/);
+    expect(pdEvents(incidentId)).toEqual(['trigger']);
+    const signed = hook.requests.find((request) => (request.body.incident as { id: string }).id === incidentId)!;
+    expect(signed.headers['idempotency-key']).toBe(`${incidentId}:esc1:c0:l2:webhook:${hook.url}`);
+    expect(String(signed.headers['x-ops-signature'])).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'alice' }] });
+    await statusWhen(handle, (s) => s.children[0]?.outcome === 'resolved', 20_000);
+    expect(pdEvents(incidentId)).toEqual(['trigger', 'resolve']);
+    expect(pagesIn('#oncall', service('climb'))).toHaveLength(1);
+    expect(pagesIn('#oncall', service('climb'))[0]?.text).toMatch(/^\[RESOLVED\]/);
+    expect(mailsTo('lead@example.com', service('climb')).map((message) => message.subject)).toEqual([
+      `[CRITICAL] HighErrorRate (${service('climb')}), level 2`,
+      `[RESOLVED] HighErrorRate (${service('climb')})`,
+    ]);
+    expect(mailsTo('team@example.com', service('climb')).map((message) => message.subject)).toEqual([
+      `[CRITICAL] HighErrorRate (${service('climb')}), level 3`,
+      `[RESOLVED] HighErrorRate (${service('climb')})`,
+    ]);
+    const messageIds = mail.messages.map((message) => message.messageId);
+    expect(new Set(messageIds).size).toBe(messageIds.length);
+    const { rows } = await clients.pool.query(
+      `SELECT level, target, kind, outcome FROM notifications WHERE incident_id = $1 ORDER BY id`,
+      [incidentId],
+    );
+    expect(rows.filter((row) => row.kind === 'trigger')).toHaveLength(5);
+    expect(rows.filter((row) => row.kind === 'resolve').map((row) => row.target).sort()).toEqual(
+      ['email:lead@example.com', 'email:team@example.com', 'pagerduty:PAGERDUTY_ROUTING_KEY', 'slack:#oncall', `webhook:${hook.url}`].sort(),
+    );
+    expect(rows.every((row) => row.outcome === 'delivered')).toBe(true);
+  });
+
+  it('stops at the level where someone acknowledges, and tells PagerDuty', async () => {
+    const handle = await incidentOf('ack');
+    const first = await statusWhen(handle, (s) => s.escalation?.level === 1 && s.escalation.pages.length === 2, 20_000);
+    expect(first.escalation?.nextLevelAt).toBeDefined();
+    await handle.executeUpdate(acknowledgeUpdate, { args: [{ by: 'bob' }] });
+    await expect.poll(() => pdEvents(first.incidentId), { timeout: 15_000 }).toEqual(['trigger', 'acknowledge']);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const after = await handle.query(statusQuery);
+    expect(after.escalation?.level).toBe(1);
+    expect(after.escalation?.pages).toHaveLength(2);
+
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'bob' }] });
+    await expect.poll(() => pdEvents(first.incidentId), { timeout: 15_000 }).toEqual(['trigger', 'acknowledge', 'resolve']);
+  });
+
+  it('fires the next level at once on escalate', async () => {
+    const handle = await incidentOf('slow');
+    await statusWhen(handle, (s) => s.escalation?.level === 1, 20_000);
+    const escalated = Date.now();
+    const status = await handle.executeUpdate(escalateUpdate, { args: [{ by: 'carol' }] });
+    expect(status.timeline.at(-1)).toMatchObject({ actor: 'carol', kind: 'escalated' });
+    const second = await statusWhen(handle, (s) => s.escalation?.level === 2, 15_000);
+    expect(Date.now() - escalated).toBeLessThan(10_000);
+    expect(second.escalation?.pages.at(-1)).toMatchObject({ level: 2, target: 'email:lead@example.com', outcome: 'delivered' });
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'carol' }] });
+  });
+
+  it('records a failing target in the timeline and moves on at once when every target of a level fails', async () => {
+    hook.queue({ status: 400, body: { error: 'unknown receiver' } });
+    const handle = await incidentOf('broken');
+    const status = await statusWhen(handle, (s) => s.escalation?.level === 2, 30_000);
+    const failed = status.timeline.filter((event) => event.kind === 'page-failed').map((event) => event.text);
+    expect(failed).toEqual([
+      expect.stringMatching(/^level 1: could not page pagerduty:BAD_ROUTING_KEY: PagerDuty refused the request \(400\)/),
+      expect.stringMatching(/^level 1: could not page webhook:.*refused the request \(400\)/),
+    ]);
+    expect(status.escalation?.pages.at(-1)).toMatchObject({ level: 2, outcome: 'delivered' });
+    const { rows } = await clients.pool.query(`SELECT target, outcome, error FROM notifications WHERE incident_id = $1 AND outcome = 'failed'`, [status.incidentId]);
+    expect(rows.map((row) => row.target).sort()).toEqual(['pagerduty:BAD_ROUTING_KEY', `webhook:${hook.url}?fail`]);
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'dave' }] });
+  });
+
+  it('refuses to escalate an incident that is not triggered', async () => {
+    const handle = await incidentOf('noesc');
+    await statusWhen(handle, (s) => s.escalation?.level === 1, 20_000);
+    await handle.executeUpdate(acknowledgeUpdate, { args: [{ by: 'erin' }] });
+    await expect(handle.executeUpdate(escalateUpdate, { args: [{ by: 'erin' }] })).rejects.toThrow();
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'erin' }] });
+  });
+});

@@ -1,0 +1,28 @@
+import { defineSignal } from '@temporalio/workflow';
+
+/**
+ * The messages between an incident and its escalation ladder, defined apart
+ * from both workflows so each can import them.
+ */
+
+/** Incident -> ladder: stop paging (acknowledged), or stop and send resolutions (resolved). */
+export const stopEscalationSignal = defineSignal<[{ reason: 'acknowledged' | 'resolved'; by: string }]>('stopEscalation');
+
+/** Incident -> ladder: fire the next level now. */
+export const skipLevelSignal = defineSignal<[{ by: string }]>('skipLevel');
+
+export interface PageOutcome {
+  target: string;
+  channel: string;
+  outcome: 'delivered' | 'failed';
+  error?: string;
+}
+
+/** Ladder -> incident: what it did, for the timeline and the status query. */
+export type EscalationProgress =
+  | { kind: 'deferred'; workflowId: string; until: string }
+  | { kind: 'level'; workflowId: string; cycle: number; level: number; at: string; pages: PageOutcome[]; nextLevelAt?: string; final?: boolean }
+  | { kind: 'exhausted'; workflowId: string; at: string }
+  | { kind: 'finished'; workflowId: string; at: string; outcome: string };
+
+export const escalationProgressSignal = defineSignal<[EscalationProgress]>('escalationProgress');

@@ -1,0 +1,148 @@
+import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { createPagingActivities, PageKind, PageRequest } from '../activities/paging.js';
+import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
+import type { Severity } from '../src/domain/severity.js';
+import { paging, quickApiCall } from './activity-profiles.js';
+import {
+  escalationProgressSignal,
+  skipLevelSignal,
+  stopEscalationSignal,
+  type EscalationProgress,
+  type PageOutcome,
+} from './escalation-signals.js';
+
+/**
+ * escalationWorkflow: the ladder of one incident, a child of it. Each level
+ * pages its targets, then waits on a durable timer for the level's timeout;
+ * an acknowledgement stops it, `skipLevel` fires the next level now. The
+ * ladder repeats as the policy says, then runs its final action, then waits:
+ * when the incident resolves, every target that was paged hears so.
+ * A worker crash or a Temporal restart resumes the same wait: nothing is
+ * lost, and each page's key makes a replayed send a no-op.
+ */
+export interface EscalationInput {
+  incidentWorkflowId: string;
+  incidentId: string;
+  /** Which ladder of the incident this is (a reopened incident climbs a new one). */
+  sequence: number;
+  incident: { title: string; service: string; severity: Severity; link: string };
+  plan: EscalationPlan;
+}
+
+export interface EscalationResult {
+  outcome: 'acknowledged' | 'resolved';
+  levelsPaged: number;
+  pages: number;
+}
+
+const pager = proxyActivities<ReturnType<typeof createPagingActivities>>(paging);
+const history = proxyActivities<ReturnType<typeof createPagingActivities>>(quickApiCall);
+
+export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
+  const { workflowId } = workflowInfo();
+  let stop: { reason: 'acknowledged' | 'resolved'; by: string } | undefined;
+  let skips = 0;
+  setHandler(stopEscalationSignal, (request) => {
+    // Resolved outranks acknowledged: an acknowledged incident can still resolve.
+    if (!stop || request.reason === 'resolved') stop = request;
+  });
+  setHandler(skipLevelSignal, () => {
+    skips += 1;
+  });
+
+  const parent = getExternalWorkflowHandle(input.incidentWorkflowId);
+  // An incident that has already closed no longer needs to hear from its ladder.
+  const report = (progress: EscalationProgress) => parent.signal(escalationProgressSignal, progress).catch(() => undefined);
+  const now = () => new Date().toISOString();
+  /** Targets paged so far, with the provider's ID of the page, to follow up on. */
+  const paged = new Map<string, { target: PageTarget; providerId: string }>();
+  let levelsPaged = 0;
+
+  const request = (target: PageTarget, kind: PageKind, key: string, level?: number, previous?: string): PageRequest => ({
+    idempotencyKey: key,
+    kind,
+    target,
+    incident: { id: input.incidentId, ...input.incident },
+    ...(level !== undefined ? { level } : {}),
+    ...(previous !== undefined ? { previous } : {}),
+  });
+
+  async function send(target: PageTarget, pageRequest: PageRequest): Promise<PageOutcome> {
+    const outcome = { target: targetKey(target), channel: target.type };
+    try {
+      const result = await pager.sendPage(pageRequest);
+      if (pageRequest.kind === 'trigger' && !paged.has(outcome.target)) paged.set(outcome.target, { target, providerId: result.providerId });
+      return { ...outcome, outcome: 'delivered' };
+    } catch (error) {
+      const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String((error as Error).message);
+      await history.recordFailedPage({ request: pageRequest, error: cause });
+      return { ...outcome, outcome: 'failed', error: cause };
+    }
+  }
+
+  async function pageLevel(targets: PageTarget[], cycle: number, level: number, final: boolean): Promise<PageOutcome[]> {
+    const label = final ? 'final' : `l${level}`;
+    const base = `${input.incidentId}:esc${input.sequence}:c${cycle}:${label}`;
+    return Promise.all(targets.map((target) => send(target, request(target, 'trigger', `${base}:${targetKey(target)}`, level))));
+  }
+
+  const { policy, responseTimesMs, businessHours } = input.plan;
+  ladder: for (let cycle = 0; cycle <= policy.repeat; cycle += 1) {
+    for (let index = 0; index < policy.levels.length; index += 1) {
+      const level = policy.levels[index]!;
+      const allowedAt = pageAllowedAt(Date.now(), input.incident.severity, businessHours);
+      if (allowedAt > Date.now()) {
+        await report({ kind: 'deferred', workflowId, until: new Date(allowedAt).toISOString() });
+        await condition(() => stop !== undefined, allowedAt - Date.now());
+        if (stop) break ladder;
+      }
+      const startedAt = Date.now();
+      const seenSkips = skips;
+      const pages = await pageLevel(level.targets, cycle, index + 1, false);
+      levelsPaged += 1;
+      const allFailed = pages.every((page) => page.outcome === 'failed');
+      const last = cycle === policy.repeat && index === policy.levels.length - 1;
+      const nextAt = startedAt + levelTimeoutMs(level, input.incident.severity, responseTimesMs);
+      await report({
+        kind: 'level',
+        workflowId,
+        cycle,
+        level: index + 1,
+        at: new Date(startedAt).toISOString(),
+        pages,
+        ...(!last && !allFailed ? { nextLevelAt: new Date(nextAt).toISOString() } : {}),
+      });
+      if (stop) break ladder;
+      // Every target of the level failed: nobody was told, so the next level fires at once.
+      if (allFailed && !last) continue;
+      await condition(() => stop !== undefined || skips > seenSkips, Math.max(0, nextAt - Date.now()));
+      if (stop) break ladder;
+    }
+  }
+
+  if (!stop) {
+    if (policy.finalTargets.length > 0) {
+      const pages = await pageLevel(policy.finalTargets, policy.repeat, policy.levels.length + 1, true);
+      await report({ kind: 'level', workflowId, cycle: policy.repeat, level: policy.levels.length + 1, at: now(), pages, final: true });
+    }
+    await report({ kind: 'exhausted', workflowId, at: now() });
+    await condition(() => stop !== undefined);
+  }
+
+  // Acknowledged: PagerDuty hears it too; then wait for the resolution, which everyone hears.
+  const followUp = async (kind: 'acknowledge' | 'resolve') =>
+    Promise.all(
+      [...paged.values()]
+        .filter(({ target }) => kind === 'resolve' || target.type === 'pagerduty')
+        .map(({ target, providerId }) =>
+          send(target, request(target, kind, `${input.incidentId}:esc${input.sequence}:${kind}:${targetKey(target)}`, undefined, providerId)),
+        ),
+    );
+  if (stop!.reason === 'acknowledged') {
+    await followUp('acknowledge');
+    await condition(() => stop!.reason === 'resolved');
+  }
+  await followUp('resolve');
+  await report({ kind: 'finished', workflowId, at: now(), outcome: stop!.reason });
+  return { outcome: stop!.reason, levelsPaged, pages: paged.size };
+}
