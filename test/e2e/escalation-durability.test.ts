@@ -1,0 +1,152 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/stack/net.js';
+import { startTemporalDevServer, type RunningTemporal } from '../../scripts/stack/temporal.js';
+import { resolveUpdate, type IncidentStatus } from '../../workflows/incident.js';
+import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
+import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
+import { stackEnv, testStack, uniqueTaskQueue } from '../support/stack.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROUTING_KEY = 'D0123456789abcdef0123456789abcde';
+
+/**
+ * A ladder survives what happens to the machines under it: the worker process
+ * killed with SIGKILL while it waits at level 2, and the Temporal server
+ * restarted on the same database file. Afterwards the ladder goes on at
+ * level 2 with the time it had left, and every page arrives exactly once.
+ */
+describe('escalation durability', () => {
+  const pagerduty = fakePagerDuty();
+  const hook = new HttpRecorder();
+  let dir: string;
+  let policyFile: string;
+
+  beforeAll(async () => {
+    await Promise.all([pagerduty.start('/v2/enqueue'), hook.start('/hook')]);
+    dir = join(testStack().runDir, `durability-${Date.now().toString(36)}`);
+    mkdirSync(dir, { recursive: true });
+    policyFile = join(dir, 'policy.yaml');
+    writeFileSync(
+      policyFile,
+      [
+        'version: 1',
+        'escalation:',
+        '  defaultPolicy: ladder',
+        '  policies:',
+        '    - name: ladder',
+        '      levels:',
+        '        - timeout: 3s',
+        '          targets: [{ type: pagerduty }]',
+        '        - timeout: 8s',
+        `          targets: [{ type: webhook, url: "${hook.url}?level=2" }]`,
+        '        - timeout: 1h',
+        `          targets: [{ type: webhook, url: "${hook.url}?level=3" }]`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all([pagerduty.stop(), hook.stop()]);
+  });
+
+  function startWorker(taskQueue: string, temporalAddress: string): ChildProcess {
+    return spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...stackEnv(testStack()),
+        TEMPORAL_ADDRESS: temporalAddress,
+        OPS_TASK_QUEUE: taskQueue,
+        OPS_CONFIG: policyFile,
+        OPS_WORKFLOW_BUNDLE: testStack().workflowBundlePath,
+        OPS_WORKER_METRICS_PORT: '0',
+        OPS_LOG_LEVEL: 'warn',
+        PAGERDUTY_EVENTS_URL: pagerduty.url,
+        PAGERDUTY_ROUTING_KEY: ROUTING_KEY,
+      },
+      stdio: 'ignore',
+    });
+  }
+
+  const stopped = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)));
+  const pagesFor = (incidentId: string, level: string) =>
+    hook.requests.filter((request) => (request.body.incident as { id: string }).id === incidentId && request.path.endsWith(`level=${level}`));
+
+  /** Runs a ladder to level 2, breaks something while it waits, and checks what happens after. */
+  async function survive(name: string, temporalAddress: string, breakIt: () => Promise<void>, worker: { process: ChildProcess }, taskQueue: string) {
+    const connection = await Connection.connect({ address: temporalAddress });
+    const client = new Client({ connection });
+    try {
+      const handle = await deliver(client, taskQueue, `${name}-${taskQueue.slice(-8)}`, batch([alert('x1', 'firing', { service: name, severity: 'critical' })]));
+      const atLevel2: IncidentStatus = await statusWhen(handle, (s) => s.escalation?.level === 2, 30_000);
+      const level2At = Date.parse(atLevel2.escalation!.pages.at(-1)!.at);
+      expect(Date.parse(atLevel2.escalation!.nextLevelAt!)).toBe(level2At + 8000);
+
+      await breakIt();
+
+      const atLevel3 = await statusWhen(handle, (s) => s.escalation?.level === 3, 60_000);
+      const level3At = Date.parse(atLevel3.escalation!.pages.at(-1)!.at);
+      // Level 3 fired when level 2's time ran out, not a full timeout after the restart.
+      expect(level3At - level2At).toBeGreaterThanOrEqual(8000);
+      expect(level3At - level2At).toBeLessThan(8000 + 15_000);
+
+      await handle.executeUpdate(resolveUpdate, { args: [{ by: 'oncall' }] });
+      const incidentId = atLevel3.incidentId;
+      await expect
+        .poll(() => pagerduty.requests.filter((request) => request.body.dedup_key === incidentId).map((request) => request.body.event_action), { timeout: 30_000 })
+        .toEqual(['trigger', 'resolve']);
+      await expect.poll(() => pagesFor(incidentId, '3').length, { timeout: 30_000 }).toBe(2);
+      // Exactly once each: one trigger and one resolution per webhook level.
+      expect(pagesFor(incidentId, '2').map((request) => request.body.event)).toEqual(['trigger', 'resolve']);
+      expect(pagesFor(incidentId, '3').map((request) => request.body.event)).toEqual(['trigger', 'resolve']);
+    } finally {
+      await connection.close();
+      worker.process.kill('SIGTERM');
+      await stopped(worker.process);
+    }
+  }
+
+  it('goes on at level 2 after the worker is killed with SIGKILL', async () => {
+    const taskQueue = uniqueTaskQueue('durability-kill');
+    const worker = { process: startWorker(taskQueue, testStack().temporalAddress) };
+    await survive(
+      'killed-worker',
+      testStack().temporalAddress,
+      async () => {
+        worker.process.kill('SIGKILL');
+        await stopped(worker.process);
+        worker.process = startWorker(taskQueue, testStack().temporalAddress);
+      },
+      worker,
+      taskQueue,
+    );
+  });
+
+  it('goes on at level 2 after the Temporal server restarts on the same database file', async () => {
+    const ports = { port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() };
+    const options = { binary: testStack().temporalBinary, ...ports, dbFile: join(dir, 'restart.db'), logFile: join(dir, 'temporal-restart.log') };
+    let temporal: RunningTemporal = await startTemporalDevServer(options);
+    const taskQueue = uniqueTaskQueue('durability-restart');
+    const worker = { process: startWorker(taskQueue, temporal.address) };
+    try {
+      await survive(
+        'restarted-temporal',
+        temporal.address,
+        async () => {
+          await temporal.process.stop();
+          temporal = await startTemporalDevServer(options);
+        },
+        worker,
+        taskQueue,
+      );
+    } finally {
+      await temporal.process.stop();
+    }
+  });
+});
