@@ -7,7 +7,9 @@ import {
   defineUpdate,
   getExternalWorkflowHandle,
   ParentClosePolicy,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertMemo,
@@ -37,7 +39,7 @@ import {
 } from '../src/domain/incident.js';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
 import type { Severity } from '../src/domain/severity.js';
-import { notification, quickApiCall } from './activity-profiles.js';
+import { notification, quickApiCall, quickLocal } from './activity-profiles.js';
 import { escalationWorkflow } from './escalation.js';
 import {
   escalationProgressSignal,
@@ -133,7 +135,16 @@ export const addNoteUpdate = defineUpdate<IncidentStatus, [{ by: string; text: s
 export const escalateUpdate = defineUpdate<IncidentStatus, [{ by: string }]>('escalate');
 export const statusQuery = defineQuery<IncidentStatus>('status');
 
-const incidents = proxyActivities<ReturnType<typeof createIncidentActivities>>(quickApiCall);
+const remoteStore = proxyActivities<ReturnType<typeof createIncidentActivities>>(quickApiCall);
+const localStore = proxyLocalActivities<ReturnType<typeof createIncidentActivities>>(quickLocal);
+
+/**
+ * Patch: the incident's calls to its own PostgreSQL store run as local
+ * activities, and search attributes and memo are written only when they
+ * change. Both cut the server round trips per alert; histories recorded
+ * before the patch replay with remote activities and every upsert.
+ */
+const LEAN_STORE_PATCH = 'incident-lean-store';
 const slack = proxyActivities<ReturnType<typeof createNotifyActivities>>(notification);
 
 /** History length at which a run hands over to a fresh one even if the server has not suggested it. */
@@ -237,6 +248,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     },
   );
 
+  const lean = patched(LEAN_STORE_PATCH);
+  const incidents = lean ? localStore : remoteStore;
+  let lastVisibility = '';
   const rules: IncidentRulesSnapshot = await incidents.loadIncidentRules();
 
   async function applyBatch(batch: AlertBatch): Promise<void> {
@@ -264,13 +278,18 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   async function flush(): Promise<void> {
     const events = outbox.splice(0);
-    upsertSearchAttributes([
-      { key: OpsKind, value: 'incident' },
-      { key: OpsStatus, value: state.phase },
-      { key: OpsSeverity, value: state.severity },
-      { key: OpsService, value: state.service },
-    ]);
-    upsertMemo({ summary: `${state.severity.toUpperCase()} ${state.title} (${state.service})` });
+    const summary = `${state.severity.toUpperCase()} ${state.title} (${state.service})`;
+    const visibility = `${state.phase}|${state.severity}|${state.service}|${summary}`;
+    if (!lean || visibility !== lastVisibility) {
+      lastVisibility = visibility;
+      upsertSearchAttributes([
+        { key: OpsKind, value: 'incident' },
+        { key: OpsStatus, value: state.phase },
+        { key: OpsSeverity, value: state.severity },
+        { key: OpsService, value: state.service },
+      ]);
+      upsertMemo({ summary });
+    }
     await incidents.persistIncident({
       incidentId,
       workflowId: info.workflowId,

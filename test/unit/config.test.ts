@@ -122,5 +122,10 @@ describe('the example policy shipped in deploy/', () => {
       ['datacenter-migration', 'once'],
     ]);
     expect(policy.inhibitRules[0]?.equal).toEqual(['service']);
+    expect(policy.escalation.policies.map((ladder) => [ladder.name, ladder.levels.length, ladder.repeat])).toEqual([
+      ['standard', 3, 1],
+      ['payments', 2, 0],
+    ]);
+    expect(policy.escalation.businessHours).toMatchObject({ timeZone: 'Europe/Berlin', startMinute: 540, endMinute: 1080, severities: ['medium', 'low'] });
   });
 });
