@@ -1,8 +1,8 @@
-import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createPagingActivities, PageKind, PageRequest } from '../activities/paging.js';
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
 import type { Severity } from '../src/domain/severity.js';
-import { paging, quickApiCall } from './activity-profiles.js';
+import { pagingLocal, quickLocal } from './activity-profiles.js';
 import {
   escalationProgressSignal,
   skipLevelSignal,
@@ -35,8 +35,9 @@ export interface EscalationResult {
   pages: number;
 }
 
-const pager = proxyActivities<ReturnType<typeof createPagingActivities>>(paging);
-const history = proxyActivities<ReturnType<typeof createPagingActivities>>(quickApiCall);
+// Local activities: a level's timer, its pages and the next timer take one workflow task.
+const pager = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(pagingLocal);
+const history = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(quickLocal);
 
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
   const { workflowId } = workflowInfo();

@@ -58,7 +58,8 @@ export async function startEphemeralStack(
     port: await freePort(),
     httpPort: await freePort(),
     metricsPort: await freePort(),
-    dbFile: join(runDir, 'temporal.db'),
+    // OPS_TEMPORAL_IN_MEMORY=1 (benchmarks only) separates the worker's cost from SQLite's disk writes.
+    dbFile: process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? undefined : join(runDir, 'temporal.db'),
     logFile: join(runDir, 'temporal.log'),
   });
 

@@ -10,7 +10,8 @@ export interface TemporalDevServerOptions {
   uiPort?: number;
   httpPort: number;
   metricsPort: number;
-  dbFile: string;
+  /** SQLite file that keeps the state across restarts; undefined keeps it in memory. */
+  dbFile: string | undefined;
   logFile: string;
 }
 
@@ -50,8 +51,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     String(options.httpPort),
     '--metrics-port',
     String(options.metricsPort),
-    '--db-filename',
-    options.dbFile,
+    ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     '--log-format',
     'json',
     '--log-level',
