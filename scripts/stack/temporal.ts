@@ -51,7 +51,11 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     String(options.httpPort),
     '--metrics-port',
     String(options.metricsPort),
-    ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+    // WAL with synchronous=NORMAL: durable across a process crash, and without an fsync per
+    // write the file-backed server keeps up with hundreds of workflows on a 2-core machine.
+    ...(options.dbFile
+      ? ['--db-filename', options.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal']
+      : []),
     '--log-format',
     'json',
     '--log-level',
