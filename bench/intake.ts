@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
 import type { AlertBatch } from '../src/domain/alerts.js';
@@ -171,15 +172,32 @@ async function main() {
       });
     };
     const intakeIds = new Set<string>();
-    const viaIntake = async (delivery: Delivery) => {
-      const response = await fetch(`${base}/webhooks/alertmanager`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify(delivery.payload),
+    // Senders like Alertmanager's: plain HTTP/1.1 with kept-alive connections, one per sender.
+    const agent = new Agent({ keepAlive: true, maxSockets: SENDERS });
+    const viaIntake = (delivery: Delivery) =>
+      new Promise<void>((resolve, reject) => {
+        const body = JSON.stringify(delivery.payload);
+        const outgoing = httpRequest(
+          `${base}/webhooks/alertmanager`,
+          {
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${TOKEN}` },
+          },
+          (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (chunk: string) => (text += chunk));
+            response.on('end', () => {
+              if (response.statusCode !== 202) return reject(new Error(`intake answered ${response.statusCode}: ${text}`));
+              for (const id of (JSON.parse(text) as { incidents: string[] }).incidents) intakeIds.add(id);
+              resolve();
+            });
+          },
+        );
+        outgoing.on('error', reject);
+        outgoing.end(body);
       });
-      if (response.status !== 202) throw new Error(`intake answered ${response.status}: ${await response.text()}`);
-      for (const id of ((await response.json()) as { incidents: string[] }).incidents) intakeIds.add(id);
-    };
 
     say('warming up both paths ...');
     await runSenders(storm('warmbare').slice(0, 64), bare);
