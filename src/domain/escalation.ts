@@ -93,23 +93,28 @@ export function inBusinessHours(atMs: number, hours: BusinessHours): boolean {
 
 /**
  * When a page for `severity` may go out: now, unless the severity is marked
- * business-hours and it is outside them; then the next minute business hours
- * begin (searched minute by minute over the next 15 days, which also finds
- * the right instant across a daylight-saving change).
+ * business-hours and it is outside them; then the first minute of the next
+ * business hours. It jumps day by day to the local start of business and
+ * checks the wall clock there, so a daylight-saving change in between only
+ * costs a correcting step.
  */
 export function pageAllowedAt(atMs: number, severity: Severity, hours: BusinessHours | undefined): number {
   if (!hours || !hours.severities.includes(severity) || inBusinessHours(atMs, hours)) return atMs;
   const minute = 60_000;
   let candidate = Math.ceil(atMs / minute) * minute;
   const limit = atMs + 15 * 24 * 60 * minute;
-  // Coarse steps to the right local day, then minute steps to the start.
-  while (candidate < limit) {
+  for (let step = 0; step < 200 && candidate < limit; step += 1) {
     if (inBusinessHours(candidate, hours)) {
-      let earlier = candidate - minute;
-      while (earlier > atMs && inBusinessHours(earlier, hours)) earlier -= minute;
-      return earlier + minute;
+      // Landed inside (a clock change moved the start): walk back to the first minute.
+      while (candidate - minute > atMs && inBusinessHours(candidate - minute, hours)) candidate -= minute;
+      return candidate;
     }
-    candidate += 15 * minute;
+    const local = localTime(candidate, hours.timeZone);
+    const businessDay = hours.days.includes(local.weekday) && !hours.holidays.includes(localDate(candidate, hours.timeZone));
+    candidate +=
+      businessDay && local.minuteOfDay < hours.startMinute
+        ? (hours.startMinute - local.minuteOfDay) * minute
+        : (1440 - local.minuteOfDay) * minute; // the next local midnight
   }
   return atMs; // No business hours at all in two weeks: never hold a page forever.
 }

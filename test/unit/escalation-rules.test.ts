@@ -69,6 +69,12 @@ describe('business hours', () => {
     expect(iso(pageAllowedAt(ms('2026-03-27T06:00:00Z'), 'low', hours))).toBe('2026-03-27T08:00:00.000Z');
   });
 
+  it('find business hours however short they are', () => {
+    const minuteAMonday = policyOf({ policies: [], businessHours: { timeZone: 'Pacific/Kiritimati', days: ['mon'], start: '00:00', end: '00:01', severities: ['low'] } }).businessHours!;
+    // Monday 23 Nov 2026, 18:00Z is Tuesday 08:00 in Kiritimati (UTC+14): next is Monday 30 Nov 00:00 local.
+    expect(iso(pageAllowedAt(ms('2026-11-23T18:00:00Z'), 'low', minuteAMonday))).toBe('2026-11-29T10:00:00.000Z');
+  });
+
   it('skip holidays', () => {
     expect(iso(pageAllowedAt(ms('2026-12-24T17:00:00Z'), 'low', hours))).toBe('2026-12-28T08:00:00.000Z');
   });

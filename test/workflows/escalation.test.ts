@@ -61,9 +61,12 @@ describe('escalation ladders', () => {
           ],
           routes: [
             { matchers: [`service="${service('slow')}"`], policy: 'slow' },
+            { matchers: [`service=~"hours-.*-${unique}"`], policy: 'slow' },
             { matchers: [`service="${service('broken')}"`], policy: 'broken' },
           ],
           defaultPolicy: 'standard',
+          // Business hours that are never now: Monday 00:00-00:01 in a zone, on a Monday that is a holiday.
+          businessHours: { timeZone: 'Pacific/Kiritimati', days: ['mon'], start: '00:00', end: '00:01', severities: ['low'] },
         },
       },
       'test',
@@ -186,6 +189,46 @@ describe('escalation ladders', () => {
     const { rows } = await clients.pool.query(`SELECT target, outcome, error FROM notifications WHERE incident_id = $1 AND outcome = 'failed'`, [status.incidentId]);
     expect(rows.map((row) => row.target).sort()).toEqual(['pagerduty:BAD_ROUTING_KEY', `webhook:${hook.url}?fail`]);
     await handle.executeUpdate(resolveUpdate, { args: [{ by: 'dave' }] });
+  });
+
+  it('stops at level 2 when acknowledged there', async () => {
+    const handle = await incidentOf('ack2');
+    const second = await statusWhen(handle, (s) => s.escalation?.level === 2 && s.escalation.pages.length === 4, 20_000);
+    await handle.executeUpdate(acknowledgeUpdate, { args: [{ by: 'frank' }] });
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const after = await handle.query(statusQuery);
+    expect(after.escalation).toMatchObject({ level: 2, exhausted: false });
+    expect(after.escalation?.pages).toHaveLength(4);
+    expect(mailsTo('team@example.com', service('ack2'))).toEqual([]);
+    expect(pdEvents(second.incidentId)).toEqual(['trigger', 'acknowledge']);
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'frank' }] });
+  });
+
+  it('holds a business-hours severity until business hours, and pages critical at once', async () => {
+    const low = await deliver(
+      clients.client,
+      taskQueue,
+      `esc-hours-low-${unique}`,
+      batch([alert('h1', 'firing', { service: service('hours-low'), severity: 'low' })]),
+    );
+    const deferred = await statusWhen(low, (s) => s.escalation?.deferredUntil !== undefined, 20_000);
+    expect(Date.parse(deferred.escalation!.deferredUntil!)).toBeGreaterThan(Date.now());
+    expect(deferred.escalation?.pages).toEqual([]);
+    expect(deferred.timeline.at(-1)?.text).toMatch(/^outside business hours: paging at /);
+
+    const critical = await deliver(
+      clients.client,
+      taskQueue,
+      `esc-hours-critical-${unique}`,
+      batch([alert('h2', 'firing', { service: service('hours-critical'), severity: 'critical' })]),
+    );
+    expect((await statusWhen(critical, (s) => s.escalation?.level === 1, 20_000)).escalation?.deferredUntil).toBeUndefined();
+
+    // Resolving a deferred ladder pages nobody.
+    await low.executeUpdate(resolveUpdate, { args: [{ by: 'gina' }] });
+    const closed = await statusWhen(low, (s) => s.children[0]?.outcome === 'resolved', 20_000);
+    expect(closed.escalation?.pages).toEqual([]);
+    await critical.executeUpdate(resolveUpdate, { args: [{ by: 'gina' }] });
   });
 
   it('refuses to escalate an incident that is not triggered', async () => {
