@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import type { Policy } from '../src/config/policy.js';
-import { maintenanceWindowSchema } from '../src/config/policy-incidents.js';
+import { storedMaintenanceWindows } from '../src/db/maintenance-windows.js';
 import type { AlertSource, Labels } from '../src/domain/alerts.js';
 import type { AlertRecord, IncidentEvent, IncidentPhase } from '../src/domain/incident.js';
 import { choosePolicy, type EscalationPlan } from '../src/domain/escalation.js';
 import { matchesAll } from '../src/domain/matchers.js';
-import { muteReason, type MaintenanceWindow } from '../src/domain/muting.js';
+import { muteReason } from '../src/domain/muting.js';
 import type { Severity, SeverityPolicy } from '../src/domain/severity.js';
 import { writeAuditEvent } from './audit.js';
 
@@ -59,38 +59,6 @@ export interface PersistIncidentInput {
   alerts: AlertRecord[];
 }
 
-interface WindowRow {
-  name: string;
-  matchers: string[];
-  time_zone: string;
-  starts_at: Date | null;
-  ends_at: Date | null;
-  weekly: unknown;
-  cron: string | null;
-  duration_ms: string | null;
-}
-
-/** Windows created at run time (opsctl), in the same shape and validation as the policy's. */
-async function databaseWindows(pool: pg.Pool): Promise<MaintenanceWindow[]> {
-  const { rows } = await pool.query<WindowRow>(
-    `SELECT name, matchers, time_zone, starts_at, ends_at, weekly, cron, duration_ms
-       FROM maintenance_windows WHERE ends_at IS NULL OR ends_at > now()`,
-  );
-  return rows.flatMap((row) => {
-    const parsed = maintenanceWindowSchema.safeParse({
-      name: row.name,
-      matchers: row.matchers,
-      timeZone: row.time_zone,
-      ...(row.cron ? { cron: row.cron, duration: Number(row.duration_ms) } : {}),
-      ...(row.weekly ? { weekly: row.weekly } : {}),
-      ...(row.starts_at && !row.cron && !row.weekly
-        ? { start: row.starts_at.toISOString(), end: row.ends_at?.toISOString() }
-        : {}),
-    });
-    return parsed.success ? [parsed.data] : [];
-  });
-}
-
 export function createIncidentActivities(deps: IncidentDeps) {
   const { policy } = deps;
   return {
@@ -127,7 +95,8 @@ export function createIncidentActivities(deps: IncidentDeps) {
       alerts: Array<{ fingerprint: string; labels: Labels }>;
     }): Promise<Record<string, string>> {
       const at = Date.now();
-      const windows = [...policy.maintenanceWindows, ...(await databaseWindows(deps.pool))];
+      const stored = await storedMaintenanceWindows(deps.pool, { current: true });
+      const windows = [...policy.maintenanceWindows, ...stored.map((entry) => entry.window)];
       const reasons: Record<string, string> = {};
       for (const alert of input.alerts) {
         // Sources: the delivery's own firing alerts and those firing in any open incident.

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import { Client, Connection } from '@temporalio/client';
 import { alertsSignal, incidentWorkflow, resolveUpdate, statusQuery } from '../workflows/incident.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { waitFor } from '../scripts/stack/net.js';
+import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
+import { peakRssMiB } from './process-memory.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 
 /**
@@ -24,12 +26,6 @@ const LEVEL_SECONDS = 10;
 const TASK_QUEUE = 'bench-escalation';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-function peakRssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((entry) => entry.startsWith('VmHWM:'));
-  return Number(line?.match(/(\d+)/)?.[1] ?? 0) / 1024;
-}
 
 async function main() {
   // The receiver: arrival time by idempotency key (incident, ladder, level, target).
@@ -76,12 +72,7 @@ async function main() {
     });
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const client = new Client({ connection });
-    await waitFor(
-      'the worker',
-      async () => ((await connection.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: TASK_QUEUE }, taskQueueType: 1 })).pollers?.length ?? 0) > 0,
-      120_000,
-      500,
-    );
+    await waitForTaskQueuePoller(connection, 'default', TASK_QUEUE);
 
     say(`opening ${INCIDENTS} incidents, each climbing ${LEVELS} levels ${LEVEL_SECONDS}s apart ...`);
     const ids: string[] = [];

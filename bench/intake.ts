@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
@@ -8,6 +7,8 @@ import { alertmanagerDedupKey } from '../src/webhooks/dedup.js';
 import { alertsSignal, incidentWorkflow, statusQuery } from '../workflows/incident.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { freePort, waitFor } from '../scripts/stack/net.js';
+import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
+import { peakRssMiB } from './process-memory.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 
 /**
@@ -105,12 +106,6 @@ function startNode(entry: string, env: Record<string, string>): ChildProcess {
 }
 
 /** The kernel's high-water mark of the process's resident memory. */
-function peakRssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((entry) => entry.startsWith('VmHWM:'));
-  return Number(line?.match(/(\d+)/)?.[1] ?? 0) / 1024;
-}
 
 async function waitForIncidents(client: Client, ids: string[], expectedAlerts: number, timeoutMs: number) {
   const fingerprints: string[] = [];
@@ -145,12 +140,7 @@ async function main() {
 
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const client = new Client({ connection });
-    await waitFor(
-      'the worker',
-      async () => ((await connection.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: TASK_QUEUE }, taskQueueType: 1 })).pollers?.length ?? 0) > 0,
-      120_000,
-      500,
-    );
+    await waitForTaskQueuePoller(connection, 'default', TASK_QUEUE);
 
     const bare = async (delivery: Delivery) => {
       const payload = delivery.payload as { groupKey: string; groupLabels: Record<string, string> };

@@ -10,7 +10,7 @@ import { freePort, waitFor } from './stack/net.js';
 import { LOG_DIR, OPS_DIR, REPO_ROOT } from './stack/paths.js';
 import { ensureDatabase, redactUrl, resolvePostgres } from './stack/postgres.js';
 import { ManagedProcess } from './stack/process.js';
-import { startTemporalDevServer, temporalAnswers } from './stack/temporal.js';
+import { startTemporalDevServer, temporalAnswers, waitForTaskQueuePoller } from './stack/temporal.js';
 import { ensureTool } from './stack/tools.js';
 
 /**
@@ -152,20 +152,11 @@ function startNode(name: string, entry: string, env: NodeJS.ProcessEnv): Managed
 async function waitForWorker(worker: ManagedProcess, address: string, namespace: string, taskQueue: string) {
   const connection = await Connection.connect({ address });
   try {
-    await waitFor(
-      'the worker',
-      async () => {
+    await waitForTaskQueuePoller(connection, namespace, taskQueue, {
+      alive: () => {
         if (!worker.running) throw new Error(`it exited; last log lines:\n${worker.tail()}`);
-        const { pollers } = await connection.workflowService.describeTaskQueue({
-          namespace,
-          taskQueue: { name: taskQueue },
-          taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-        });
-        return (pollers?.length ?? 0) > 0;
       },
-      180_000,
-      500,
-    );
+    });
   } finally {
     await connection.close();
   }

@@ -21,6 +21,29 @@ export interface RunningTemporal {
   process: ManagedProcess;
 }
 
+/** Waits until some worker polls `taskQueue` for workflow tasks, failing early if `alive` says it died. */
+export async function waitForTaskQueuePoller(
+  connection: Connection,
+  namespace: string,
+  taskQueue: string,
+  options: { what?: string; timeoutMs?: number; alive?: () => void } = {},
+): Promise<void> {
+  await waitFor(
+    options.what ?? 'the worker',
+    async () => {
+      options.alive?.();
+      const { pollers } = await connection.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: taskQueue },
+        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+      });
+      return (pollers?.length ?? 0) > 0;
+    },
+    options.timeoutMs ?? 180_000,
+    500,
+  );
+}
+
 /** Whether a Temporal frontend answers its health check at `address`. */
 export async function temporalAnswers(address: string, timeoutMs = 2000): Promise<boolean> {
   let connection: Connection | undefined;

@@ -205,14 +205,15 @@ describe('incidentWorkflow', () => {
 
   it('continues as new when its history grows, carrying every alert and the timeline', async () => {
     const dedupKey = key('can');
-    const first = await deliver(clients.client, taskQueue, dedupKey, batch([alert('c0', 'firing', { service: 'api' })]), { historyLimit: 40 });
-    for (let index = 1; index <= 15; index += 1) {
-      await deliver(clients.client, taskQueue, dedupKey, batch([alert(`c${index}`, 'firing', { service: 'api' })]), { historyLimit: 40 });
+    // 20 signals alone make a history longer than 20 events, however the worker batches them.
+    const first = await deliver(clients.client, taskQueue, dedupKey, batch([alert('c0', 'firing', { service: 'api' })]), { historyLimit: 20 });
+    for (let index = 1; index <= 19; index += 1) {
+      await deliver(clients.client, taskQueue, dedupKey, batch([alert(`c${index}`, 'firing', { service: 'api' })]), { historyLimit: 20 });
     }
     const handle = clients.client.workflow.getHandle(first.workflowId);
     await expect.poll(async () => (await handle.describe()).runId, { timeout: 15_000 }).not.toBe(first.signaledRunId);
-    const status = await statusWhen(handle, (s) => s.alerts.length === 16);
+    const status = await statusWhen(handle, (s) => s.alerts.length === 20);
     expect(status.incidentId).toBe(`${first.workflowId}/${first.signaledRunId}`);
-    expect(status.timeline.filter((event) => event.kind === 'alert-firing')).toHaveLength(16);
+    expect(status.timeline.filter((event) => event.kind === 'alert-firing')).toHaveLength(20);
   });
 });

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { writeAuditEvent } from '../../../activities/audit.js';
 import { maintenanceWindowSchema } from '../../config/policy-incidents.js';
 import type { Policy } from '../../config/policy.js';
+import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
 import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
 import { printJson, printTable, UserError } from '../output.js';
 
@@ -95,20 +96,11 @@ export function registerMaintenanceCommands(program: Command, context: Maintenan
     .command('list')
     .description('windows from the policy file and from opsctl, and whether each is open now')
     .action(async () => {
-      const { rows } = await context.pool().query(
-        `SELECT name, matchers, time_zone, starts_at, ends_at, weekly, cron, duration_ms, created_by FROM maintenance_windows ORDER BY name`,
-      );
-      const fromDatabase = rows.map((row) => {
-        const window = maintenanceWindowSchema.parse({
-          name: row.name,
-          matchers: row.matchers,
-          timeZone: row.time_zone,
-          ...(row.cron ? { cron: row.cron, duration: Number(row.duration_ms) } : {}),
-          ...(row.weekly ? { weekly: row.weekly } : {}),
-          ...(row.starts_at && !row.cron && !row.weekly ? { start: row.starts_at.toISOString(), end: row.ends_at.toISOString() } : {}),
-        });
-        return { window, source: `opsctl (${row.created_by})`, matchers: row.matchers as string[] };
-      });
+      const fromDatabase = (await storedMaintenanceWindows(context.pool(), { current: false })).map((entry) => ({
+        window: entry.window,
+        source: `opsctl (${entry.createdBy})`,
+        matchers: entry.matchers,
+      }));
       const fromPolicy = context.policy().maintenanceWindows.map((window) => ({
         window,
         source: 'policy',
