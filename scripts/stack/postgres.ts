@@ -96,9 +96,11 @@ export async function resolvePostgres(options: {
   databaseUrl?: string | undefined;
   privateDir: string;
   logFile: string;
+  /** The machine's server to try before making a private one. */
+  localUrl?: string;
 }): Promise<ResolvedPostgres> {
   if (options.databaseUrl) return { adminUrl: withDatabase(options.databaseUrl, 'postgres'), source: 'configured' };
-  const local = 'postgres://postgres@127.0.0.1:5432/postgres';
+  const local = options.localUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   if (await postgresAnswers(local)) return { adminUrl: local, source: 'local-server' };
   return startPrivateCluster(options.privateDir, options.logFile);
 }
