@@ -38,7 +38,6 @@ import {
   type IncidentState,
 } from '../src/domain/incident.js';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
-import type { Severity } from '../src/domain/severity.js';
 import { notification, quickApiCall, quickLocal } from './activity-profiles.js';
 import { escalationWorkflow } from './escalation.js';
 import {
@@ -106,21 +105,15 @@ export interface NotificationRecord {
   providerId: string;
 }
 
-export interface IncidentStatus {
+export interface IncidentStatus
+  extends Pick<
+    IncidentState,
+    'dedupKey' | 'title' | 'service' | 'severity' | 'openedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedAt' | 'resolvedBy' | 'reopenCount'
+  > {
   incidentId: string;
   workflowId: string;
-  dedupKey: string;
-  title: string;
-  service: string;
-  severity: Severity;
   state: IncidentPhase;
   muted: boolean;
-  openedAt: string;
-  acknowledgedAt?: string;
-  acknowledgedBy?: string;
-  resolvedAt?: string;
-  resolvedBy?: string;
-  reopenCount: number;
   alerts: AlertRecord[];
   timeline: IncidentEvent[];
   notifications: NotificationRecord[];

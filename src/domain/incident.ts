@@ -1,4 +1,4 @@
-import { alertService, alertTitle, type AlertSource, type IncomingAlert, type Labels } from './alerts.js';
+import { alertService, alertTitle, type AlertSource, type IncomingAlert } from './alerts.js';
 import { highestSeverity, severityOf, severityRank, type Severity, type SeverityPolicy } from './severity.js';
 
 /**
@@ -10,14 +10,8 @@ import { highestSeverity, severityOf, severityRank, type Severity, type Severity
 
 export type IncidentPhase = 'triggered' | 'acknowledged' | 'resolved';
 
-export interface AlertRecord {
-  fingerprint: string;
-  status: 'firing' | 'resolved';
-  labels: Labels;
-  annotations: Labels;
-  startsAt?: string;
-  endsAt?: string;
-  generatorURL?: string;
+/** An alert as the incident holds it: what arrived, plus what the incident made of it. */
+export interface AlertRecord extends IncomingAlert {
   title: string;
   severity: Severity;
   firstSeenAt: string;
