@@ -1,11 +1,12 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
 import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createIncidentActivities({ ...deps, slackEnabled: deps.slack !== undefined }),
     ...createNotifyActivities(deps),
     ...createPagingActivities(deps),
+    ...createBackupActivities(deps),
   };
 }
 

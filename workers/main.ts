@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       pagerdutyEventsUrl: env.PAGERDUTY_EVENTS_URL,
       // Routing keys and signing secrets are read when a page needs them, never stored or logged.
       secret: (name) => process.env[name],
+      databaseUrl: (name) => (name === 'default' ? env.DATABASE_URL : undefined),
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,

@@ -2,3 +2,4 @@
 export { selfCheckWorkflow } from './self-check.js';
 export { incidentWorkflow } from './incident.js';
 export { escalationWorkflow } from './escalation.js';
+export { databaseBackupWorkflow } from './database-backup.js';

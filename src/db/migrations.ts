@@ -141,4 +141,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX notifications_incident ON notifications (incident_id, sent_at);
     `,
   },
+  {
+    id: 4,
+    name: 'backups',
+    sql: `
+      CREATE TABLE backups (
+        id             bigserial PRIMARY KEY,
+        database       text NOT NULL,
+        bucket         text NOT NULL,
+        object_key     text NOT NULL UNIQUE,
+        manifest_key   text NOT NULL,
+        bytes          bigint NOT NULL,
+        sha256         text NOT NULL,
+        server_version text NOT NULL,
+        started_at     timestamptz NOT NULL,
+        finished_at    timestamptz NOT NULL,
+        workflow_id    text NOT NULL,
+        verified_at    timestamptz,
+        verification   jsonb
+      );
+      CREATE INDEX backups_database ON backups (database, finished_at DESC);
+    `,
+  },
 ];

@@ -51,6 +51,7 @@ export async function connectStack(stack: TestStack = testStack()) {
       smtpFrom: 'ops-automation <ops@test.local>',
       pagerdutyEventsUrl: 'http://127.0.0.1:1/v2/enqueue',
       secret: () => undefined,
+      databaseUrl: (name) => (name === 'default' ? stack.databaseUrl : undefined),
       ...overrides,
     }),
     async close() {

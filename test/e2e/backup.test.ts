@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBackupActivities, type BackupManifest } from '../../activities/backup.js';
+import { createActivities } from '../../activities/index.js';
+import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
+import { databaseBackupWorkflow, progressQuery } from '../../workflows/database-backup.js';
+import { connectStack, createTestWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+
+/**
+ * databaseBackupWorkflow against the real PostgreSQL and MinIO: pg_dump
+ * streamed to S3, a manifest beside it, a restore into a scratch database
+ * that must give back every row, and a corrupted dump caught.
+ */
+describe('database backup', () => {
+  let clients: StackClients;
+  let worker: Worker;
+  let connection: NativeConnection;
+  let running: Promise<void>;
+  let sourceUrl: string;
+  const source = `ops_backup_src_${Date.now().toString(36)}`;
+  const taskQueue = uniqueTaskQueue('backup');
+  const database = `orders-${taskQueue.slice(-8)}`;
+  const text = async (key: string) =>
+    (await (await clients.s3.send(new GetObjectCommand({ Bucket: testStack().s3.bucket, Key: key }))).Body!.transformToByteArray());
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    sourceUrl = await ensureDatabase(testStack().adminDatabaseUrl, source);
+    const seed = new pg.Client({ connectionString: sourceUrl });
+    await seed.connect();
+    await seed.query(`
+      CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
+      CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric(10,2), placed_at timestamptz DEFAULT now());
+      CREATE SCHEMA billing;
+      CREATE TABLE billing.invoices (id serial PRIMARY KEY, body jsonb);
+      INSERT INTO customers (name) SELECT 'customer ' || n FROM generate_series(1, 500) n;
+      INSERT INTO orders (customer_id, total) SELECT 1 + n % 500, n * 1.5 FROM generate_series(1, 20000) n;
+      INSERT INTO billing.invoices (body) SELECT jsonb_build_object('n', n) FROM generate_series(1, 300) n;
+    `);
+    await seed.end();
+    const deps = clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) });
+    ({ worker, connection } = await createTestWorker({ taskQueue, activities: createActivities(deps) }));
+    running = worker.run();
+  });
+
+  afterAll(async () => {
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await clients.close();
+    await dropDatabase(testStack().adminDatabaseUrl, source);
+  });
+
+  it('streams pg_dump to S3, writes the manifest, and restores every row into a scratch database', async () => {
+    const handle = await clients.client.workflow.start(databaseBackupWorkflow, {
+      taskQueue,
+      workflowId: `backup-${database}`,
+      args: [{ database, requestedBy: 'alice' }],
+    });
+    // A second backup of the same database while one runs is refused by Temporal.
+    await expect(
+      clients.client.workflow.start(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${database}`, args: [{ database }] }),
+    ).rejects.toThrow(/already started/i);
+    const result = await handle.result();
+
+    expect(result.manifest).toMatchObject({
+      database,
+      bytes: expect.any(Number),
+      tables: { 'public.customers': 500, 'public.orders': 20000, 'billing.invoices': 300 },
+    });
+    expect(result.manifest.key).toMatch(new RegExp(`^backups/${database}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ\\.dump$`));
+    expect(result.verification).toEqual({ tables: 3, rows: 20800 });
+
+    const dump = await text(result.manifest.key);
+    expect(dump.length).toBe(result.manifest.bytes);
+    expect(createHash('sha256').update(dump).digest('hex')).toBe(result.manifest.sha256);
+    expect(Buffer.from(dump.subarray(0, 5)).toString()).toBe('PGDMP');
+    const manifest = JSON.parse(Buffer.from(await text(`${result.manifest.key}.manifest.json`)).toString()) as BackupManifest;
+    expect(manifest).toEqual(result.manifest);
+
+    const progress = await handle.query(progressQuery);
+    expect(progress.phase).toBe('succeeded');
+    const { rows } = await clients.pool.query(`SELECT bytes, sha256, verified_at IS NOT NULL AS verified FROM backups WHERE object_key = $1`, [result.manifest.key]);
+    expect(rows).toEqual([{ bytes: String(result.manifest.bytes), sha256: result.manifest.sha256, verified: true }]);
+    const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE idempotency_key = $1`, [`backup:${result.manifest.key}`]);
+    expect(audit.rows).toEqual([{ actor: 'alice', action: 'database.backup', target: `postgres/${database}` }]);
+  });
+
+  it('refuses a start under another workflow ID, naming the one to use', async () => {
+    const handle = await clients.client.workflow.start(databaseBackupWorkflow, { taskQueue, workflowId: `nightly-${database}`, args: [{ database }] });
+    const failure = await handle.result().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(String((failure as WorkflowFailedError).cause?.message)).toBe(
+      `start backups of "${database}" with workflow ID backup-${database} (not nightly-${database}), so that two never run at once`,
+    );
+  });
+
+  it('catches a corrupted dump before anyone relies on it', async () => {
+    const [latest] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1`, [database])).rows;
+    const manifest = JSON.parse(Buffer.from(await text(`${latest!.object_key}.manifest.json`)).toString()) as BackupManifest;
+    const corrupted = Buffer.from(await text(manifest.key));
+    const middle = corrupted.length >> 1;
+    corrupted[middle] = corrupted[middle]! ^ 0xff;
+    const key = `${manifest.key}.corrupted`;
+    await clients.s3.send(new PutObjectCommand({ Bucket: manifest.bucket, Key: key, Body: corrupted }));
+
+    const activities = createBackupActivities(clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) }));
+    const environment = new MockActivityEnvironment();
+    await expect(environment.run(activities.verifyBackup, { manifest: { ...manifest, key }, requestedBy: 'test' })).rejects.toThrow(
+      /has SHA-256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}: the backup is corrupt/,
+    );
+    // A dump that matches its manifest but not the rows it claims is caught by the restore.
+    const lying = { ...manifest, tables: { ...manifest.tables, 'public.orders': 19999 } };
+    await expect(environment.run(activities.verifyBackup, { manifest: lying, requestedBy: 'test' })).rejects.toThrow(
+      'public.orders: dumped 19999, restored 20000',
+    );
+  });
+});
