@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import pg from 'pg';
@@ -85,6 +85,13 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<v
   });
 }
 
+export interface RetentionPolicy {
+  /** Keep backups finished within this many days. */
+  keepDays?: number;
+  /** Keep this many newest backups. */
+  keepLast?: number;
+}
+
 export function createBackupActivities(deps: BackupDeps) {
   const urlOf = (database: string): string => {
     const url = deps.databaseUrl(database);
@@ -93,6 +100,54 @@ export function createBackupActivities(deps: BackupDeps) {
   };
 
   return {
+    /** The manifest of the newest backup of `database`, for a restore drill. */
+    async latestManifest(input: { database: string }): Promise<BackupManifest> {
+      const { rows } = await deps.pool.query<{ bucket: string; manifest_key: string }>(
+        `SELECT bucket, manifest_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`,
+        [input.database],
+      );
+      const row = rows[0];
+      if (!row) throw ApplicationFailure.nonRetryable(`no backup of "${input.database}" has been made`, ErrorType.NotFound);
+      const object = await deps.s3.send(new GetObjectCommand({ Bucket: row.bucket, Key: row.manifest_key }));
+      return JSON.parse(await object.Body!.transformToString()) as BackupManifest;
+    },
+
+    /**
+     * Deletes the backups the policy no longer keeps: not among the newest
+     * `keepLast`, and older than `keepDays`. The newest verified backup is
+     * never deleted, whatever the policy says; without a policy nothing is.
+     */
+    async applyRetention(input: { database: string; retention: RetentionPolicy; requestedBy: string }): Promise<{ kept: number; deleted: string[] }> {
+      const { keepDays, keepLast } = input.retention;
+      const { rows } = await deps.pool.query<{ id: string; bucket: string; object_key: string; manifest_key: string; finished_at: Date; verified: boolean }>(
+        `SELECT id, bucket, object_key, manifest_key, finished_at, verified_at IS NOT NULL AS verified
+           FROM backups WHERE database = $1 ORDER BY finished_at DESC`,
+        [input.database],
+      );
+      if (keepDays === undefined && keepLast === undefined) return { kept: rows.length, deleted: [] };
+      const newestVerified = rows.find((row) => row.verified)?.id;
+      const cutoff = keepDays === undefined ? Infinity : Date.now() - keepDays * 86_400_000;
+      const doomed = rows.filter(
+        (row, index) =>
+          row.id !== newestVerified && (keepLast === undefined || index >= keepLast) && (keepDays === undefined || row.finished_at.getTime() < cutoff),
+      );
+      for (const row of doomed) {
+        await deps.s3.send(
+          new DeleteObjectsCommand({ Bucket: row.bucket, Delete: { Objects: [{ Key: row.object_key }, { Key: row.manifest_key }], Quiet: true } }),
+        );
+        await deps.pool.query('DELETE FROM backups WHERE id = $1', [row.id]);
+        await writeAuditEvent(deps.pool, {
+          actor: input.requestedBy,
+          action: 'database.backup.delete',
+          target: `s3://${row.bucket}/${row.object_key}`,
+          outcome: 'succeeded',
+          details: { database: input.database, reason: 'retention', keepDays, keepLast },
+          idempotencyKey: `retention:${row.object_key}`,
+        });
+      }
+      return { kept: rows.length - doomed.length, deleted: doomed.map((row) => row.object_key) };
+    },
+
     /**
      * Streams pg_dump into S3 under `key` and writes the manifest beside it.
      * A failed attempt aborts its multipart upload, so no parts are left

@@ -1,5 +1,5 @@
 import { ApplicationFailure, defineQuery, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { BackupManifest, createBackupActivities } from '../activities/backup.js';
+import type { BackupManifest, createBackupActivities, RetentionPolicy } from '../activities/backup.js';
 import { backupObjectKey, backupWorkflowId } from '../src/domain/backup.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
@@ -20,12 +20,14 @@ export interface DatabaseBackupInput {
   prefix?: string;
   /** Restore the dump into a scratch database and compare row counts; default true. */
   verify?: boolean;
+  /** Applied only after a successful backup; the newest verified backup is always kept. */
+  retention?: RetentionPolicy;
   requestedBy?: string;
 }
 
 export interface BackupProgress {
   database: string;
-  phase: 'dumping' | 'verifying' | 'succeeded';
+  phase: 'dumping' | 'verifying' | 'retention' | 'succeeded';
   key: string;
   startedAt: string;
   bytes?: number;
@@ -36,6 +38,7 @@ export interface BackupProgress {
 export interface DatabaseBackupResult {
   manifest: BackupManifest;
   verification?: { tables: number; rows: number };
+  retention?: { kept: number; deleted: string[] };
 }
 
 export const progressQuery = defineQuery<BackupProgress>('progress');
@@ -44,7 +47,7 @@ const backup = proxyActivities<ReturnType<typeof createBackupActivities>>(longJo
 
 export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): Promise<DatabaseBackupResult> {
   const database = input.database ?? 'default';
-  const { workflowId } = workflowInfo();
+  const { workflowId, runId } = workflowInfo();
   if (workflowId !== backupWorkflowId(database)) {
     throw ApplicationFailure.nonRetryable(
       `start backups of "${database}" with workflow ID ${backupWorkflowId(database)} (not ${workflowId}), so that two never run at once`,
@@ -56,7 +59,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   const progress: BackupProgress = {
     database,
     phase: 'dumping',
-    key: backupObjectKey(input.prefix ?? 'backups', database, now),
+    key: backupObjectKey(input.prefix ?? 'backups', database, now, runId),
     startedAt: now.toISOString(),
   };
   setHandler(progressQuery, () => progress);
@@ -76,7 +79,28 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
     verification = await backup.verifyBackup({ manifest, requestedBy });
     progress.verification = verification;
   }
+  let retention: DatabaseBackupResult['retention'];
+  if (input.retention) {
+    progress.phase = 'retention';
+    retention = await backup.applyRetention({ database, retention: input.retention, requestedBy });
+  }
   progress.phase = 'succeeded';
   upsertSearchAttributes([{ key: OpsStatus, value: 'succeeded' }]);
-  return { manifest, ...(verification ? { verification } : {}) };
+  return { manifest, ...(verification ? { verification } : {}), ...(retention ? { retention } : {}) };
+}
+
+/**
+ * databaseRestoreDrillWorkflow: restores the newest backup of a database into
+ * a scratch database and checks every row, so an unrestorable backup is found
+ * before it is needed. Run it on a schedule.
+ */
+export async function databaseRestoreDrillWorkflow(input: { database?: string; requestedBy?: string } = {}) {
+  const database = input.database ?? 'default';
+  upsertSearchAttributes([
+    { key: OpsKind, value: 'restore-drill' },
+    { key: OpsService, value: database },
+  ]);
+  const manifest = await backup.latestManifest({ database });
+  const verification = await backup.verifyBackup({ manifest, requestedBy: input.requestedBy?.trim() || 'system' });
+  return { key: manifest.key, ...verification };
 }

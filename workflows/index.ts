@@ -3,3 +3,4 @@ export { selfCheckWorkflow } from './self-check.js';
 export { incidentWorkflow } from './incident.js';
 export { escalationWorkflow } from './escalation.js';
 export { databaseBackupWorkflow } from './database-backup.js';
+export { databaseRestoreDrillWorkflow } from './database-backup.js';

@@ -6,8 +6,12 @@ export function backupWorkflowId(database: string): string {
   return `backup-${database}`;
 }
 
-/** `backups/<database>/2026-11-23T02-00-00Z.dump`: sortable, and safe in any S3 tool. */
-export function backupObjectKey(prefix: string, database: string, at: Date): string {
+/**
+ * `backups/<database>/2026-11-23T02-00-00Z-<run>.dump`: sorts by time, is
+ * safe in any S3 tool, and two backups in the same second never share a key.
+ */
+export function backupObjectKey(prefix: string, database: string, at: Date, runId: string): string {
   const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replaceAll(':', '-');
-  return `${prefix.replace(/\/+$/, '')}/${database}/${stamp}.dump`;
+  // The end of the run ID: run IDs are UUIDv7, whose first digits are a timestamp too.
+  return `${prefix.replace(/\/+$/, '')}/${database}/${stamp}-${runId.replaceAll('-', '').slice(-8)}.dump`;
 }

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities, type BackupManifest } from '../../activities/backup.js';
 import { createActivities } from '../../activities/index.js';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
-import { databaseBackupWorkflow, progressQuery } from '../../workflows/database-backup.js';
+import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery } from '../../workflows/database-backup.js';
 import { connectStack, createTestWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -73,7 +73,7 @@ describe('database backup', () => {
       bytes: expect.any(Number),
       tables: { 'public.customers': 500, 'public.orders': 20000, 'billing.invoices': 300 },
     });
-    expect(result.manifest.key).toMatch(new RegExp(`^backups/${database}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ\\.dump$`));
+    expect(result.manifest.key).toMatch(new RegExp(`^backups/${database}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ-[0-9a-f]{8}\\.dump$`));
     expect(result.verification).toEqual({ tables: 3, rows: 20800 });
 
     const dump = await text(result.manifest.key);
@@ -119,5 +119,30 @@ describe('database backup', () => {
     await expect(environment.run(activities.verifyBackup, { manifest: lying, requestedBy: 'test' })).rejects.toThrow(
       'public.orders: dumped 19999, restored 20000',
     );
+  });
+
+  it('keeps what the retention policy says, and always the newest verified backup', async () => {
+    const run = (args: Parameters<typeof databaseBackupWorkflow>[0]) =>
+      clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${database}`, args: [args] });
+    const unverified = [await run({ database, verify: false }), await run({ database, verify: false })];
+    const newest = await run({ database, verify: false, retention: { keepLast: 1 }, requestedBy: 'retention-test' });
+
+    const remaining = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 ORDER BY finished_at`, [database])).rows.map((row) => row.object_key);
+    const verified = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 AND verified_at IS NOT NULL`, [database])).rows.map((row) => row.object_key);
+    expect(verified).toHaveLength(1);
+    expect(remaining).toEqual([verified[0], newest.manifest.key]);
+    expect(newest.retention).toEqual({ kept: 2, deleted: unverified.map((result) => result.manifest.key).reverse() });
+    for (const result of unverified) {
+      await expect(text(result.manifest.key)).rejects.toThrow(/does not exist/);
+      await expect(text(`${result.manifest.key}.manifest.json`)).rejects.toThrow(/does not exist/);
+    }
+    const audit = await clients.pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'database.backup.delete' AND actor = 'retention-test'`);
+    expect(audit.rows[0].n).toBe(2);
+  });
+
+  it('drills a restore of the newest backup', async () => {
+    const [newest] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`, [database])).rows;
+    const drill = await clients.client.workflow.execute(databaseRestoreDrillWorkflow, { taskQueue, workflowId: `restore-drill-${database}`, args: [{ database }] });
+    expect(drill).toEqual({ key: newest!.object_key, tables: 3, rows: 20800 });
   });
 });
