@@ -29,8 +29,5 @@ export async function createOpsWorker(options: OpsWorkerOptions): Promise<Worker
     ...(options.identity ? { identity: options.identity } : {}),
     // Let in-flight activities finish on SIGTERM before the worker exits.
     shutdownGraceTime: '30s',
-    // A worker that died holds its workflows' next tasks this long before another worker may take
-    // them: short, so a ladder whose worker crashed pages on time (default 10s).
-    stickyQueueScheduleToStartTimeout: '5s',
   });
 }
