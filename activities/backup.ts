@@ -61,18 +61,16 @@ function libpqEnv(url: string): NodeJS.ProcessEnv {
 
 /** Table name -> exact row count, for every user table, as `client` sees them. */
 async function tableCounts(client: pg.Client): Promise<Record<string, number>> {
-  {
-    const { rows } = await client.query<{ schemaname: string; relname: string }>(
-      `SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY schemaname, relname`,
-    );
-    const counts: Record<string, number> = {};
-    for (const row of rows) {
-      const name = `${pg.escapeIdentifier(row.schemaname)}.${pg.escapeIdentifier(row.relname)}`;
-      const { rows: count } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`);
-      counts[`${row.schemaname}.${row.relname}`] = Number(count[0]!.n);
-    }
-    return counts;
+  const { rows } = await client.query<{ schemaname: string; relname: string }>(
+    `SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY schemaname, relname`,
+  );
+  const counts: Record<string, number> = {};
+  for (const row of rows) {
+    const name = `${pg.escapeIdentifier(row.schemaname)}.${pg.escapeIdentifier(row.relname)}`;
+    const { rows: count } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`);
+    counts[`${row.schemaname}.${row.relname}`] = Number(count[0]!.n);
   }
+  return counts;
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {

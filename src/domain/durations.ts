@@ -18,17 +18,3 @@ export function parseDuration(text: string | number): number | undefined {
   }
   return consumed === trimmed.length && consumed > 0 ? Math.round(total) : undefined;
 }
-
-/** "1h5m" style, for messages. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const parts: string[] = [];
-  let rest = Math.round(ms / 1000);
-  for (const [unit, seconds] of [['d', 86_400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
-    if (rest >= seconds) {
-      parts.push(`${Math.floor(rest / seconds)}${unit}`);
-      rest %= seconds;
-    }
-  }
-  return parts.join('');
-}

@@ -104,11 +104,6 @@ export function firingAlerts(state: IncidentState): AlertRecord[] {
   return Object.values(state.alerts).filter((alert) => alert.status === 'firing');
 }
 
-/** Firing and not muted: the alerts that page someone. */
-export function pagingAlerts(state: IncidentState): AlertRecord[] {
-  return firingAlerts(state).filter((alert) => !alert.mutedBy);
-}
-
 /** Every alert the incident has seen is resolved (and it has seen at least one). */
 export function allAlertsResolved(state: IncidentState): boolean {
   const alerts = Object.values(state.alerts);
