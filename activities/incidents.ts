@@ -173,27 +173,30 @@ export function createIncidentActivities(deps: IncidentDeps) {
             ],
           );
         }
-        for (const alert of input.alerts) {
+        if (input.alerts.length > 0) {
+          // One statement for the whole batch: an alert storm writes hundreds of alerts at once.
+          const column = <T>(pick: (alert: AlertRecord) => T) => input.alerts.map(pick);
           await client.query(
             `INSERT INTO incident_alerts (incident_id, fingerprint, alertname, status, severity, labels, starts_at, ends_at,
                muted_by, first_seen_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::timestamptz[],
+               $8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[])
              ON CONFLICT (incident_id, fingerprint) DO UPDATE SET status = EXCLUDED.status, severity = EXCLUDED.severity,
                labels = EXCLUDED.labels, starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at,
                muted_by = EXCLUDED.muted_by, updated_at = EXCLUDED.updated_at
              WHERE incident_alerts.updated_at <= EXCLUDED.updated_at`,
             [
               input.incidentId,
-              alert.fingerprint,
-              alert.labels.alertname ?? null,
-              alert.status,
-              alert.severity,
-              JSON.stringify(alert.labels),
-              alert.startsAt ?? null,
-              alert.endsAt ?? null,
-              alert.mutedBy ?? null,
-              alert.firstSeenAt,
-              alert.lastChangedAt,
+              column((alert) => alert.fingerprint),
+              column((alert) => alert.labels.alertname ?? null),
+              column((alert) => alert.status),
+              column((alert) => alert.severity),
+              column((alert) => JSON.stringify(alert.labels)),
+              column((alert) => alert.startsAt ?? null),
+              column((alert) => alert.endsAt ?? null),
+              column((alert) => alert.mutedBy ?? null),
+              column((alert) => alert.firstSeenAt),
+              column((alert) => alert.lastChangedAt),
             ],
           );
         }

@@ -158,6 +158,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   let escalations = carried?.escalations ?? 0;
   const children: ChildRecord[] = [...(carried?.children ?? [])];
   let escalationChanged = false;
+  let unroutable: string | undefined;
 
   const status = (): IncidentStatus => ({
     incidentId,
@@ -366,10 +367,15 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return;
     }
     if (state.phase !== 'triggered' || isMuted(state) || firingAlerts(state).length === 0) return;
-    if (escalation && escalation.finished === undefined) return;
     const first = firingAlerts(state).find((alert) => !alert.mutedBy) ?? firingAlerts(state)[0]!;
-    const plan = await incidents.planEscalation({ labels: first.labels, severity: state.severity, service: state.service });
-    if (!plan) return;
+    const routing = { labels: first.labels, severity: state.severity, service: state.service };
+    // No route matched these: ask again only when what routing looks at changes, not on every alert.
+    if (JSON.stringify(routing) === unroutable) return;
+    const plan = await incidents.planEscalation(routing);
+    if (!plan) {
+      unroutable = JSON.stringify(routing);
+      return;
+    }
     escalations += 1;
     const workflowId = `${info.workflowId}/${info.firstExecutionRunId.slice(0, 8)}/escalation-${escalations}`;
     await startChild(escalationWorkflow, {
