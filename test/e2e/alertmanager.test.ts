@@ -1,15 +1,12 @@
 import { mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { createRejectionRecorder } from '../../src/webhooks/rejected-deliveries.js';
-import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
+import type { WebhookServer } from '../../src/webhooks/server.js';
 import { TestAlertmanager } from '../support/alertmanager.js';
-import { connectStack, createTestWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { startIntakeServer } from '../support/intake-server.js';
+import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const TOKEN = 'alertmanager-e2e-token-0123456789';
 
@@ -22,43 +19,31 @@ describe('a real Alertmanager feeding the intake', () => {
   let clients: StackClients;
   let app: WebhookServer;
   let alertmanager: TestAlertmanager;
-  let worker: Worker;
-  let connection: NativeConnection;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> };
   const taskQueue = uniqueTaskQueue('alertmanager');
   const unique = taskQueue.slice(-8);
 
   beforeAll(async () => {
     clients = await connectStack();
     const policy = parsePolicy({ incidents: { quietPeriod: '1s', reopenWindow: '2s' } }, 'test');
-    ({ worker, connection } = await createTestWorker({ taskQueue, activities: createActivities(clients.activityDeps({ policy })) }));
-    running = worker.run();
-    const logger = createLogger({ level: 'silent' });
-    app = buildWebhookServer({
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy })));
+    let base: string;
+    ({ app, base } = await startIntakeServer({
       temporal: clients.client,
       temporalConnection: clients.connection,
-      logger,
-      intake: {
-        taskQueue,
-        webhookToken: TOKEN,
-        grouping: [],
-        severity: { defaultSeverity: 'medium', overrides: [] },
-        recordRejection: createRejectionRecorder(clients.pool, logger),
-      },
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
+      pool: clients.pool,
+      intake: { taskQueue, webhookToken: TOKEN },
+    }));
     const dir = join(testStack().runDir, `alertmanager-${unique}`);
     mkdirSync(dir, { recursive: true });
-    alertmanager = new TestAlertmanager(dir, `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/webhooks/alertmanager`, TOKEN);
+    alertmanager = new TestAlertmanager(dir, `${base}/webhooks/alertmanager`, TOKEN);
     await alertmanager.start();
   });
 
   afterAll(async () => {
     await alertmanager.stop();
     await app.close();
-    worker.shutdown();
-    await running;
-    await connection.close();
+    await worker.stop();
     await clients.close();
   });
 

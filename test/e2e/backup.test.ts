@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities, type BackupManifest } from '../../activities/backup.js';
 import { createActivities } from '../../activities/index.js';
 import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
 import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery } from '../../workflows/database-backup.js';
-import { connectStack, createTestWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * databaseBackupWorkflow against the real PostgreSQL and MinIO: pg_dump
@@ -18,9 +17,7 @@ import { connectStack, createTestWorker, testStack, uniqueTaskQueue, type StackC
  */
 describe('database backup', () => {
   let clients: StackClients;
-  let worker: Worker;
-  let connection: NativeConnection;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> };
   let sourceUrl: string;
   const source = `ops_backup_src_${Date.now().toString(36)}`;
   const taskQueue = uniqueTaskQueue('backup');
@@ -44,14 +41,11 @@ describe('database backup', () => {
     `);
     await seed.end();
     const deps = clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) });
-    ({ worker, connection } = await createTestWorker({ taskQueue, activities: createActivities(deps) }));
-    running = worker.run();
+    worker = await startBackgroundWorker(taskQueue, createActivities(deps));
   });
 
   afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
+    await worker.stop();
     await clients.close();
     await dropDatabase(testStack().adminDatabaseUrl, source);
   });

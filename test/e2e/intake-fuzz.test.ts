@@ -1,10 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logging/logger.js';
 import { signBody } from '../../src/webhooks/auth.js';
-import { createRejectionRecorder } from '../../src/webhooks/rejected-deliveries.js';
-import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
+import type { WebhookServer } from '../../src/webhooks/server.js';
 import { alertmanagerPayload } from '../support/alertmanager-payloads.js';
+import { startIntakeServer } from '../support/intake-server.js';
 import { connectStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const TOKEN = 'fuzz-test-token-0123456789';
@@ -84,23 +82,13 @@ describe('intake under random and malformed deliveries', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    const logger = createLogger({ level: 'silent' });
-    app = buildWebhookServer({
+    ({ app, base } = await startIntakeServer({
       temporal: clients.client,
       temporalConnection: clients.connection,
-      logger,
-      intake: {
-        // No worker serves this queue: accepted deliveries only need to be durable.
-        taskQueue: uniqueTaskQueue('fuzz'),
-        webhookToken: TOKEN,
-        hmacSecret: SECRET,
-        grouping: [],
-        severity: { defaultSeverity: 'medium', overrides: [] },
-        recordRejection: createRejectionRecorder(clients.pool, logger),
-      },
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      pool: clients.pool,
+      // No worker serves this queue: accepted deliveries only need to be durable.
+      intake: { taskQueue: uniqueTaskQueue('fuzz'), webhookToken: TOKEN, hmacSecret: SECRET },
+    }));
   });
 
   afterAll(async () => {

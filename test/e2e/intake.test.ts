@@ -1,17 +1,14 @@
-import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy, type Policy } from '../../src/config/policy.js';
-import { createLogger } from '../../src/logging/logger.js';
 import { signBody } from '../../src/webhooks/auth.js';
-import { createRejectionRecorder } from '../../src/webhooks/rejected-deliveries.js';
-import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
+import type { WebhookServer } from '../../src/webhooks/server.js';
 import { statusQuery } from '../../workflows/incident.js';
 import { alertmanagerPayload } from '../support/alertmanager-payloads.js';
 import { statusWhen } from '../support/incidents.js';
-import { connectStack, createTestWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { startIntakeServer } from '../support/intake-server.js';
+import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const TOKEN = 'intake-test-token-0123456789';
@@ -23,9 +20,7 @@ describe('alert intake', () => {
   let connection: Connection;
   let app: WebhookServer;
   let base: string;
-  let worker: Worker;
-  let workerConnection: NativeConnection;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> };
   const taskQueue = uniqueTaskQueue('intake');
   const unique = taskQueue.slice(-8);
 
@@ -35,38 +30,24 @@ describe('alert intake', () => {
       { grouping: { rules: [{ name: 'per-service', matchers: ['alertname="DiskFull"'], by: ['alertname', 'service'] }] } },
       'test',
     );
-    ({ worker, connection: workerConnection } = await createTestWorker({ taskQueue, activities: createActivities(clients.activityDeps({ policy })) }));
-    running = worker.run();
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy })));
     const [host, port] = testStack().temporalAddress.split(':');
     proxy = new TcpProxy(host!, Number(port));
     await proxy.start();
     connection = await Connection.connect({ address: proxy.address });
-    const logger = createLogger({ level: 'silent' });
-    app = buildWebhookServer({
+    ({ app, base } = await startIntakeServer({
       temporal: new Client({ connection }),
       temporalConnection: connection,
-      logger,
-      intake: {
-        taskQueue,
-        webhookToken: TOKEN,
-        hmacSecret: SECRET,
-        grouping: policy.grouping.rules,
-        severity: { defaultSeverity: 'medium', overrides: [] },
-        recordRejection: createRejectionRecorder(clients.pool, logger),
-        temporalTimeoutMs: 1500,
-      },
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      pool: clients.pool,
+      intake: { taskQueue, webhookToken: TOKEN, hmacSecret: SECRET, grouping: policy.grouping.rules, temporalTimeoutMs: 1500 },
+    }));
   });
 
   afterAll(async () => {
     await app.close();
     await connection.close();
     await proxy.cut();
-    worker.shutdown();
-    await running;
-    await workerConnection.close();
+    await worker.stop();
     await clients.close();
   });
 

@@ -110,3 +110,16 @@ export async function withWorker<T>(
     await connection.close();
   }
 }
+
+/** A real worker serving `taskQueue` in the background until `stop()`, which drains it. */
+export async function startBackgroundWorker(taskQueue: string, activities: OpsActivities): Promise<{ stop(): Promise<void> }> {
+  const { worker, connection } = await createTestWorker({ taskQueue, activities });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}

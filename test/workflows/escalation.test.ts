@@ -1,4 +1,3 @@
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createSlackClient } from '../../src/clients/slack.js';
@@ -9,7 +8,7 @@ import { FakeSlack } from '../support/fake-slack.js';
 import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
 import { SmtpSink } from '../support/smtp-sink.js';
-import { connectStack, createTestWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const ROUTING_KEY = 'R0123456789abcdef0123456789abcde';
 const HOOK_SECRET = 'hook-signing-secret-0123456789';
@@ -21,9 +20,7 @@ const HOOK_SECRET = 'hook-signing-secret-0123456789';
  */
 describe('escalation ladders', () => {
   let clients: StackClients;
-  let worker: Worker;
-  let connection: NativeConnection;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> };
   const slack = new FakeSlack();
   const pagerduty = fakePagerDuty();
   const hook = new HttpRecorder();
@@ -82,14 +79,11 @@ describe('escalation ladders', () => {
         secret: (name) => secrets[name],
       }),
     );
-    ({ worker, connection } = await createTestWorker({ taskQueue, activities }));
-    running = worker.run();
+    worker = await startBackgroundWorker(taskQueue, activities);
   });
 
   afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
+    await worker.stop();
     await Promise.all([slack.stop(), pagerduty.stop(), hook.stop(), mail.stop()]);
     await clients.close();
   });

@@ -1,11 +1,10 @@
-import type { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { acknowledgeUpdate, resolveUpdate } from '../../workflows/incident.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
-import { connectStack, createTestWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * The incident's Slack message through the real @slack/web-api client and a
@@ -15,9 +14,7 @@ import { connectStack, createTestWorker, uniqueTaskQueue, type StackClients } fr
 describe('incident Slack messages', () => {
   let clients: StackClients;
   let slack: FakeSlack;
-  let worker: Worker;
-  let connection: NativeConnection;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> };
   const taskQueue = uniqueTaskQueue('incident-slack');
   const key = (name: string) => `${name}-${taskQueue.slice(-8)}`;
   const messagesOf = (workflowId: string) =>
@@ -30,14 +27,11 @@ describe('incident Slack messages', () => {
     const activities = createActivities(
       clients.activityDeps({ slack: createSlackClient('xoxb-test-token', slack.url), slackChannel: '#incidents' }),
     );
-    ({ worker, connection } = await createTestWorker({ taskQueue, activities }));
-    running = worker.run();
+    worker = await startBackgroundWorker(taskQueue, activities);
   });
 
   afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
+    await worker.stop();
     await slack.stop();
     await clients.close();
   });

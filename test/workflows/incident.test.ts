@@ -1,13 +1,11 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../../src/domain/search-attributes.js';
 import { acknowledgeUpdate, addNoteUpdate, resolveUpdate, statusQuery } from '../../workflows/incident.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
-import { connectStack, createTestWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /** The validator's message of a rejected update. */
 async function rejection(update: Promise<unknown>): Promise<string> {
@@ -26,9 +24,7 @@ async function rejection(update: Promise<unknown>): Promise<string> {
  */
 describe('incidentWorkflow', () => {
   let clients: StackClients;
-  let worker: Worker;
-  let connection: NativeConnection;
-  let running: Promise<void>;
+  let worker: { stop(): Promise<void> };
   const taskQueue = uniqueTaskQueue('incident');
   const key = (name: string) => `${name}-${taskQueue.slice(-8)}`;
 
@@ -47,14 +43,11 @@ describe('incidentWorkflow', () => {
       },
       'test',
     );
-    ({ worker, connection } = await createTestWorker({ taskQueue, activities: createActivities(clients.activityDeps({ policy })) }));
-    running = worker.run();
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy })));
   });
 
   afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await connection.close();
+    await worker.stop();
     await clients.close();
   });
 
