@@ -6,11 +6,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import pg from 'pg';
+import { decideRetention, hasRetentionRule, type RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
+import type { Policy } from '../src/config/policy.js';
+import { dumpProgressSignal } from '../workflows/database-backup-signals.js';
 import { writeAuditEvent } from './audit.js';
 
 /**
@@ -26,6 +37,11 @@ export interface BackupDeps {
   bucket: string;
   /** Connection URL of a named database ("default" is DATABASE_URL). */
   databaseUrl: (name: string) => string | undefined;
+  /** Reports live dump progress to the workflow (its `progress` query); without it, heartbeats only. */
+  temporal?: Client;
+  /** How often the dump reports its bytes to the workflow; default 10 s. */
+  progressIntervalMs?: number;
+  policy: Pick<Policy, 'backups'>;
 }
 
 export interface BackupManifest {
@@ -73,6 +89,25 @@ async function tableCounts(client: pg.Client): Promise<Record<string, number>> {
   return counts;
 }
 
+/** host:port/database of a URL, for error messages: never its credentials. */
+function redactedHost(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.host}${parsed.pathname}`;
+}
+
+/**
+ * Aborts multipart uploads left under `key` by an attempt that died with S3
+ * unreachable (its own abort could not get through), so their parts are freed.
+ */
+async function abortLeftoverUploads(s3: S3Client, bucket: string, key: string): Promise<number> {
+  const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
+  const leftovers = (listed.Uploads ?? []).filter((upload) => upload.Key === key && upload.UploadId);
+  for (const upload of leftovers) {
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.UploadId }));
+  }
+  return leftovers.length;
+}
+
 function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -83,12 +118,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<v
   });
 }
 
-export interface RetentionPolicy {
-  /** Keep backups finished within this many days. */
-  keepDays?: number;
-  /** Keep this many newest backups. */
-  keepLast?: number;
-}
+export type { RetentionPolicy } from '../src/domain/backup-retention.js';
 
 export function createBackupActivities(deps: BackupDeps) {
   const urlOf = (database: string): string => {
@@ -98,6 +128,13 @@ export function createBackupActivities(deps: BackupDeps) {
   };
 
   return {
+    /** The policy's backup defaults; refuses a database that is not configured. */
+    async backupDefaults(input: { database: string }): Promise<{ prefix: string; verify: boolean; retention: RetentionPolicy }> {
+      urlOf(input.database);
+      const { prefix, verify, retention } = deps.policy.backups;
+      return { prefix, verify, retention };
+    },
+
     /** The manifest of the newest backup of `database`, for a restore drill. */
     async latestManifest(input: { database: string }): Promise<BackupManifest> {
       const { rows } = await deps.pool.query<{ bucket: string; manifest_key: string }>(
@@ -111,25 +148,25 @@ export function createBackupActivities(deps: BackupDeps) {
     },
 
     /**
-     * Deletes the backups the policy no longer keeps: not among the newest
-     * `keepLast`, and older than `keepDays`. The newest verified backup is
-     * never deleted, whatever the policy says; without a policy nothing is.
+     * Deletes the backups the policy no longer keeps (simple or
+     * grandfather-father-son rules, which add up). The newest verified backup
+     * is never deleted, whatever the policy says; without a rule nothing is.
      */
     async applyRetention(input: { database: string; retention: RetentionPolicy; requestedBy: string }): Promise<{ kept: number; deleted: string[] }> {
-      const { keepDays, keepLast } = input.retention;
       const { rows } = await deps.pool.query<{ id: string; bucket: string; object_key: string; manifest_key: string; finished_at: Date; verified: boolean }>(
         `SELECT id, bucket, object_key, manifest_key, finished_at, verified_at IS NOT NULL AS verified
            FROM backups WHERE database = $1 ORDER BY finished_at DESC`,
         [input.database],
       );
-      if (keepDays === undefined && keepLast === undefined) return { kept: rows.length, deleted: [] };
-      const newestVerified = rows.find((row) => row.verified)?.id;
-      const cutoff = keepDays === undefined ? Infinity : Date.now() - keepDays * 86_400_000;
-      const doomed = rows.filter(
-        (row, index) =>
-          row.id !== newestVerified && (keepLast === undefined || index >= keepLast) && (keepDays === undefined || row.finished_at.getTime() < cutoff),
+      if (!hasRetentionRule(input.retention)) return { kept: rows.length, deleted: [] };
+      const decision = decideRetention(
+        rows.map((row) => ({ id: row.id, finishedAt: row.finished_at, verified: row.verified })),
+        input.retention,
+        new Date(),
       );
-      for (const row of doomed) {
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      for (const id of decision.remove) {
+        const row = byId.get(id)!;
         await deps.s3.send(
           new DeleteObjectsCommand({ Bucket: row.bucket, Delete: { Objects: [{ Key: row.object_key }, { Key: row.manifest_key }], Quiet: true } }),
         );
@@ -139,105 +176,132 @@ export function createBackupActivities(deps: BackupDeps) {
           action: 'database.backup.delete',
           target: `s3://${row.bucket}/${row.object_key}`,
           outcome: 'succeeded',
-          details: { database: input.database, reason: 'retention', keepDays, keepLast },
+          details: { database: input.database, reason: 'retention', retention: input.retention, finishedAt: row.finished_at.toISOString() },
           idempotencyKey: `retention:${row.object_key}`,
         });
       }
-      return { kept: rows.length - doomed.length, deleted: doomed.map((row) => row.object_key) };
+      return { kept: decision.keep.size, deleted: decision.remove.map((id) => byId.get(id)!.object_key) };
     },
 
     /**
      * Streams pg_dump into S3 under `key` and writes the manifest beside it.
-     * A failed attempt aborts its multipart upload, so no parts are left
-     * behind; a retry starts the dump again under the same key.
+     * A failed attempt aborts its multipart upload; when S3 itself was down
+     * and could not hear the abort, the next attempt aborts the leftover
+     * before it starts, so no orphan parts remain either way.
      */
     async dumpToS3(input: { database: string; key: string; requestedBy: string }): Promise<BackupManifest> {
       const context = Context.current();
       const url = urlOf(input.database);
+      await abortLeftoverUploads(deps.s3, deps.bucket, input.key);
       const startedAt = new Date().toISOString();
       // One snapshot for the row counts and for pg_dump, held open until the dump is done.
-      const snapshotClient = new pg.Client({ connectionString: url });
-      await snapshotClient.connect();
-      await snapshotClient.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const snapshot = (await snapshotClient.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
-      const serverVersion = (await snapshotClient.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-      const tables = await tableCounts(snapshotClient);
-
-      const dump = spawn('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`], {
-        env: libpqEnv(url),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stderr = '';
-      dump.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => dump.once('exit', resolve));
-
-      const hash = createHash('sha256');
-      let bytes = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          callback(null, chunk);
-        },
-      });
-      const body = new PassThrough();
-      dump.stdout.pipe(counter).pipe(body);
-
-      const upload = new Upload({
-        client: deps.s3,
-        params: { Bucket: deps.bucket, Key: input.key, Body: body, ContentType: 'application/octet-stream' },
-        partSize: PART_SIZE,
-        queueSize: QUEUE_SIZE,
-        leavePartsOnError: false,
-      });
-      const heartbeat = setInterval(() => context.heartbeat({ bytes }), 2000);
-      context.cancellationSignal.addEventListener('abort', () => void upload.abort());
+      const snapshotClient = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
       try {
-        const [code] = await Promise.all([exited, upload.done()]);
-        if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim().slice(0, 2000)}`);
+        await snapshotClient.connect();
       } catch (error) {
-        dump.kill('SIGKILL');
-        await upload.abort().catch(() => undefined);
-        throw error;
+        throw new Error(`cannot connect to database "${input.database}" (${redactedHost(url)}): ${(error as Error).message}`);
+      }
+      let bytes = 0;
+      const heartbeat = setInterval(() => context.heartbeat({ bytes }), 2000);
+      const began = Date.now();
+      const execution = context.info.workflowExecution;
+      const reporter = deps.temporal && execution
+        ? setInterval(() => {
+            const seconds = Math.max((Date.now() - began) / 1000, 0.001);
+            void deps.temporal!.workflow
+              .getHandle(execution.workflowId, execution.runId)
+              .signal(dumpProgressSignal, { bytes, bytesPerSecond: Math.round(bytes / seconds), attempt: context.info.attempt })
+              .catch(() => undefined);
+          }, deps.progressIntervalMs ?? 10_000)
+        : undefined;
+      let upload: Upload | undefined;
+      const abort = () => void upload?.abort().catch(() => undefined);
+      context.cancellationSignal.addEventListener('abort', abort);
+      try {
+        await snapshotClient.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const snapshot = (await snapshotClient.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+        const serverVersion = (await snapshotClient.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+        const tables = await tableCounts(snapshotClient);
+
+        const dump = spawn('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`], {
+          env: libpqEnv(url),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        dump.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        const exited = new Promise<number | null>((resolve, reject) => {
+          dump.once('error', reject);
+          dump.once('exit', resolve);
+        });
+
+        const hash = createHash('sha256');
+        const counter = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            callback(null, chunk);
+          },
+        });
+        const body = new PassThrough();
+        dump.stdout.pipe(counter).pipe(body);
+
+        upload = new Upload({
+          client: deps.s3,
+          params: { Bucket: deps.bucket, Key: input.key, Body: body, ContentType: 'application/octet-stream' },
+          partSize: PART_SIZE,
+          queueSize: QUEUE_SIZE,
+          leavePartsOnError: false,
+        });
+        try {
+          const [code] = await Promise.all([exited, upload.done()]);
+          if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim().slice(0, 2000)}`);
+        } catch (error) {
+          dump.kill('SIGKILL');
+          await upload.abort().catch(() => undefined);
+          const message = (error as Error).message;
+          throw new Error(message.startsWith('pg_dump') ? message : `upload to s3://${deps.bucket}/${input.key} failed: ${message}`);
+        }
+        clearInterval(reporter);
+        const manifest: BackupManifest = {
+          database: input.database,
+          bucket: deps.bucket,
+          key: input.key,
+          bytes,
+          sha256: hash.digest('hex'),
+          serverVersion,
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          tables,
+        };
+        const manifestKey = `${input.key}.manifest.json`;
+        await deps.s3.send(
+          new PutObjectCommand({ Bucket: deps.bucket, Key: manifestKey, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }),
+        );
+        const { workflowExecution } = context.info;
+        await deps.pool.query(
+          `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (object_key) DO NOTHING`,
+          [input.database, deps.bucket, input.key, manifestKey, bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
+        );
+        await writeAuditEvent(
+          deps.pool,
+          {
+            actor: input.requestedBy,
+            action: 'database.backup',
+            target: `postgres/${input.database}`,
+            outcome: 'succeeded',
+            details: { key: input.key, bytes, sha256: manifest.sha256 },
+            idempotencyKey: `backup:${input.key}`,
+          },
+          workflowExecution,
+        );
+        return manifest;
       } finally {
         clearInterval(heartbeat);
+        clearInterval(reporter);
+        context.cancellationSignal.removeEventListener('abort', abort);
         await snapshotClient.end().catch(() => undefined);
       }
-
-      const manifest: BackupManifest = {
-        database: input.database,
-        bucket: deps.bucket,
-        key: input.key,
-        bytes,
-        sha256: hash.digest('hex'),
-        serverVersion,
-        startedAt,
-        finishedAt: new Date().toISOString(),
-        tables,
-      };
-      const manifestKey = `${input.key}.manifest.json`;
-      await deps.s3.send(
-        new PutObjectCommand({ Bucket: deps.bucket, Key: manifestKey, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }),
-      );
-      const { workflowExecution } = context.info;
-      await deps.pool.query(
-        `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (object_key) DO NOTHING`,
-        [input.database, deps.bucket, input.key, manifestKey, bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
-      );
-      await writeAuditEvent(
-        deps.pool,
-        {
-          actor: input.requestedBy,
-          action: 'database.backup',
-          target: `postgres/${input.database}`,
-          outcome: 'succeeded',
-          details: { key: input.key, bytes, sha256: manifest.sha256 },
-          idempotencyKey: `backup:${input.key}`,
-        },
-        workflowExecution,
-      );
-      return manifest;
     },
 
     /**

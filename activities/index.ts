@@ -3,10 +3,11 @@ import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
 import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
+import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities(deps),
     ...createPagingActivities(deps),
     ...createBackupActivities(deps),
+    ...createRaiseIncidentActivities(deps),
   };
 }
 

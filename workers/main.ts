@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.js';
 import { createClients, connectWorkerConnection, ensureBucket, ensureSearchAttributes } from '../src/clients/index.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
+import { databaseUrlResolver } from '../src/config/policy-databases.js';
 import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/logging/logger.js';
 import { installRuntime } from './runtime.js';
@@ -53,7 +54,9 @@ async function main(): Promise<void> {
       pagerdutyEventsUrl: env.PAGERDUTY_EVENTS_URL,
       // Routing keys and signing secrets are read when a page needs them, never stored or logged.
       secret: (name) => process.env[name],
-      databaseUrl: (name) => (name === 'default' ? env.DATABASE_URL : undefined),
+      databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL),
+      temporal: clients.temporal,
+      taskQueue: env.OPS_TASK_QUEUE,
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,

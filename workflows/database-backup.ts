@@ -1,38 +1,38 @@
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { BackupManifest, createBackupActivities, RetentionPolicy } from '../activities/backup.js';
-import { backupObjectKey, backupWorkflowId } from '../src/domain/backup.js';
+import { ApplicationFailure, patched, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { BackupManifest, createBackupActivities } from '../activities/backup.js';
+import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
+import { backupFailedDedupKey, backupObjectKey, backupWorkflowId } from '../src/domain/backup.js';
+import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
+import { failureMessage } from '../src/domain/failures.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
-import { longJob } from './activity-profiles.js';
+import { longJob, notification, quickApiCall } from './activity-profiles.js';
+import { dumpProgressSignal, progressQuery, type BackupProgress } from './database-backup-signals.js';
+
+export { progressQuery, type BackupProgress } from './database-backup-signals.js';
 
 /**
  * databaseBackupWorkflow: pg_dump streamed to S3 with a manifest, then (by
- * default) verified by a restore into a scratch database. One per database
- * at a time: its ID is `backup-<database>`, and a start under another ID is
- * refused, so no second backup of the same database can run, however started.
+ * default) verified by a restore into a scratch database, then retention.
+ * One per database at a time: its ID is `backup-<database>`, and a start under
+ * another ID is refused, so no second backup of the same database can run,
+ * however started. A backup that fails after its last retry opens the
+ * incident `backup-failed-<database>`; the next good backup resolves it.
  *   temporal workflow start --type databaseBackupWorkflow --task-queue ops \
  *     --workflow-id backup-default --input '{}'
  */
 export interface DatabaseBackupInput {
-  /** A named connection; "default" is DATABASE_URL. */
+  /** A named connection from the policy; "default" is DATABASE_URL. */
   database?: string;
-  /** Key prefix in the bucket; default "backups". */
+  /** Key prefix in the bucket; default from the policy ("backups"). */
   prefix?: string;
-  /** Restore the dump into a scratch database and compare row counts; default true. */
+  /** Restore the dump into a scratch database and compare row counts; default from the policy (on). */
   verify?: boolean;
-  /** Applied only after a successful backup; the newest verified backup is always kept. */
+  /** Applied only after a successful backup; the newest verified backup is always kept. Default from the policy. */
   retention?: RetentionPolicy;
+  /** Attempts of the dump before the backup fails and raises an incident; default 5. */
+  attempts?: number;
   requestedBy?: string;
-}
-
-export interface BackupProgress {
-  database: string;
-  phase: 'dumping' | 'verifying' | 'retention' | 'succeeded';
-  key: string;
-  startedAt: string;
-  bytes?: number;
-  sha256?: string;
-  verification?: { tables: number; rows: number };
 }
 
 export interface DatabaseBackupResult {
@@ -41,9 +41,10 @@ export interface DatabaseBackupResult {
   retention?: { kept: number; deleted: string[] };
 }
 
-export const progressQuery = defineQuery<BackupProgress>('progress');
-
 const backup = proxyActivities<ReturnType<typeof createBackupActivities>>(longJob);
+const quick = proxyActivities<ReturnType<typeof createBackupActivities>>(quickApiCall);
+const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
+const incidentsQuick = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(quickApiCall);
 
 export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): Promise<DatabaseBackupResult> {
   const database = input.database ?? 'default';
@@ -55,14 +56,20 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
     );
   }
   const requestedBy = input.requestedBy?.trim() || 'system';
+  // Runs started before policy defaults and incidents existed keep their old steps.
+  const withPolicy = patched('backup-policy-defaults');
+  const defaults = withPolicy ? await quick.backupDefaults({ database }) : { prefix: 'backups', verify: true, retention: undefined };
   const now = new Date();
   const progress: BackupProgress = {
     database,
     phase: 'dumping',
-    key: backupObjectKey(input.prefix ?? 'backups', database, now, runId),
+    key: backupObjectKey(input.prefix ?? defaults.prefix, database, now, runId),
     startedAt: now.toISOString(),
   };
   setHandler(progressQuery, () => progress);
+  setHandler(dumpProgressSignal, (report) => {
+    if (progress.phase === 'dumping') Object.assign(progress, report);
+  });
   upsertSearchAttributes([
     { key: OpsKind, value: 'backup' },
     { key: OpsService, value: database },
@@ -70,20 +77,46 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   ]);
   upsertMemo({ summary: `Backup of ${database} to ${progress.key}` });
 
-  const manifest = await backup.dumpToS3({ database, key: progress.key, requestedBy });
-  progress.bytes = manifest.bytes;
-  progress.sha256 = manifest.sha256;
+  const alert = {
+    dedupKey: backupFailedDedupKey(database),
+    labels: { alertname: 'DatabaseBackupFailed', service: database, database, severity: 'high' },
+  };
+  let manifest: BackupManifest;
   let verification: DatabaseBackupResult['verification'];
-  if (input.verify !== false) {
-    progress.phase = 'verifying';
-    verification = await backup.verifyBackup({ manifest, requestedBy });
-    progress.verification = verification;
+  try {
+    const dumping = proxyActivities<ReturnType<typeof createBackupActivities>>({
+      ...longJob,
+      retry: { ...longJob.retry, maximumAttempts: Math.max(1, Math.floor(input.attempts ?? 5)) },
+    });
+    manifest = await dumping.dumpToS3({ database, key: progress.key, requestedBy });
+    progress.bytes = manifest.bytes;
+    progress.sha256 = manifest.sha256;
+    if (input.verify ?? defaults.verify) {
+      progress.phase = 'verifying';
+      verification = await backup.verifyBackup({ manifest, requestedBy });
+      progress.verification = verification;
+    }
+  } catch (error) {
+    const cause = failureMessage(error);
+    progress.phase = 'failed';
+    progress.error = cause;
+    upsertSearchAttributes([{ key: OpsStatus, value: 'failed' }]);
+    if (!withPolicy) throw error;
+    await incidents.raiseIncident({
+      ...alert,
+      annotations: { summary: `Backup of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` },
+      startsAt: new Date().toISOString(),
+    });
+    throw ApplicationFailure.create({ message: `backup of "${database}" failed: ${cause}`, type: 'BackupFailed', nonRetryable: true, cause: error as Error });
   }
+
   let retention: DatabaseBackupResult['retention'];
-  if (input.retention) {
+  const policy = input.retention ?? defaults.retention;
+  if (policy) {
     progress.phase = 'retention';
-    retention = await backup.applyRetention({ database, retention: input.retention, requestedBy });
+    retention = await backup.applyRetention({ database, retention: policy, requestedBy });
   }
+  if (withPolicy) await incidentsQuick.clearIncident({ ...alert, annotations: { summary: `Backup of ${database} succeeded` }, endsAt: new Date().toISOString() });
   progress.phase = 'succeeded';
   upsertSearchAttributes([{ key: OpsStatus, value: 'succeeded' }]);
   return { manifest, ...(verification ? { verification } : {}), ...(retention ? { retention } : {}) };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
+import { databasePolicySections } from './policy-databases.js';
 import { escalationPolicySection } from './policy-escalation.js';
 import { incidentPolicySections } from './policy-incidents.js';
 
@@ -15,6 +16,7 @@ export const policySchema = z
     version: z.literal(1, { error: 'expected version: 1' }).default(1),
     ...incidentPolicySections,
     ...escalationPolicySection,
+    ...databasePolicySections,
   })
   .strict();
 

@@ -2,8 +2,8 @@ import type { Labels } from './matchers.js';
 
 export type { Labels } from './matchers.js';
 
-/** Where an alert came from. */
-export type AlertSource = 'alertmanager' | 'events';
+/** Where an alert came from: a webhook, or ops-automation's own workflows ("ops"). */
+export type AlertSource = 'alertmanager' | 'events' | 'ops';
 
 /**
  * One alert as the intake hands it to an incident, whatever its sender: the

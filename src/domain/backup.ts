@@ -15,3 +15,8 @@ export function backupObjectKey(prefix: string, database: string, at: Date, runI
   // The end of the run ID: run IDs are UUIDv7, whose first digits are a timestamp too.
   return `${prefix.replace(/\/+$/, '')}/${database}/${stamp}-${runId.replaceAll('-', '').slice(-8)}.dump`;
 }
+
+/** The incident a failed backup raises, and the next good one resolves. */
+export function backupFailedDedupKey(database: string): string {
+  return `backup-failed-${database}`;
+}

@@ -2,11 +2,10 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Counter } from 'prom-client';
 import type { z } from 'zod';
-import type { AlertBatch, IncomingAlert } from '../domain/alerts.js';
-import { alertService, alertTitle } from '../domain/alerts.js';
-import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../domain/search-attributes.js';
-import { severityOf, type SeverityPolicy } from '../domain/severity.js';
-import { alertsSignal, incidentWorkflow } from '../../workflows/incident.js';
+import type { AlertBatch } from '../domain/alerts.js';
+import type { SeverityPolicy } from '../domain/severity.js';
+import { signalIncident } from '../incidents/open-incident.js';
+import { alertsSignal } from '../../workflows/incident.js';
 import { alertmanagerPayloadSchema, alertsFromAlertmanager } from './alertmanager-payload.js';
 import { checkBearer, checkSignature, SIGNATURE_HEADER, type AuthResult } from './auth.js';
 import { alertmanagerDedupKey, eventIncidentKey, groupAlerts, incidentWorkflowId, type GroupingRule } from './dedup.js';
@@ -162,26 +161,6 @@ export function registerIntakeRoutes(app: FastifyInstance, deps: IntakeDeps): vo
 
   /** Durably hands the batch to the incident, starting it if it is not running. */
   async function startOrSignal(dedupKey: string, batch: AlertBatch): Promise<string> {
-    const workflowId = incidentWorkflowId(dedupKey);
-    const first: IncomingAlert = batch.alerts.find((alert) => alert.status === 'firing') ?? batch.alerts[0]!;
-    const severity = severityOf(first.labels, deps.severity);
-    await withTemporalDeadline(() =>
-      deps.temporal.workflow.signalWithStart(incidentWorkflow, {
-        workflowId,
-        taskQueue: deps.taskQueue,
-        args: [{ dedupKey, source: batch.source }],
-        signal: alertsSignal,
-        signalArgs: [batch],
-        // Set at start so the Web UI lists the incident before a worker has run it.
-        typedSearchAttributes: [
-          { key: OpsKind, value: 'incident' },
-          { key: OpsStatus, value: 'triggered' },
-          { key: OpsSeverity, value: severity },
-          { key: OpsService, value: alertService(first.labels) ?? 'unknown' },
-        ],
-        memo: { summary: `${severity.toUpperCase()} ${alertTitle(first)}` },
-      }),
-    );
-    return workflowId;
+    return withTemporalDeadline(() => signalIncident(deps.temporal, { taskQueue: deps.taskQueue, dedupKey, batch, severity: deps.severity }));
   }
 }

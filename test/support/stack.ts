@@ -52,6 +52,9 @@ export async function connectStack(stack: TestStack = testStack()) {
       pagerdutyEventsUrl: 'http://127.0.0.1:1/v2/enqueue',
       secret: () => undefined,
       databaseUrl: (name) => (name === 'default' ? stack.databaseUrl : undefined),
+      temporal: client,
+      // Incidents our own workflows raise; a test that checks them passes its task queue.
+      taskQueue: 'ops-test-raised-incidents',
       ...overrides,
     }),
     async close() {

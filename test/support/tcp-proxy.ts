@@ -9,7 +9,10 @@ import { createServer, Socket, type Server } from 'node:net';
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly waiters: { bytes: number; resolve: () => void }[] = [];
   port = 0;
+  /** Bytes clients have sent through the proxy, for a test that acts mid-transfer. */
+  forwardedBytes = 0;
 
   constructor(
     private readonly targetHost: string,
@@ -29,6 +32,13 @@ export class TcpProxy {
         socket.once('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
+      client.on('data', (chunk: Buffer) => {
+        this.forwardedBytes += chunk.length;
+        for (const waiter of this.waiters.filter((w) => this.forwardedBytes >= w.bytes)) {
+          this.waiters.splice(this.waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      });
       client.pipe(upstream).pipe(client);
       client.once('close', () => upstream.destroy());
       upstream.once('close', () => client.destroy());
@@ -36,6 +46,12 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     const address = this.server.address();
     this.port = typeof address === 'object' && address ? address.port : port;
+  }
+
+  /** Resolves once clients have sent `bytes` in total through the proxy. */
+  whenForwarded(bytes: number): Promise<void> {
+    if (this.forwardedBytes >= bytes) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ bytes, resolve }));
   }
 
   /** Closes the listener and every connection through it. */

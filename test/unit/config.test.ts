@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { loadEnv } from '../../src/config/env.js';
 import { loadPolicy } from '../../src/config/policy.js';
+import { databaseUrlResolver } from '../../src/config/policy-databases.js';
 
 function errorOf(fn: () => unknown): ConfigError {
   try {
@@ -104,6 +105,38 @@ describe('policy file', () => {
     const path = write('broken.yaml', 'version: 1\nfoo: [1, 2\n');
     const message = errorOf(() => loadPolicy(path)).message;
     expect(message).toMatch(new RegExp(`^OPS_CONFIG ${path}: not valid YAML at line \\d+, column \\d+: `));
+  });
+
+  it('resolves named databases from the environment, and keeps passwords out of the file', () => {
+    const path = write('dbs.yaml', 'databases:\n  orders: { urlFromEnv: ORDERS_DATABASE_URL }\n  reports: { url: "postgres://reader@db.internal/reports" }\n');
+    const { databases } = loadPolicy(path);
+    const resolve = databaseUrlResolver(databases, 'postgres://localhost/ops', { ORDERS_DATABASE_URL: 'postgres://app:s3cret@orders/db' });
+    expect(['default', 'orders', 'reports', 'missing'].map(resolve)).toEqual([
+      'postgres://localhost/ops',
+      'postgres://app:s3cret@orders/db',
+      'postgres://reader@db.internal/reports',
+      undefined,
+    ]);
+    const leaky = write('leaky.yaml', 'databases:\n  orders: { url: "postgres://app:s3cret@orders/db" }\n');
+    const message = errorOf(() => loadPolicy(leaky)).message;
+    expect(message).toBe(`Invalid policy OPS_CONFIG ${leaky}: databases.orders.url: a password does not belong in the policy file: use urlFromEnv`);
+    expect(message).not.toContain('s3cret');
+  });
+
+  it('gives retention deletes their default age by kind, and refuses a rule with neither', () => {
+    const path = write('retention.yaml', 'maintenance:\n  retention:\n    - { table: metrics, column: recorded_at, kind: metrics }\n    - { table: deploy_log, column: at, kind: deployment-logs, batchSize: 100 }\n    - { table: events, column: at, maxAge: 12h }\n');
+    expect(loadPolicy(path).maintenance.retention.map((rule) => [rule.table, rule.maxAgeMs / 3_600_000, rule.batchSize])).toEqual([
+      ['metrics', 90 * 24, 5000],
+      ['deploy_log', 30 * 24, 100],
+      ['events', 12, 5000],
+    ]);
+    expect(loadPolicy(undefined).maintenance.retention).toEqual([
+      { database: 'default', table: 'audit_events', column: 'occurred_at', maxAgeMs: 365 * 86_400_000, batchSize: 5000 },
+    ]);
+    const vague = write('vague.yaml', 'maintenance:\n  retention:\n    - { table: metrics, column: recorded_at }\n');
+    expect(errorOf(() => loadPolicy(vague)).message).toBe(
+      `Invalid policy OPS_CONFIG ${vague}: maintenance.retention[0]: give maxAge, or a kind (metrics, deployment-logs, audit) for its default`,
+    );
   });
 
   it('refuses an unsupported version', () => {
