@@ -3,11 +3,12 @@ import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
 import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
+import { createPostgresActivities, type PostgresDeps } from './postgres.js';
 import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPagingActivities(deps),
     ...createBackupActivities(deps),
     ...createRaiseIncidentActivities(deps),
+    ...createPostgresActivities(deps),
   };
 }
 

@@ -4,3 +4,4 @@ export { incidentWorkflow } from './incident.js';
 export { escalationWorkflow } from './escalation.js';
 export { databaseBackupWorkflow } from './database-backup.js';
 export { databaseRestoreDrillWorkflow } from './database-backup.js';
+export { databaseMaintenanceWorkflow } from './database-maintenance.js';

@@ -163,4 +163,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX backups_database ON backups (database, finished_at DESC);
     `,
   },
+  {
+    id: 5,
+    name: 'maintenance_log',
+    sql: `
+      CREATE TABLE maintenance_log (
+        id              bigserial PRIMARY KEY,
+        occurred_at     timestamptz NOT NULL DEFAULT now(),
+        database        text NOT NULL,
+        action          text NOT NULL,
+        target          text NOT NULL,
+        dry_run         boolean NOT NULL,
+        outcome         text NOT NULL,
+        rows            bigint,
+        duration_ms     integer,
+        details         jsonb NOT NULL DEFAULT '{}'::jsonb,
+        workflow_id     text,
+        run_id          text,
+        idempotency_key text NOT NULL UNIQUE
+      );
+      CREATE INDEX maintenance_log_database ON maintenance_log (database, occurred_at DESC);
+    `,
+  },
 ];

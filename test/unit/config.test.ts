@@ -160,5 +160,12 @@ describe('the example policy shipped in deploy/', () => {
       ['payments', 2, 0],
     ]);
     expect(policy.escalation.businessHours).toMatchObject({ timeZone: 'Europe/Berlin', startMinute: 540, endMinute: 1080, severities: ['medium', 'low'] });
+    expect(policy.databases).toEqual({ orders: { urlFromEnv: 'ORDERS_DATABASE_URL' } });
+    expect(policy.backups.retention).toEqual({ keepLast: 3, daily: 7, weekly: 4, monthly: 6 });
+    expect(policy.maintenance.retention.map((rule) => [rule.database, rule.table, rule.maxAgeMs / 86_400_000])).toEqual([
+      ['default', 'audit_events', 365],
+      ['orders', 'metrics', 90],
+      ['orders', 'ops.deploy_logs', 30],
+    ]);
   });
 });

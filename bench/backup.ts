@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, openSync, closeSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { createS3Client } from '../src/clients/s3.js';
+import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
+import { ensureDatabase } from '../scripts/stack/postgres.js';
+import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
+import { REPO_ROOT } from '../scripts/stack/paths.js';
+import { databaseBackupWorkflow } from '../workflows/database-backup.js';
+import { peakRssMiB } from './process-memory.js';
+
+/**
+ * The backup benchmark (npm run bench:backup): for a generated database of
+ * BENCH_BACKUP_GB (default 2) and a quarter of that, in one run:
+ *   - pg_dump -Fc > /dev/null: the limit, nothing can be faster;
+ *   - databaseBackupWorkflow's dump (verify off) through a real worker process
+ *     into MinIO: pg_dump streamed into a multipart upload;
+ *   - the old way: pg_dump to a local file, then upload the file.
+ * Prints wall times, the worker's peak RSS at each size, and ends with
+ * `ratio=<backup / pg_dump alone>` for the large database.
+ * Targets: ratio <= 1.15, faster than the old way, worker peak RSS < 200 MB.
+ * Generated databases are kept (ops_bench_backup_*) so a second run skips the
+ * minutes it takes to write them; drop them with DROP DATABASE when done.
+ */
+
+const LARGE_GB = Number(process.env.BENCH_BACKUP_GB ?? 2);
+const TASK_QUEUE = 'bench-backup';
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+
+/** Rows of about 200 bytes: ids, timestamps, numbers and text that compresses like real data (about 3:1). */
+async function generate(adminUrl: string, name: string, gigabytes: number): Promise<string> {
+  const url = await ensureDatabase(adminUrl, name);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const size = async () => Number((await client.query<{ n: string }>(`SELECT pg_database_size(current_database()) AS n`)).rows[0]!.n);
+    const target = gigabytes * 1024 ** 3;
+    if ((await size()) >= target * 0.95) return url;
+    say(`generating ${gigabytes} GB in ${name} (kept for later runs) ...`);
+    await client.query(`DROP TABLE IF EXISTS events, accounts`);
+    await client.query(`CREATE TABLE accounts (id int PRIMARY KEY, name text, email text, created_at timestamptz)`);
+    await client.query(`INSERT INTO accounts SELECT n, 'account ' || n, 'user' || n || '@example.com', now() - n * interval '1 minute' FROM generate_series(1, 100000) n`);
+    await client.query(`CREATE TABLE events (id bigint, account_id int, at timestamptz, kind text, amount numeric(12,2), payload text)`);
+    let next = 1;
+    const chunk = 500_000;
+    while ((await size()) < target) {
+      await client.query(
+        `INSERT INTO events SELECT n, 1 + n % 100000, now() - n * interval '1 second', (ARRAY['login','purchase','refund','view'])[1 + n % 4],
+                (n % 10000) / 100.0, md5(n::text) || ' ' || repeat(chr(97 + n % 26), 40) || ' ' || md5((n * 7)::text)
+           FROM generate_series($1::bigint, $2::bigint) n`,
+        [next, next + chunk - 1],
+      );
+      next += chunk;
+      say(`  ... ${mib(await size())} MiB`);
+    }
+    await client.query(`ALTER TABLE events ADD PRIMARY KEY (id)`);
+    await client.query(`VACUUM ANALYZE`);
+    return url;
+  } finally {
+    await client.end();
+  }
+}
+
+function libpq(url: string): NodeJS.ProcessEnv {
+  const parsed = new URL(url);
+  return { ...process.env, PGHOST: parsed.hostname, PGPORT: parsed.port || '5432', PGUSER: decodeURIComponent(parsed.username || 'postgres'), PGDATABASE: parsed.pathname.slice(1) };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, value };
+}
+
+function pgDumpTo(url: string, fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('pg_dump', ['--format=custom', '--no-password'], { env: libpq(url), stdio: ['ignore', fd, 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_dump exited with ${code}`))));
+  });
+}
+
+function startWorker(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function main() {
+  const { stack, stop } = await startEphemeralStack('bench', say);
+  const scratch = mkdtempSync(join(tmpdir(), 'ops-bench-backup-'));
+  const workers: ChildProcess[] = [];
+  try {
+    const sizes = [
+      { name: 'large', gigabytes: LARGE_GB },
+      { name: 'small', gigabytes: LARGE_GB / 4 },
+    ];
+    const urls: Record<string, string> = {};
+    for (const size of sizes) urls[size.name] = await generate(stack.adminDatabaseUrl, `ops_bench_backup_${String(size.gigabytes).replace('.', '_')}g`, size.gigabytes);
+
+    const s3 = createS3Client({ S3_ENDPOINT: stack.s3.endpoint, S3_REGION: stack.s3.region, S3_ACCESS_KEY_ID: stack.s3.accessKeyId, S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey });
+    const connection = await Connection.connect({ address: stack.temporalAddress });
+    const client = new Client({ connection, namespace: stack.namespace });
+    const results: Record<string, { pgDump: number; backup: number; oldWay: number; bytes: number; rss: number; idleRss: number }> = {};
+
+    for (const size of sizes) {
+      const url = urls[size.name]!;
+      const database = `bench-${size.name}`;
+      say(`\n${size.name}: ${size.gigabytes} GB database`);
+      // Warm the page cache once so no measurement pays for the first read.
+      await pgDumpTo(url, openSync('/dev/null', 'w'));
+
+      const devNull = openSync('/dev/null', 'w');
+      const alone = await timed(() => pgDumpTo(url, devNull));
+      closeSync(devNull);
+      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s`);
+
+      // A fresh worker per size, so each peak RSS is that size's own.
+      const policy = join(scratch, `policy-${size.name}.yaml`);
+      writeFileSync(policy, `databases:\n  ${database}: { url: "${url}" }\nbackups: { retention: {} }\n`);
+      const worker = startWorker({
+        ...ephemeralStackEnv(stack),
+        OPS_TASK_QUEUE: `${TASK_QUEUE}-${size.name}`,
+        OPS_LOG_LEVEL: 'warn',
+        OPS_WORKER_METRICS_PORT: '0',
+        OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath,
+        OPS_CONFIG: policy,
+      });
+      workers.push(worker);
+      await waitForTaskQueuePoller(connection, stack.namespace, `${TASK_QUEUE}-${size.name}`);
+      const idleRss = peakRssMiB(worker.pid!);
+      const backup = await timed(() =>
+        client.workflow.execute(databaseBackupWorkflow, {
+          taskQueue: `${TASK_QUEUE}-${size.name}`,
+          workflowId: `backup-${database}`,
+          args: [{ database, verify: false, requestedBy: 'bench' }],
+        }),
+      );
+      const rss = peakRssMiB(worker.pid!);
+      worker.kill('SIGTERM');
+      say(`  backup workflow (to MinIO)   ${backup.seconds.toFixed(1)} s, ${mib(backup.value.manifest.bytes)} MiB dump, worker peak RSS ${rss.toFixed(0)} MiB (${idleRss.toFixed(0)} MiB before the backup)`);
+
+      const file = join(scratch, 'dump.bin');
+      const oldWay = await timed(async () => {
+        const fd = openSync(file, 'w');
+        try {
+          await pgDumpTo(url, fd);
+        } finally {
+          closeSync(fd);
+        }
+        await new Upload({ client: s3, params: { Bucket: stack.s3.bucket, Key: `old-way/${database}.dump`, Body: createReadStream(file) }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
+      });
+      say(`  old way (file, then upload)  ${oldWay.seconds.toFixed(1)} s (${mib(statSync(file).size)} MiB file)`);
+      rmSync(file, { force: true });
+      results[size.name] = { pgDump: alone.seconds, backup: backup.seconds, oldWay: oldWay.seconds, bytes: backup.value.manifest.bytes, rss, idleRss };
+    }
+    await connection.close();
+    s3.destroy();
+
+    const large = results.large!;
+    const small = results.small!;
+    say('');
+    say(`faster than the old way: large ${large.backup < large.oldWay ? 'yes' : 'NO'} (${(large.backup / large.oldWay).toFixed(3)}), small ${small.backup < small.oldWay ? 'yes' : 'NO'} (${(small.backup / small.oldWay).toFixed(3)})`);
+    say(`worker peak RSS: large ${large.rss.toFixed(0)} MiB, small ${small.rss.toFixed(0)} MiB (target < 200 MB at both)`);
+    say(`ratio small=${(small.backup / small.pgDump).toFixed(3)}`);
+    say(`ratio=${(large.backup / large.pgDump).toFixed(3)}`);
+  } finally {
+    for (const worker of workers) worker.kill('SIGTERM');
+    rmSync(scratch, { recursive: true, force: true });
+    await stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
