@@ -221,13 +221,13 @@ export function createBackupActivities(deps: BackupDeps) {
         await snapshotClient.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const snapshot = (await snapshotClient.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
         const serverVersion = (await snapshotClient.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-        const tables = await tableCounts(snapshotClient);
 
         const dump = spawn('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`], {
           env: libpqEnv(url),
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';
+        let tables: Record<string, number> = {};
         dump.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
         const exited = new Promise<number | null>((resolve, reject) => {
           dump.once('error', reject);
@@ -253,7 +253,9 @@ export function createBackupActivities(deps: BackupDeps) {
           leavePartsOnError: false,
         });
         try {
-          const [code] = await Promise.all([exited, upload.done()]);
+          // The row counts run in the exporting transaction while pg_dump streams: same snapshot, no added wall time.
+          const [code, , counted] = await Promise.all([exited, upload.done(), tableCounts(snapshotClient)]);
+          tables = counted;
           if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim().slice(0, 2000)}`);
         } catch (error) {
           dump.kill('SIGKILL');

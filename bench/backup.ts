@@ -51,7 +51,7 @@ async function generate(adminUrl: string, name: string, gigabytes: number): Prom
     while ((await size()) < target) {
       await client.query(
         `INSERT INTO events SELECT n, 1 + n % 100000, now() - n * interval '1 second', (ARRAY['login','purchase','refund','view'])[1 + n % 4],
-                (n % 10000) / 100.0, md5(n::text) || ' ' || repeat(chr(97 + n % 26), 40) || ' ' || md5((n * 7)::text)
+                (n % 10000) / 100.0, md5(n::text) || ' ' || repeat(chr((97 + n % 26)::int), 40) || ' ' || md5((n * 7)::text)
            FROM generate_series($1::bigint, $2::bigint) n`,
         [next, next + chunk - 1],
       );

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { ConfigError } from '../src/config/config-error.js';
 import { loadEnv } from '../src/config/env.js';
+import { loadPolicy } from '../src/config/policy.js';
+import { applySchedules } from '../schedules/apply.js';
+import { scheduleDefinitions } from '../schedules/definitions.js';
 import { minioAnswers, startMinio } from './stack/minio.js';
 import { freePort, waitFor } from './stack/net.js';
 import { LOG_DIR, OPS_DIR, REPO_ROOT } from './stack/paths.js';
@@ -204,6 +207,21 @@ async function main(): Promise<void> {
     'Webhooks',
     `${webhookUrl} (POST /webhooks/alertmanager, /webhooks/events; bearer token ${process.env.OPS_WEBHOOK_TOKEN ? 'from OPS_WEBHOOK_TOKEN' : `in ${join(OPS_DIR, 'webhook-token')}`})`,
   ]);
+
+  // The declared schedules (nightly backups, drills, maintenance), applied like `opsctl schedules apply`.
+  const connection = await Connection.connect({ address: temporalAddress });
+  try {
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    const prefix = env.OPS_SCHEDULE_PREFIX;
+    const changes = await applySchedules(client, scheduleDefinitions(loadPolicy(env.OPS_CONFIG), { prefix }), { taskQueue: env.OPS_TASK_QUEUE, prefix });
+    const count = (kind: string) => changes.filter((change) => change.change === kind).length;
+    summary.push([
+      'Schedules',
+      `${changes.length - count('delete')} (${count('create')} created, ${count('update')} updated, ${count('delete')} deleted; opsctl schedules list)`,
+    ]);
+  } finally {
+    await connection.close();
+  }
 
   const width = Math.max(...summary.map(([name]) => name.length));
   say(`\nops-automation is up (${((Date.now() - startedAt) / 1000).toFixed(1)}s):`);

@@ -1,4 +1,15 @@
-import { ApplicationFailure, patched, proxyActivities, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  executeChild,
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { BackupManifest, createBackupActivities } from '../activities/backup.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import { backupFailedDedupKey, backupObjectKey, backupWorkflowId } from '../src/domain/backup.js';
@@ -14,9 +25,10 @@ export { progressQuery, type BackupProgress } from './database-backup-signals.js
 /**
  * databaseBackupWorkflow: pg_dump streamed to S3 with a manifest, then (by
  * default) verified by a restore into a scratch database, then retention.
- * One per database at a time: its ID is `backup-<database>`, and a start under
- * another ID is refused, so no second backup of the same database can run,
- * however started. A backup that fails after its last retry opens the
+ * One per database at a time: the backup itself always runs under the ID
+ * `backup-<database>`. A start under another ID (a schedule appends its
+ * times to IDs) runs it as a child under that ID, so a second backup of the
+ * same database is refused by Temporal however it was started. A backup that fails after its last retry opens the
  * incident `backup-failed-<database>`; the next good backup resolves it.
  *   temporal workflow start --type databaseBackupWorkflow --task-queue ops \
  *     --workflow-id backup-default --input '{}'
@@ -49,12 +61,7 @@ const incidentsQuick = proxyActivities<ReturnType<typeof createRaiseIncidentActi
 export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): Promise<DatabaseBackupResult> {
   const database = input.database ?? 'default';
   const { workflowId, runId } = workflowInfo();
-  if (workflowId !== backupWorkflowId(database)) {
-    throw ApplicationFailure.nonRetryable(
-      `start backups of "${database}" with workflow ID ${backupWorkflowId(database)} (not ${workflowId}), so that two never run at once`,
-      ErrorType.InvalidInput,
-    );
-  }
+  if (workflowId !== backupWorkflowId(database)) return runAsTheDatabasesBackup(database, input);
   const requestedBy = input.requestedBy?.trim() || 'system';
   // Runs started before policy defaults and incidents existed keep their old steps.
   const withPolicy = patched('backup-policy-defaults');
@@ -120,6 +127,28 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   progress.phase = 'succeeded';
   upsertSearchAttributes([{ key: OpsStatus, value: 'succeeded' }]);
   return { manifest, ...(verification ? { verification } : {}), ...(retention ? { retention } : {}) };
+}
+
+/** Runs this backup under the database's one backup ID; refused while another backup of it runs. */
+async function runAsTheDatabasesBackup(database: string, input: DatabaseBackupInput): Promise<DatabaseBackupResult> {
+  const canonical = backupWorkflowId(database);
+  upsertSearchAttributes([
+    { key: OpsKind, value: 'backup' },
+    { key: OpsService, value: database },
+  ]);
+  upsertMemo({ summary: `Backup of ${database}, run as ${canonical}` });
+  try {
+    return await executeChild(databaseBackupWorkflow, {
+      workflowId: canonical,
+      args: [input],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      throw ApplicationFailure.nonRetryable(`a backup of "${database}" is already running (${canonical}); this one did not start`, ErrorType.Conflict);
+    }
+    throw error;
+  }
 }
 
 /**

@@ -1,8 +1,11 @@
+import type { Client, Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import type pg from 'pg';
 import { createPgPool } from '../clients/postgres.js';
+import { connectTemporalClient } from '../clients/temporal.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
+import { registerScheduleCommands } from './commands/schedules.js';
 import { EXIT, UserError } from './output.js';
 
 /**
@@ -16,14 +19,24 @@ const program = new Command('opsctl')
 
 let config: AppConfig | undefined;
 let pool: pg.Pool | undefined;
+let temporal: Promise<{ client: Client; connection: Connection }> | undefined;
 const context = {
   config: () => (config ??= loadConfig()),
   pool: () => (pool ??= createPgPool(context.config().env.DATABASE_URL, 'opsctl')),
+  temporal: async () => {
+    temporal ??= connectTemporalClient(context.config().env).catch((error: unknown) => {
+      throw new UserError(`cannot reach Temporal at ${context.config().env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${(error as Error).message}`, EXIT.unavailable);
+    });
+    return (await temporal).client;
+  },
+  taskQueue: () => context.config().env.OPS_TASK_QUEUE,
+  schedulePrefix: () => context.config().env.OPS_SCHEDULE_PREFIX,
   policy: () => context.config().policy,
   json: () => Boolean(program.opts<{ json?: boolean }>().json),
 };
 
 registerMaintenanceCommands(program, context);
+registerScheduleCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {
   const code = (error as { code?: string }).code;
@@ -54,4 +67,5 @@ try {
   }
 } finally {
   await pool?.end();
+  if (temporal) await (await temporal.catch(() => undefined))?.connection.close();
 }

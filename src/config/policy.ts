@@ -3,6 +3,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import { databasePolicySections } from './policy-databases.js';
+import { schedulePolicySection } from './policy-schedules.js';
 import { escalationPolicySection } from './policy-escalation.js';
 import { incidentPolicySections } from './policy-incidents.js';
 
@@ -17,6 +18,7 @@ export const policySchema = z
     ...incidentPolicySections,
     ...escalationPolicySection,
     ...databasePolicySections,
+    ...schedulePolicySection,
   })
   .strict();
 

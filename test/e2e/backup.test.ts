@@ -85,13 +85,24 @@ describe('database backup', () => {
     expect(audit.rows).toEqual([{ actor: 'alice', action: 'database.backup', target: `postgres/${database}` }]);
   });
 
-  it('refuses a start under another workflow ID, naming the one to use', async () => {
-    const handle = await clients.client.workflow.start(databaseBackupWorkflow, { taskQueue, workflowId: `nightly-${database}`, args: [{ database }] });
-    const failure = await handle.result().catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(WorkflowFailedError);
-    expect(String((failure as WorkflowFailedError).cause?.message)).toBe(
-      `start backups of "${database}" with workflow ID backup-${database} (not nightly-${database}), so that two never run at once`,
-    );
+  it('runs a start under another workflow ID (as a schedule makes) as the database\'s one backup, refused while another runs', async () => {
+    const delegated = await clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `nightly-${database}`, args: [{ database, verify: false }] });
+    expect(delegated.manifest).toMatchObject({ database, tables: { 'public.orders': 20000 } });
+    const child = await clients.client.workflow.getHandle(`backup-${database}`).describe();
+    expect(child.parentExecution?.workflowId).toBe(`nightly-${database}`);
+
+    // A backup of the database that no worker picks up stays running: the next start must be refused.
+    const stuck = await clients.client.workflow.start(databaseBackupWorkflow, { taskQueue: `${taskQueue}-nobody`, workflowId: `backup-${database}`, args: [{ database }] });
+    try {
+      const handle = await clients.client.workflow.start(databaseBackupWorkflow, { taskQueue, workflowId: `nightly-2-${database}`, args: [{ database }] });
+      const failure = await handle.result().catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect(String((failure as WorkflowFailedError).cause?.message)).toBe(
+        `a backup of "${database}" is already running (backup-${database}); this one did not start`,
+      );
+    } finally {
+      await stuck.terminate('test over');
+    }
   });
 
   it('catches a corrupted dump before anyone relies on it', async () => {
@@ -119,19 +130,26 @@ describe('database backup', () => {
     const run = (args: Parameters<typeof databaseBackupWorkflow>[0]) =>
       clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${database}`, args: [args] });
     const unverified = [await run({ database, verify: false }), await run({ database, verify: false })];
+    const before = (await clients.pool.query<{ object_key: string; verified: boolean }>(
+      `SELECT object_key, verified_at IS NOT NULL AS verified FROM backups WHERE database = $1 ORDER BY finished_at DESC`,
+      [database],
+    )).rows;
     const newest = await run({ database, verify: false, retention: { keepLast: 1 }, requestedBy: 'retention-test' });
 
     const remaining = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 ORDER BY finished_at`, [database])).rows.map((row) => row.object_key);
     const verified = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 AND verified_at IS NOT NULL`, [database])).rows.map((row) => row.object_key);
     expect(verified).toHaveLength(1);
     expect(remaining).toEqual([verified[0], newest.manifest.key]);
-    expect(newest.retention).toEqual({ kept: 2, deleted: unverified.map((result) => result.manifest.key).reverse() });
+    // Everything but the newest and the newest verified goes, newest first.
+    const doomed = before.filter((row) => !row.verified).map((row) => row.object_key);
+    expect(doomed.slice(0, 2)).toEqual(unverified.map((result) => result.manifest.key).reverse());
+    expect(newest.retention).toEqual({ kept: 2, deleted: doomed });
     for (const result of unverified) {
       await expect(text(result.manifest.key)).rejects.toThrow(/does not exist/);
       await expect(text(`${result.manifest.key}.manifest.json`)).rejects.toThrow(/does not exist/);
     }
     const audit = await clients.pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'database.backup.delete' AND actor = 'retention-test'`);
-    expect(audit.rows[0].n).toBe(2);
+    expect(audit.rows[0].n).toBe(doomed.length);
   });
 
   it('drills a restore of the newest backup', async () => {

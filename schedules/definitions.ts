@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import type { Policy } from '../src/config/policy.js';
+import { parseDuration } from '../src/domain/durations.js';
+
+/**
+ * The recurring work, declared: one schedule per kind of job and database.
+ * `opsctl schedules apply` (and `npm start`) make Temporal match this list.
+ * Every schedule ID starts with the prefix (OPS_SCHEDULE_PREFIX, default
+ * SCHEDULE_PREFIX); schedules under the prefix
+ * that are no longer declared are deleted, others are never touched.
+ *
+ * Reports, the health check and the daily image scan get their schedules
+ * when their workflows exist; a schedule that starts an unknown workflow
+ * type would only fill the task queue with failing tasks.
+ */
+export const SCHEDULE_PREFIX = 'ops-';
+
+export type OverlapPolicy = 'SKIP' | 'BUFFER_ONE' | 'BUFFER_ALL' | 'ALLOW_ALL';
+
+export interface ScheduleDefinition {
+  scheduleId: string;
+  /** Cron expression or "every <duration>", as written in the policy. */
+  when: string;
+  timeZone: string;
+  workflowType: string;
+  /** Temporal appends each run's scheduled time to this ID. */
+  workflowId: string;
+  args: [Record<string, unknown>];
+  overlap: OverlapPolicy;
+  /** How far back missed times are still run after the server was down. */
+  catchupWindow: string;
+  /** Each run starts up to this much later, so many schedules at 02:00 do not start together. */
+  jitter?: string;
+  note: string;
+}
+
+export function scheduleDefinitions(
+  policy: Pick<Policy, 'schedules' | 'databases'>,
+  options: { prefix?: string; databases?: string[] } = {},
+): ScheduleDefinition[] {
+  const { schedules } = policy;
+  const prefix = options.prefix ?? SCHEDULE_PREFIX;
+  const databases = options.databases ?? databaseNames(policy);
+  const definitions: ScheduleDefinition[] = [];
+  for (const database of databases) {
+    definitions.push(
+      {
+        scheduleId: `${prefix}backup-${database}`,
+        when: schedules.backup,
+        timeZone: schedules.timeZone,
+        workflowType: 'databaseBackupWorkflow',
+        workflowId: `backup-${database}`,
+        args: [{ database, requestedBy: 'schedule' }],
+        // Never two at once; a time missed while a backup ran (or no worker was up) runs after it.
+        overlap: 'BUFFER_ALL',
+        catchupWindow: '6h',
+        jitter: '10m',
+        note: `Nightly backup of ${database}: pg_dump streamed to S3, verified by a restore, then retention`,
+      },
+      {
+        scheduleId: `${prefix}restore-drill-${database}`,
+        when: schedules.restoreDrill,
+        timeZone: schedules.timeZone,
+        workflowType: 'databaseRestoreDrillWorkflow',
+        workflowId: `restore-drill-${database}`,
+        args: [{ database, requestedBy: 'schedule' }],
+        overlap: 'SKIP',
+        catchupWindow: '12h',
+        jitter: '30m',
+        note: `Weekly restore drill of ${database}'s newest backup into a scratch database`,
+      },
+      {
+        scheduleId: `${prefix}maintenance-${database}`,
+        when: schedules.maintenance,
+        timeZone: schedules.timeZone,
+        workflowType: 'databaseMaintenanceWorkflow',
+        workflowId: `maintenance-${database}`,
+        args: [{ database, requestedBy: 'schedule' }],
+        overlap: 'BUFFER_ONE',
+        catchupWindow: '6h',
+        jitter: '10m',
+        note: `Weekly maintenance of ${database}: retention deletes, VACUUM (ANALYZE), REINDEX, idle connections, health`,
+      },
+    );
+  }
+  return definitions.filter((definition) => definition.when.trim() !== 'off');
+}
+
+/** "default" (DATABASE_URL) and every database the policy names. */
+export function databaseNames(policy: Pick<Policy, 'databases'>): string[] {
+  return [...new Set(['default', ...Object.keys(policy.databases)])];
+}
+
+/** A short fingerprint of everything a definition sets, kept on the schedule to see changes. */
+export function definitionHash(definition: ScheduleDefinition): string {
+  return createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
+}
+
+export function durationMs(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`"${text}" is not a duration`);
+  return ms;
+}

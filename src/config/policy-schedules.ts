@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { parseCron } from '../domain/cron.js';
+import { parseDuration } from '../domain/durations.js';
+import { isValidTimeZone } from '../domain/time-zones.js';
+
+/**
+ * The policy file's `schedules` section: when the recurring work runs. Each
+ * entry is a five-field cron expression in `timeZone` ("0 2 * * *") or an
+ * interval ("every 5m"), or `off` to have no schedule.
+ */
+const when = (fallback: string) =>
+  z
+    .string()
+    .refine(
+      (text) => {
+        const trimmed = text.trim();
+        if (trimmed === 'off') return true;
+        if (trimmed.startsWith('every ')) return (parseDuration(trimmed.slice(6)) ?? 0) >= 1000;
+        return typeof parseCron(trimmed) !== 'string';
+      },
+      { message: 'expected a cron expression ("0 2 * * *"), "every <duration>" of at least 1s, or "off"' },
+    )
+    .default(fallback);
+
+export const schedulePolicySection = {
+  schedules: z
+    .object({
+      timeZone: z.string().refine(isValidTimeZone, { message: 'unknown time zone (expected an IANA name such as Europe/Berlin or UTC)' }).default('UTC'),
+      /** Nightly backup of every configured database. */
+      backup: when('0 2 * * *'),
+      /** Weekly restore drill of every database's newest backup. */
+      restoreDrill: when('0 5 * * sat'),
+      /** Weekly maintenance of every database. */
+      maintenance: when('0 3 * * sun'),
+    })
+    .strict()
+    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun' }),
+};
