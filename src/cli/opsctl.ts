@@ -1,9 +1,13 @@
-import type { Client, Connection } from '@temporalio/client';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ServiceError, type Client, type Connection } from '@temporalio/client';
 import { Command, CommanderError } from 'commander';
 import type pg from 'pg';
 import { createPgPool } from '../clients/postgres.js';
+import { createS3Client } from '../clients/s3.js';
 import { connectTemporalClient } from '../clients/temporal.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
+import { registerBackupCommands } from './commands/backups.js';
+import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { EXIT, UserError } from './output.js';
@@ -13,12 +17,13 @@ import { EXIT, UserError } from './output.js';
  * and a usage error never need a database or Temporal.
  */
 const program = new Command('opsctl')
-  .description('operate ops-automation: incidents, maintenance windows, backups, rollouts, schedules')
+  .description('operate ops-automation: incidents, backups, database maintenance, maintenance windows, schedules')
   .option('--json', 'print JSON for scripts instead of tables')
   .exitOverride();
 
 let config: AppConfig | undefined;
 let pool: pg.Pool | undefined;
+let s3: S3Client | undefined;
 let temporal: Promise<{ client: Client; connection: Connection }> | undefined;
 const context = {
   config: () => (config ??= loadConfig()),
@@ -29,16 +34,21 @@ const context = {
     });
     return (await temporal).client;
   },
+  s3: () => (s3 ??= createS3Client(context.config().env)),
+  bucket: () => context.config().env.S3_BUCKET,
   taskQueue: () => context.config().env.OPS_TASK_QUEUE,
   schedulePrefix: () => context.config().env.OPS_SCHEDULE_PREFIX,
   policy: () => context.config().policy,
   json: () => Boolean(program.opts<{ json?: boolean }>().json),
 };
 
+registerIncidentCommands(program, context);
+registerBackupCommands(program, context);
 registerMaintenanceCommands(program, context);
 registerScheduleCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {
+  if (error instanceof ServiceError) return `Temporal refused or could not answer: ${error.message}`;
   const code = (error as { code?: string }).code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '3D000' || code === '28P01') {
     return `cannot reach PostgreSQL (DATABASE_URL): ${(error as Error).message}`;
@@ -67,5 +77,6 @@ try {
   }
 } finally {
   await pool?.end();
+  s3?.destroy();
   if (temporal) await (await temporal.catch(() => undefined))?.connection.close();
 }

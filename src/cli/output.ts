@@ -2,7 +2,8 @@
  * How opsctl speaks: human tables by default, JSON with --json, one clear line
  * on stderr for a user's mistake, and exit codes that mean something.
  */
-export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3 } as const;
+/** 0 done; 1 the operation failed; 2 bad usage or input; 3 Temporal or PostgreSQL unreachable; 4 no such thing; 5 refused in its state. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, unavailable: 3, notFound: 4, refused: 5 } as const;
 
 /** A mistake the user can fix: printed as one line, no stack trace. */
 export class UserError extends Error {

@@ -21,7 +21,8 @@ export const duration = (fallback?: string) => {
     }
     return ms;
   });
-  return fallback === undefined ? schema : schema.default(fallback as never);
+  // prefault, not default: zod 4 returns a default as-is, and the fallback must go through the transform to become milliseconds.
+  return fallback === undefined ? schema : schema.prefault(fallback);
 };
 
 const matcher = z.string().transform((text, context): Matcher => {

@@ -139,6 +139,13 @@ describe('policy file', () => {
     );
   });
 
+  it('turns a default duration into milliseconds when its section is given in part', () => {
+    const path = write('partial.yaml', 'incidents:\n  defaultSeverity: high\nmaintenance:\n  retention: []\n');
+    const policy = loadPolicy(path);
+    expect(policy.incidents).toEqual({ quietPeriod: 300_000, reopenWindow: 3_600_000, defaultSeverity: 'high' });
+    expect(policy.maintenance.idleConnectionTimeout).toBe(3_600_000);
+  });
+
   it('refuses an unsupported version', () => {
     const path = write('v2.yaml', 'version: 2\n');
     expect(errorOf(() => loadPolicy(path)).message).toBe(`Invalid policy OPS_CONFIG ${path}: version: expected version: 1`);

@@ -1,3 +1,4 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { writeAuditEvent } from '../../../activities/audit.js';
@@ -5,15 +6,20 @@ import { maintenanceWindowSchema } from '../../config/policy-incidents.js';
 import type { Policy } from '../../config/policy.js';
 import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
 import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
-import { printJson, printTable, UserError } from '../output.js';
+import { failureMessage } from '../../domain/failures.js';
+import { databaseMaintenanceWorkflow, type DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
+import { EXIT, printJson, printTable, UserError } from '../output.js';
 
 /**
  * `opsctl maintenance add | list | remove`: maintenance windows made at run
  * time, beside the policy file's. Incidents read both when alerts arrive.
+ * `opsctl maintenance run`: database maintenance now (databaseMaintenanceWorkflow).
  */
 export interface MaintenanceContext {
   pool: () => pg.Pool;
   policy: () => Policy;
+  temporal: () => Promise<Client>;
+  taskQueue: () => string;
   json: () => boolean;
 }
 
@@ -36,7 +42,40 @@ function describeSchedule(window: MaintenanceWindow): string {
 }
 
 export function registerMaintenanceCommands(program: Command, context: MaintenanceContext): void {
-  const maintenance = program.command('maintenance').description('maintenance windows that mute matching alerts');
+  const maintenance = program.command('maintenance').description('maintenance windows that mute matching alerts (add, list, remove); database maintenance (run)');
+
+  maintenance
+    .command('run')
+    .description('database maintenance now: retention deletes, VACUUM (ANALYZE), REINDEX, idle connections, health report')
+    .option('--database <name>', 'a database named in the policy, or "default" (DATABASE_URL)', 'default')
+    .option('--dry-run', 'list every action and row count, take none')
+    .option('--by <who>', 'who asks (recorded in the audit log)', process.env.USER ?? 'opsctl')
+    .action(async (options: { database: string; dryRun?: boolean; by: string }) => {
+      const client = await context.temporal();
+      const workflowId = `maintenance-${options.database}`;
+      let result: DatabaseMaintenanceResult;
+      try {
+        result = await client.workflow.execute(databaseMaintenanceWorkflow, {
+          taskQueue: context.taskQueue(),
+          workflowId,
+          args: [{ database: options.database, dryRun: options.dryRun === true, requestedBy: options.by }],
+        });
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`maintenance of "${options.database}" is already running (${workflowId})`, EXIT.refused);
+        if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), EXIT.failure);
+        throw error;
+      }
+      if (context.json()) return printJson(result);
+      process.stdout.write(`${result.dryRun ? 'Dry run of maintenance' : 'Maintenance'} of ${result.database} (PostgreSQL ${result.plan.serverVersion})\n`);
+      printTable(
+        result.actions.map((action) => ({ ...action, rows: action.rows ?? '' })),
+        ['action', 'target', 'outcome', 'rows', 'detail'],
+      );
+      const { health } = result;
+      process.stdout.write(`\nconnections ${health.connections}/${health.maxConnections}, ${health.exclusiveLocks.length} AccessExclusiveLock holders, ${health.waitingLocks} waiting locks\n`);
+      printTable(health.deadTuples.slice(0, 5).map((row) => ({ ...row, ratio: `${(row.ratio * 100).toFixed(1)}%` })), ['table', 'live', 'dead', 'ratio', 'lastAutovacuum']);
+      if (health.breaches.length > 0) process.stdout.write(`\nover thresholds: ${health.breaches.join('; ')}${result.incident ? ` (incident ${result.incident})` : ''}\n`);
+    });
 
   maintenance
     .command('add <name>')

@@ -1,0 +1,155 @@
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import type pg from 'pg';
+import type { BackupManifest } from '../../../activities/backup.js';
+import { backupWorkflowId } from '../../domain/backup.js';
+import { failureMessage } from '../../domain/failures.js';
+import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery, type BackupProgress, type DatabaseBackupResult } from '../../../workflows/database-backup.js';
+import { EXIT, printJson, printTable, UserError } from '../output.js';
+
+/**
+ * `opsctl backup run | list | verify`: start a backup (and follow its
+ * progress), list what the bucket holds from the manifests, and drill a
+ * restore of the newest backup.
+ */
+export interface BackupsContext {
+  temporal: () => Promise<Client>;
+  s3: () => S3Client;
+  bucket: () => string;
+  pool: () => pg.Pool;
+  taskQueue: () => string;
+  json: () => boolean;
+}
+
+const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+function progressLine(progress: BackupProgress): string {
+  if (progress.phase !== 'dumping') return `${progress.database}: ${progress.phase}${progress.bytes ? ` (${mib(progress.bytes)})` : ''}`;
+  const bytes = progress.bytes ?? 0;
+  // The dump's final size is unknown while it streams: the bar shows motion, the figures show progress.
+  const filled = Math.floor(bytes / (16 * 1024 * 1024)) % 21;
+  const bar = `${'='.repeat(filled)}>${' '.repeat(20 - filled)}`;
+  const rate = progress.bytesPerSecond ? `${mib(progress.bytesPerSecond)}/s` : '-';
+  return `${progress.database}: dumping [${bar}] ${mib(bytes)} at ${rate}${progress.attempt && progress.attempt > 1 ? ` (attempt ${progress.attempt})` : ''}`;
+}
+
+async function failed<T>(run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (error) {
+    if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), EXIT.failure);
+    throw error;
+  }
+}
+
+export function registerBackupCommands(program: Command, context: BackupsContext): void {
+  const backup = program.command('backup').description('database backups to S3: run, list, verify');
+
+  backup
+    .command('run')
+    .description('back up a database now (pg_dump streamed to S3, then verified by a restore)')
+    .option('--database <name>', 'a database named in the policy, or "default" (DATABASE_URL)', 'default')
+    .option('--no-verify', 'skip the restore check')
+    .option('--follow', 'show live progress and wait for the result')
+    .option('--by <who>', 'who asks (recorded in the audit log)', process.env.USER ?? 'opsctl')
+    .action(async (options: { database: string; verify: boolean; follow?: boolean; by: string }) => {
+      const client = await context.temporal();
+      const workflowId = backupWorkflowId(options.database);
+      let handle;
+      try {
+        handle = await client.workflow.start(databaseBackupWorkflow, {
+          taskQueue: context.taskQueue(),
+          workflowId,
+          args: [{ database: options.database, verify: options.verify, requestedBy: options.by }],
+        });
+      } catch (error) {
+        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+          throw new UserError(`a backup of "${options.database}" is already running (${workflowId}); follow it in the Web UI or wait`, EXIT.refused);
+        }
+        throw error;
+      }
+      if (!options.follow) {
+        if (context.json()) return printJson({ workflowId, runId: handle.firstExecutionRunId });
+        process.stdout.write(`started ${workflowId} (run ${handle.firstExecutionRunId}); opsctl backup run --follow waits for it\n`);
+        return;
+      }
+      const tty = process.stdout.isTTY && !context.json();
+      let done = false;
+      const result = failed(handle.result()).finally(() => (done = true));
+      let last = '';
+      while (!done) {
+        const progress = await handle.query(progressQuery).catch(() => undefined);
+        const line = progress ? progressLine(progress) : '';
+        if (line && line !== last && !context.json()) process.stdout.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+        last = line || last;
+        await Promise.race([result.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000))]);
+      }
+      if (tty) process.stdout.write('\n');
+      const outcome: DatabaseBackupResult = await result;
+      if (context.json()) return printJson(outcome);
+      const { manifest } = outcome;
+      process.stdout.write(`backed up ${manifest.database} to s3://${manifest.bucket}/${manifest.key} (${mib(manifest.bytes)}, sha256 ${manifest.sha256.slice(0, 12)}…)\n`);
+      if (outcome.verification) process.stdout.write(`verified: ${outcome.verification.tables} tables, ${outcome.verification.rows} rows restored\n`);
+      if (outcome.retention) process.stdout.write(`retention: kept ${outcome.retention.kept}, deleted ${outcome.retention.deleted.length}\n`);
+    });
+
+  backup
+    .command('list')
+    .description('the backups in the bucket, newest first, from their manifests')
+    .option('--database <name>', 'only this database')
+    .option('--prefix <prefix>', 'key prefix the backups are under', 'backups')
+    .action(async (options: { database?: string; prefix: string }) => {
+      const s3 = context.s3();
+      const bucket = context.bucket();
+      const prefix = `${options.prefix.replace(/\/+$/, '')}/${options.database ? `${options.database}/` : ''}`;
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        keys.push(...(page.Contents ?? []).map((object) => object.Key!).filter((key) => key.endsWith('.manifest.json')));
+        token = page.NextContinuationToken;
+      } while (token);
+      const manifests: BackupManifest[] = [];
+      for (const key of keys) {
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        manifests.push(JSON.parse(await object.Body!.transformToString()) as BackupManifest);
+      }
+      manifests.sort((a, b) => b.finishedAt.localeCompare(a.finishedAt));
+      const verified = new Map(
+        (await context.pool().query<{ object_key: string; verified_at: Date }>(`SELECT object_key, verified_at FROM backups WHERE verified_at IS NOT NULL`)).rows.map((row) => [
+          row.object_key,
+          row.verified_at.toISOString(),
+        ]),
+      );
+      const rows = manifests.map((manifest) => ({
+        database: manifest.database,
+        finishedAt: manifest.finishedAt,
+        bytes: manifest.bytes,
+        size: mib(manifest.bytes),
+        sha256: manifest.sha256,
+        verifiedAt: verified.get(manifest.key) ?? null,
+        key: manifest.key,
+      }));
+      if (context.json()) return printJson(rows);
+      printTable(rows, ['database', 'finishedAt', 'size', 'verifiedAt', 'key']);
+    });
+
+  backup
+    .command('verify')
+    .description('restore the newest backup into a scratch database and compare every table')
+    .option('--database <name>', 'a database named in the policy, or "default"', 'default')
+    .option('--by <who>', 'who asks', process.env.USER ?? 'opsctl')
+    .action(async (options: { database: string; by: string }) => {
+      const client = await context.temporal();
+      const outcome = await failed(
+        client.workflow.execute(databaseRestoreDrillWorkflow, {
+          taskQueue: context.taskQueue(),
+          workflowId: `restore-drill-${options.database}-${Date.now()}`,
+          args: [{ database: options.database, requestedBy: options.by }],
+        }),
+      );
+      if (context.json()) return printJson(outcome);
+      process.stdout.write(`restored ${outcome.key}: ${outcome.tables} tables, ${outcome.rows} rows, all matching\n`);
+    });
+}
