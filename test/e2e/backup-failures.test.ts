@@ -3,17 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createS3Client, ensureBucket } from '../../src/clients/s3.js';
 import { freePort } from '../../scripts/stack/net.js';
-import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
+import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { startMinio, type RunningMinio } from '../../scripts/stack/minio.js';
 import { ensureTool } from '../../scripts/stack/tools.js';
 import { databaseBackupWorkflow, progressQuery, type BackupProgress } from '../../workflows/database-backup.js';
 import { statusWhen } from '../support/incidents.js';
-import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, seededDatabase, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -42,16 +41,12 @@ describe('database backup under failure', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    sourceUrl = await ensureDatabase(testStack().adminDatabaseUrl, source);
-    const seed = new pg.Client({ connectionString: sourceUrl });
-    await seed.connect();
     // About 40 MB of random bytes: pg_dump cannot compress them, so the upload takes several parts.
-    await seed.query(`
+    sourceUrl = await seededDatabase(source, `
       CREATE TABLE blobs (id int PRIMARY KEY, body bytea NOT NULL);
       INSERT INTO blobs SELECT n, decode(md5(random()::text) || md5(random()::text) || md5(random()::text) || md5(random()::text), 'hex')
         FROM generate_series(1, 600000) n;
     `);
-    await seed.end();
 
     stateDir = mkdtempSync(join(tmpdir(), 'ops-minio-chaos-'));
     minioOptions = {

@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities, type BackupManifest } from '../../activities/backup.js';
 import { createActivities } from '../../activities/index.js';
-import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
+import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery } from '../../workflows/database-backup.js';
-import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, seededDatabase, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * databaseBackupWorkflow against the real PostgreSQL and MinIO: pg_dump
@@ -27,10 +26,7 @@ describe('database backup', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    sourceUrl = await ensureDatabase(testStack().adminDatabaseUrl, source);
-    const seed = new pg.Client({ connectionString: sourceUrl });
-    await seed.connect();
-    await seed.query(`
+    sourceUrl = await seededDatabase(source, `
       CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
       CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric(10,2), placed_at timestamptz DEFAULT now());
       CREATE SCHEMA billing;
@@ -39,7 +35,6 @@ describe('database backup', () => {
       INSERT INTO orders (customer_id, total) SELECT 1 + n % 500, n * 1.5 FROM generate_series(1, 20000) n;
       INSERT INTO billing.invoices (body) SELECT jsonb_build_object('n', n) FROM generate_series(1, 300) n;
     `);
-    await seed.end();
     const deps = clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) });
     worker = await startBackgroundWorker(taskQueue, createActivities(deps));
   });

@@ -5,13 +5,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
-import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
+import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import type { IncidentStatus } from '../../workflows/incident.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver } from '../support/incidents.js';
 import { opsctlAsync } from '../support/opsctl.js';
-import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, seededDatabase, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * The operator's verbs through the real opsctl binary against the real stack:
@@ -43,11 +43,7 @@ describe('opsctl incident, backup and maintenance', () => {
   beforeAll(async () => {
     clients = await connectStack();
     await pager.start();
-    sourceUrl = await ensureDatabase(testStack().adminDatabaseUrl, dbName);
-    const seed = new pg.Client({ connectionString: sourceUrl });
-    await seed.connect();
-    await seed.query(`CREATE TABLE items (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); INSERT INTO items SELECT generate_series(1, 250)`);
-    await seed.end();
+    sourceUrl = await seededDatabase(dbName, `CREATE TABLE items (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); INSERT INTO items SELECT generate_series(1, 250)`);
     const policy = parsePolicy(
       {
         escalation: {

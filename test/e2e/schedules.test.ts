@@ -2,16 +2,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { applySchedules, listOwnSchedules } from '../../schedules/apply.js';
 import { scheduleDefinitions } from '../../schedules/definitions.js';
-import { dropDatabase, ensureDatabase } from '../../scripts/stack/postgres.js';
+import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { opsctlAsync } from '../support/opsctl.js';
-import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, seededDatabase, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * Schedules against the real Temporal dev server: declared schedules applied,
@@ -32,11 +31,7 @@ describe('schedules', () => {
   beforeAll(async () => {
     clients = await connectStack();
     client = clients.client;
-    sourceUrl = await ensureDatabase(testStack().adminDatabaseUrl, dbName);
-    const seed = new pg.Client({ connectionString: sourceUrl });
-    await seed.connect();
-    await seed.query(`CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)`);
-    await seed.end();
+    sourceUrl = await seededDatabase(dbName, `CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)`);
   });
 
   afterAll(async () => {

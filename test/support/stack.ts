@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import type pg from 'pg';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { createActivities, type ActivityDeps, type OpsActivities } from '../../activities/index.js';
 import { createPgPool } from '../../src/clients/postgres.js';
 import { parsePolicy, type Policy } from '../../src/config/policy.js';
 import { createS3Client } from '../../src/clients/s3.js';
 import { createOpsWorker } from '../../workers/worker.js';
+import { ensureDatabase } from '../../scripts/stack/postgres.js';
 import type { TestStack } from './test-stack.js';
 
 export type { TestStack } from './test-stack.js';
@@ -125,4 +126,17 @@ export async function startBackgroundWorker(taskQueue: string, activities: OpsAc
       await connection.close();
     },
   };
+}
+
+/** A fresh database on the test server, with `sql` run in it; returns its URL. Drop it with dropDatabase. */
+export async function seededDatabase(name: string, sql: string): Promise<string> {
+  const url = await ensureDatabase(testStack().adminDatabaseUrl, name);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+  return url;
 }

@@ -6,6 +6,7 @@ import type { BackupManifest } from '../../../activities/backup.js';
 import { backupWorkflowId } from '../../domain/backup.js';
 import { failureMessage } from '../../domain/failures.js';
 import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery, type BackupProgress, type DatabaseBackupResult } from '../../../workflows/database-backup.js';
+import { databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 
 /**
@@ -49,10 +50,10 @@ export function registerBackupCommands(program: Command, context: BackupsContext
   backup
     .command('run')
     .description('back up a database now (pg_dump streamed to S3, then verified by a restore)')
-    .option('--database <name>', 'a database named in the policy, or "default" (DATABASE_URL)', 'default')
+    .option(...databaseOption)
     .option('--no-verify', 'skip the restore check')
     .option('--follow', 'show live progress and wait for the result')
-    .option('--by <who>', 'who asks (recorded in the audit log)', process.env.USER ?? 'opsctl')
+    .option(...requesterOption)
     .action(async (options: { database: string; verify: boolean; follow?: boolean; by: string }) => {
       const client = await context.temporal();
       const workflowId = backupWorkflowId(options.database);
@@ -138,8 +139,8 @@ export function registerBackupCommands(program: Command, context: BackupsContext
   backup
     .command('verify')
     .description('restore the newest backup into a scratch database and compare every table')
-    .option('--database <name>', 'a database named in the policy, or "default"', 'default')
-    .option('--by <who>', 'who asks', process.env.USER ?? 'opsctl')
+    .option(...databaseOption)
+    .option(...requesterOption)
     .action(async (options: { database: string; by: string }) => {
       const client = await context.temporal();
       const outcome = await failed(

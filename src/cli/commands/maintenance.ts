@@ -8,6 +8,7 @@ import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
 import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
 import { failureMessage } from '../../domain/failures.js';
 import { databaseMaintenanceWorkflow, type DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
+import { databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 
 /**
@@ -47,9 +48,9 @@ export function registerMaintenanceCommands(program: Command, context: Maintenan
   maintenance
     .command('run')
     .description('database maintenance now: retention deletes, VACUUM (ANALYZE), REINDEX, idle connections, health report')
-    .option('--database <name>', 'a database named in the policy, or "default" (DATABASE_URL)', 'default')
+    .option(...databaseOption)
     .option('--dry-run', 'list every action and row count, take none')
-    .option('--by <who>', 'who asks (recorded in the audit log)', process.env.USER ?? 'opsctl')
+    .option(...requesterOption)
     .action(async (options: { database: string; dryRun?: boolean; by: string }) => {
       const client = await context.temporal();
       const workflowId = `maintenance-${options.database}`;
