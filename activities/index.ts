@@ -3,12 +3,15 @@ import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
 import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
+import { createKubernetesActivities, type KubernetesDeps } from './kubernetes.js';
 import { createPostgresActivities, type PostgresDeps } from './postgres.js';
 import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
+import { createRolloutSettingsActivities } from './rollout-settings.js';
+import { createScannerActivities, type ScannerDeps } from './scanner.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -21,6 +24,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createBackupActivities(deps),
     ...createRaiseIncidentActivities(deps),
     ...createPostgresActivities(deps),
+    ...createKubernetesActivities(deps),
+    ...createScannerActivities(deps),
+    ...createRolloutSettingsActivities(deps),
   };
 }
 

@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       secret: (name) => process.env[name],
       databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL),
       temporal: clients.temporal,
+      kube: () => clients.kube(),
       taskQueue: env.OPS_TASK_QUEUE,
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),

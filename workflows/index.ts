@@ -5,3 +5,4 @@ export { escalationWorkflow } from './escalation.js';
 export { databaseBackupWorkflow } from './database-backup.js';
 export { databaseRestoreDrillWorkflow } from './database-backup.js';
 export { databaseMaintenanceWorkflow } from './database-maintenance.js';
+export { securityRolloutWorkflow } from './security-rollout.js';

@@ -3,6 +3,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import { databasePolicySections } from './policy-databases.js';
+import { rolloutPolicySection } from './policy-rollouts.js';
 import { schedulePolicySection } from './policy-schedules.js';
 import { escalationPolicySection } from './policy-escalation.js';
 import { incidentPolicySections } from './policy-incidents.js';
@@ -19,6 +20,7 @@ export const policySchema = z
     ...escalationPolicySection,
     ...databasePolicySections,
     ...schedulePolicySection,
+    ...rolloutPolicySection,
   })
   .strict();
 

@@ -17,6 +17,8 @@ export const ErrorType = {
   IntegrityCheckFailed: 'IntegrityCheckFailed',
   /** A remote API answered with a client error that is final (4xx other than 408/429). */
   RemoteRejected: 'RemoteRejected',
+  /** A change did not take: a rollout past its progress deadline, pods that never became ready. */
+  RolloutFailed: 'RolloutFailed',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];

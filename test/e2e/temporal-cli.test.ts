@@ -1,9 +1,13 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
+import { parsePolicy } from '../../src/config/policy.js';
 import { ensureTool } from '../../scripts/stack/tools.js';
+import { FakeKubernetes } from '../support/kube-fake.js';
 import { statusWhen } from '../support/incidents.js';
 import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
@@ -13,6 +17,7 @@ import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type S
  * workflow type starts from plain JSON with its defaults and finishes.
  */
 const README = fileURLToPath(new URL('../../README.md', import.meta.url));
+const FAKE_TRIVY = fileURLToPath(new URL('../support/fake-trivy.mjs', import.meta.url));
 
 function readmeCommands(): string[] {
   const text = readFileSync(README, 'utf8');
@@ -37,21 +42,30 @@ describe('the README starts every workflow type with the temporal CLI', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
   const taskQueue = uniqueTaskQueue('readme');
+  // The rollout line's cluster and scanner: the Kubernetes fake and a Trivy stand-in.
+  const kube = new FakeKubernetes();
 
   beforeAll(async () => {
     clients = await connectStack();
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ taskQueue })));
+    await kube.start();
+    kube.podReadyMs = 100;
+    kube.addWorkload('Deployment', 'shop', 'api', { image: 'registry.example.com/shop/api:1.4.2', replicas: 2 });
+    const reports = join(mkdtempSync(join(tmpdir(), 'ops-readme-')), 'reports.json');
+    writeFileSync(reports, JSON.stringify({ 'registry.example.com/shop/api:1.4.2': [], 'registry.example.com/shop/api:1.4.3': [] }));
+    const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' } }, 'test');
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ taskQueue, policy, kube: () => kube.kubeConfig() })));
   });
 
   afterAll(async () => {
     await worker.stop();
+    await kube.stop();
     await clients.close();
   });
 
   it('runs each line as written, and each workflow does its job', async () => {
     const commands = readmeCommands();
     const types = commands.map((command) => /--type (\w+)/.exec(command)?.[1]);
-    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow']);
+    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow']);
     const temporal = await ensureTool('temporal', () => undefined);
     const env = { ...process.env, PATH: `${temporal.replace(/\/temporal$/, '')}:${process.env.PATH}`, TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: testStack().namespace };
     const results: Record<string, unknown> = {};
@@ -75,5 +89,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(backup.verification.tables).toBeGreaterThan(0);
     expect(results.databaseRestoreDrillWorkflow).toMatchObject({ key: backup.manifest.key });
     expect(results.databaseMaintenanceWorkflow).toMatchObject({ database: 'default', dryRun: true });
+    expect(results.securityRolloutWorkflow).toMatchObject({ phase: 'succeeded', from: 'registry.example.com/shop/api:1.4.2', to: 'registry.example.com/shop/api:1.4.3', bump: 'patch' });
+    expect(kube.image('Deployment', 'shop', 'api')).toBe('registry.example.com/shop/api:1.4.3');
   });
 });

@@ -54,6 +54,9 @@ export async function connectStack(stack: TestStack = testStack()) {
       secret: () => undefined,
       databaseUrl: (name) => (name === 'default' ? stack.databaseUrl : undefined),
       temporal: client,
+      kube: () => {
+        throw new Error('this test gave the activities no Kubernetes (pass kube: () => fake.kubeConfig())');
+      },
       // Incidents our own workflows raise; a test that checks them passes its task queue.
       taskQueue: 'ops-test-raised-incidents',
       ...overrides,

@@ -1,0 +1,190 @@
+import { ApiException, AppsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type pg from 'pg';
+import { ErrorType } from '../src/domain/errors.js';
+import { writeAuditEvent } from './audit.js';
+
+/**
+ * Deployments and StatefulSets through @kubernetes/client-node: read a
+ * workload and its rollout status, set a container's image (recording the
+ * change cause), and wait for the rollout the way `kubectl rollout status`
+ * does: observedGeneration caught up, every replica updated and available,
+ * and the Progressing condition not past its deadline.
+ */
+export interface KubernetesDeps {
+  kube: () => KubeConfig;
+  pool: pg.Pool;
+}
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet';
+
+export interface WorkloadRef {
+  namespace: string;
+  name: string;
+  kind?: WorkloadKind;
+}
+
+export interface WorkloadState {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  /** The container the rollout concerns (the only one, unless named). */
+  container: string;
+  image: string;
+  replicas: number;
+  updatedReplicas: number;
+  availableReplicas: number;
+  generation: number;
+  observedGeneration: number;
+  revision: string;
+  /** The rollout finished and every replica is available. */
+  rolledOut: boolean;
+  /** Why it is not rolled out, in words; absent when it is. */
+  waitingFor?: string;
+  /** Progressing=False: the rollout ran past its deadline. */
+  failed?: string;
+}
+
+type Workload = V1Deployment | V1StatefulSet;
+
+/** A Kubernetes API error as a Temporal failure: final for what retrying cannot fix. */
+function kubeFailure(error: unknown, what: string): Error {
+  if (error instanceof ApiException) {
+    const code = (error as ApiException<unknown>).code;
+    const detail = `${what}: Kubernetes answered ${code}`;
+    if (code === 404) return ApplicationFailure.nonRetryable(`${what} does not exist`, ErrorType.NotFound);
+    if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${detail} (not allowed)`, ErrorType.Unauthorized);
+    if (code === 400 || code === 422) return ApplicationFailure.nonRetryable(`${detail} (invalid)`, ErrorType.InvalidInput);
+    return new Error(detail);
+  }
+  return error as Error;
+}
+
+function stateOf(kind: WorkloadKind, workload: Workload, containerName?: string): WorkloadState {
+  const name = workload.metadata?.name ?? '';
+  const namespace = workload.metadata?.namespace ?? '';
+  const containers = workload.spec?.template.spec?.containers ?? [];
+  const container = containerName ? containers.find((entry) => entry.name === containerName) : containers.length === 1 ? containers[0] : undefined;
+  if (!container) {
+    throw ApplicationFailure.nonRetryable(
+      containerName
+        ? `${kind} ${namespace}/${name} has no container "${containerName}" (it has ${containers.map((entry) => entry.name).join(', ')})`
+        : `${kind} ${namespace}/${name} has ${containers.length} containers (${containers.map((entry) => entry.name).join(', ')}): name the one to update`,
+      ErrorType.InvalidInput,
+    );
+  }
+  const replicas = workload.spec?.replicas ?? 1;
+  const status = workload.status;
+  const generation = workload.metadata?.generation ?? 0;
+  const observedGeneration = status?.observedGeneration ?? 0;
+  const updatedReplicas = status?.updatedReplicas ?? 0;
+  const availableReplicas = status?.availableReplicas ?? 0;
+  const totalReplicas = status?.replicas ?? 0;
+  const progressing = kind === 'Deployment' ? (workload as V1Deployment).status?.conditions?.find((condition) => condition.type === 'Progressing') : undefined;
+  const failed = progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? progressing.message ?? 'progress deadline exceeded' : undefined;
+  let waitingFor: string | undefined;
+  if (observedGeneration < generation) waitingFor = `the controller to observe generation ${generation}`;
+  else if (updatedReplicas < replicas) waitingFor = `${updatedReplicas} of ${replicas} replicas updated`;
+  else if (kind === 'Deployment' && totalReplicas > updatedReplicas) waitingFor = `${totalReplicas - updatedReplicas} old replicas pending termination`;
+  else if (availableReplicas < replicas) waitingFor = `${availableReplicas} of ${replicas} replicas available`;
+  else if (kind === 'StatefulSet' && (workload as V1StatefulSet).status?.currentRevision !== (workload as V1StatefulSet).status?.updateRevision) waitingFor = 'the update revision to become current';
+  const revision =
+    kind === 'Deployment' ? workload.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? '' : (workload as V1StatefulSet).status?.updateRevision ?? '';
+  return {
+    kind,
+    namespace,
+    name,
+    container: container.name,
+    image: container.image ?? '',
+    replicas,
+    updatedReplicas,
+    availableReplicas,
+    generation,
+    observedGeneration,
+    revision,
+    rolledOut: waitingFor === undefined,
+    ...(waitingFor ? { waitingFor } : {}),
+    ...(failed ? { failed } : {}),
+  };
+}
+
+export function createKubernetesActivities(deps: KubernetesDeps) {
+  const apps = () => deps.kube().makeApiClient(AppsV1Api);
+  const label = (ref: WorkloadRef) => `${ref.kind ?? 'Deployment'} ${ref.namespace}/${ref.name}`;
+
+  async function read(ref: WorkloadRef): Promise<Workload> {
+    try {
+      return (ref.kind ?? 'Deployment') === 'Deployment'
+        ? await apps().readNamespacedDeployment({ namespace: ref.namespace, name: ref.name })
+        : await apps().readNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name });
+    } catch (error) {
+      throw kubeFailure(error, label(ref));
+    }
+  }
+
+  return {
+    async readWorkload(input: WorkloadRef & { container?: string }): Promise<WorkloadState> {
+      return stateOf(input.kind ?? 'Deployment', await read(input), input.container);
+    },
+
+    /**
+     * Sets one container's image with a strategic-merge patch (other
+     * containers untouched) and records why in kubernetes.io/change-cause.
+     * Setting the image it already has changes nothing, so a retry is safe.
+     */
+    async setImage(input: WorkloadRef & { container: string; image: string; changeCause: string; requestedBy: string; step: string }): Promise<WorkloadState> {
+      const kind = input.kind ?? 'Deployment';
+      const body = {
+        metadata: { annotations: { 'kubernetes.io/change-cause': input.changeCause } },
+        spec: { template: { spec: { containers: [{ name: input.container, image: input.image }] } } },
+      };
+      const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+      let patched: Workload;
+      try {
+        patched =
+          kind === 'Deployment'
+            ? await apps().patchNamespacedDeployment({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options)
+            : await apps().patchNamespacedStatefulSet({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options);
+      } catch (error) {
+        throw kubeFailure(error, label(input));
+      }
+      const execution = Context.current().info.workflowExecution;
+      await writeAuditEvent(
+        deps.pool,
+        {
+          actor: input.requestedBy,
+          action: 'kubernetes.set-image',
+          target: `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`,
+          outcome: 'succeeded',
+          details: { container: input.container, image: input.image, changeCause: input.changeCause },
+          idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}`,
+        },
+        execution,
+      );
+      return stateOf(kind, patched, input.container);
+    },
+
+    /**
+     * Waits until the rollout completes, heartbeating what it waits for. A
+     * Progressing condition past its deadline, or `timeoutMs` without
+     * completing, is a final RolloutFailed failure.
+     */
+    async waitForRollout(input: WorkloadRef & { container: string; timeoutMs: number; pollMs?: number }): Promise<WorkloadState> {
+      const context = Context.current();
+      const deadline = Date.now() + input.timeoutMs;
+      for (;;) {
+        const state = stateOf(input.kind ?? 'Deployment', await read(input), input.container);
+        context.heartbeat({ waitingFor: state.waitingFor ?? 'nothing' });
+        if (state.failed) throw ApplicationFailure.nonRetryable(`rollout of ${label(input)} failed: ${state.failed}`, ErrorType.RolloutFailed);
+        if (state.rolledOut) return state;
+        if (Date.now() > deadline) {
+          throw ApplicationFailure.nonRetryable(
+            `rollout of ${label(input)} did not complete within ${Math.round(input.timeoutMs / 1000)}s (waiting for ${state.waitingFor})`,
+            ErrorType.RolloutFailed,
+          );
+        }
+        await context.sleep(input.pollMs ?? 1000);
+      }
+    },
+  };
+}

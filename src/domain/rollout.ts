@@ -1,0 +1,87 @@
+/**
+ * Rollout rules: image references, semantic-version bumps, and the scan gate
+ * that lets a candidate image through only if it brings no vulnerability at
+ * or above the blocking severity that the running image does not already have.
+ */
+
+export function rolloutWorkflowId(namespace: string, workload: string): string {
+  return `rollout-${namespace}-${workload}`;
+}
+
+export function rolloutFailedDedupKey(namespace: string, workload: string): string {
+  return `rollout-failed-${namespace}-${workload}`;
+}
+
+export interface ImageReference {
+  /** Registry and path, e.g. registry.example.com/shop/api. */
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+export function parseImage(reference: string): ImageReference {
+  const [withoutDigest, digest] = reference.split('@') as [string, string | undefined];
+  const slash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  const hasTag = colon > slash;
+  return {
+    repository: hasTag ? withoutDigest.slice(0, colon) : withoutDigest,
+    ...(hasTag ? { tag: withoutDigest.slice(colon + 1) } : {}),
+    ...(digest ? { digest } : {}),
+  };
+}
+
+export interface SemVer {
+  major: number;
+  minor: number;
+  patch: number;
+  prerelease: string;
+}
+
+/** "1.4.2", "v1.4.2", "1.4.2-alpine" (the suffix is kept as prerelease); undefined when not semver. */
+export function parseSemVer(tag: string | undefined): SemVer | undefined {
+  const match = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$/.exec(tag ?? '');
+  if (!match) return undefined;
+  return { major: Number(match[1]), minor: Number(match[2]), patch: Number(match[3]), prerelease: match[4] ?? '' };
+}
+
+export type Bump = 'major' | 'minor' | 'patch' | 'same' | 'downgrade' | 'unknown';
+
+/** How far `to` moves from `from`: a new repository or a tag that is not semver is "unknown". */
+export function classifyBump(from: string, to: string): Bump {
+  const a = parseImage(from);
+  const b = parseImage(to);
+  if (a.repository !== b.repository) return 'unknown';
+  const x = parseSemVer(a.tag);
+  const y = parseSemVer(b.tag);
+  if (!x || !y) return 'unknown';
+  const order = [y.major - x.major, y.minor - x.minor, y.patch - x.patch].find((delta) => delta !== 0) ?? 0;
+  if (order < 0) return 'downgrade';
+  if (y.major !== x.major) return 'major';
+  if (y.minor !== x.minor) return 'minor';
+  if (y.patch !== x.patch) return 'patch';
+  return 'same';
+}
+
+export const VULNERABILITY_SEVERITIES = ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
+export type VulnerabilitySeverity = (typeof VULNERABILITY_SEVERITIES)[number];
+
+export interface Vulnerability {
+  id: string;
+  severity: VulnerabilitySeverity;
+  package: string;
+}
+
+export interface ScanReport {
+  image: string;
+  vulnerabilities: Vulnerability[];
+}
+
+/** The candidate's vulnerabilities at or above `blocking` that the current image does not have. */
+export function newBlockingVulnerabilities(current: ScanReport, candidate: ScanReport, blocking: VulnerabilitySeverity): Vulnerability[] {
+  const rank = (severity: VulnerabilitySeverity) => VULNERABILITY_SEVERITIES.indexOf(severity);
+  const known = new Set(current.vulnerabilities.map((vulnerability) => `${vulnerability.id}|${vulnerability.package}`));
+  return candidate.vulnerabilities.filter(
+    (vulnerability) => rank(vulnerability.severity) >= rank(blocking) && !known.has(`${vulnerability.id}|${vulnerability.package}`),
+  );
+}

@@ -1,0 +1,146 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { waitFor } from '../../scripts/stack/net.js';
+import {
+  approveUpdate,
+  rejectUpdate,
+  rolloutProgressQuery,
+  securityRolloutWorkflow,
+  type RolloutProgress,
+  type SecurityRolloutInput,
+} from '../../workflows/security-rollout.js';
+import { statusWhen } from '../support/incidents.js';
+import { FakeKubernetes } from '../support/kube-fake.js';
+import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+
+/**
+ * securityRolloutWorkflow on the real Temporal server and the real
+ * Kubernetes client, against the Kubernetes fake that rolls pods out over
+ * time: a clean patch, a blocked scan, a major bump approved, rejected and
+ * timed out, and a bad image that never becomes ready and is rolled back.
+ */
+const FAKE_TRIVY = fileURLToPath(new URL('../support/fake-trivy.mjs', import.meta.url));
+const REPO = 'registry.test/shop/api';
+const old = { id: 'CVE-2024-0001', severity: 'HIGH', pkg: 'openssl' };
+
+describe('security rollout', () => {
+  let clients: StackClients;
+  let worker: { stop(): Promise<void> };
+  const kube = new FakeKubernetes();
+  const taskQueue = uniqueTaskQueue('rollout');
+  const namespace = `shop-${taskQueue.slice(-6)}`;
+
+  const start = (name: string, input: Partial<SecurityRolloutInput> & { image: string }) =>
+    clients.client.workflow.start(securityRolloutWorkflow, {
+      taskQueue,
+      workflowId: `rollout-${namespace}-${name}`,
+      args: [{ namespace, deployment: name, requestedBy: 'alice', ...input }],
+    });
+  const failureOf = async (handle: WorkflowHandle) => {
+    const error = await handle.result().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    return (error as WorkflowFailedError).cause!;
+  };
+  const patchesOf = (name: string) => kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes(`/deployments/${name}`));
+  const progressWhen = async (handle: WorkflowHandle, phase: string) => {
+    let last: RolloutProgress | undefined;
+    await waitFor(`phase ${phase}`, async () => (last = await handle.query(rolloutProgressQuery)).phase === phase, 20_000);
+    return last!;
+  };
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    await kube.start();
+    kube.podReadyMs = 150;
+    for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
+    kube.badImages.add(`${REPO}:1.4.9-broken`);
+    const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-'));
+    const reports = join(dir, 'reports.json');
+    writeFileSync(
+      reports,
+      JSON.stringify({
+        [`${REPO}:1.4.1`]: [old, { id: 'CVE-2024-0002', severity: 'LOW', pkg: 'zlib' }],
+        [`${REPO}:1.4.2`]: [old],
+        [`${REPO}:1.4.3`]: [old, { id: 'CVE-2025-9999', severity: 'CRITICAL', pkg: 'libxml2' }, { id: 'CVE-2025-1111', severity: 'MEDIUM', pkg: 'curl' }],
+        [`${REPO}:2.0.0`]: [],
+        [`${REPO}:1.4.9-broken`]: [],
+      }),
+    );
+    const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s', rolloutTimeout: '30s' } }, 'test');
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig() })));
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await kube.stop();
+    await clients.close();
+  });
+
+  it('rolls out a clean patch: scanned, set with its change cause, every replica updated, watched', async () => {
+    const result = await (await start('api', { image: `${REPO}:1.4.2` })).result();
+    expect(result).toMatchObject({ phase: 'succeeded', from: `${REPO}:1.4.1`, to: `${REPO}:1.4.2`, bump: 'patch' });
+    expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
+    expect(kube.image('Deployment', namespace, 'api')).toBe(`${REPO}:1.4.2`);
+    const [patch] = patchesOf('api');
+    expect(patch).toMatchObject({ contentType: 'application/strategic-merge-patch+json' });
+    expect(patch!.body).toEqual({
+      metadata: { annotations: { 'kubernetes.io/change-cause': `ops-automation rollout-${namespace}-api: ${REPO}:1.4.1 -> ${REPO}:1.4.2 (by alice)` } },
+      spec: { template: { spec: { containers: [{ name: 'app', image: `${REPO}:1.4.2` }] } } },
+    });
+    const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE workflow_id = $1`, [`rollout-${namespace}-api`]);
+    expect(audit.rows).toEqual([{ actor: 'alice', action: 'kubernetes.set-image', target: `k8s/${namespace}/deployment/api` }]);
+  });
+
+  it('refuses an image the scan blocks, and touches nothing', async () => {
+    const cause = await failureOf(await start('blocked', { image: `${REPO}:1.4.3` }));
+    expect(cause.message).toBe(`${REPO}:1.4.3 is blocked by the scan: CVE-2025-9999 (CRITICAL in libxml2) not in ${REPO}:1.4.1`);
+    expect(patchesOf('blocked')).toEqual([]);
+    expect(kube.image('Deployment', namespace, 'blocked')).toBe(`${REPO}:1.4.1`);
+  });
+
+  it('waits for approval of a major bump: approved proceeds, one rollout per workload', async () => {
+    const handle = await start('api', { image: `${REPO}:2.0.0` });
+    const waiting = await progressWhen(handle, 'awaiting-approval');
+    expect(waiting.bump).toBe('major');
+    await expect(start('api', { image: `${REPO}:2.0.0` })).rejects.toThrow(/already started/i);
+    expect(patchesOf('api')).toHaveLength(1);
+    const approved = await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
+    expect(approved.approval).toMatchObject({ decision: 'approved', by: 'carol' });
+    expect(await handle.result()).toMatchObject({ phase: 'succeeded', bump: 'major' });
+    expect(kube.image('Deployment', namespace, 'api')).toBe(`${REPO}:2.0.0`);
+  });
+
+  it('stops a major bump that is rejected, or that nobody approves in time', async () => {
+    const rejected = await start('rejected', { image: `${REPO}:2.0.0` });
+    await progressWhen(rejected, 'awaiting-approval');
+    await rejected.executeUpdate(rejectUpdate, { args: [{ by: 'bob', reason: 'release freeze' }] });
+    expect((await failureOf(rejected)).message).toBe('rejected by bob: release freeze; nothing was changed');
+
+    const patient = await start('patient', { image: `${REPO}:2.0.0`, approvalTimeout: '1s' });
+    expect((await failureOf(patient)).message).toBe('no approval within 1s; nothing was changed');
+    expect((await patient.query(rolloutProgressQuery)).phase).toBe('refused');
+    expect([...patchesOf('rejected'), ...patchesOf('patient')]).toEqual([]);
+  });
+
+  it('rolls back an image that never becomes ready to the one it replaced, and opens an incident', async () => {
+    const handle = await start('bad', { image: `${REPO}:1.4.9-broken` });
+    const cause = await failureOf(handle);
+    expect(cause.message).toMatch(new RegExp(`^rollout of ${REPO}:1\\.4\\.9-broken to Deployment ${namespace}/bad rolled back to ${REPO}:1\\.4\\.1: rollout of Deployment ${namespace}/bad failed: .*timed out progressing`));
+    expect(kube.image('Deployment', namespace, 'bad')).toBe(`${REPO}:1.4.1`);
+    const progress = await handle.query(rolloutProgressQuery);
+    expect(progress.phase).toBe('rolled-back');
+    expect(progress.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'failed', 'restore-image']);
+    expect(patchesOf('bad').map((patch) => (patch.body as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0]!.image)).toEqual([
+      `${REPO}:1.4.9-broken`,
+      `${REPO}:1.4.1`,
+    ]);
+    const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-bad`), (status) => status.alerts.length === 1);
+    expect(incident).toMatchObject({ severity: 'high', service: 'bad', title: `Rollout of ${REPO}:1.4.9-broken to ${namespace}/bad was rolled back` });
+  });
+});

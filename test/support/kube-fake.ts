@@ -1,0 +1,306 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+
+/**
+ * A local Kubernetes API server for the objects rollouts and health checks
+ * use, speaking the real REST wire format to the real @kubernetes/client-node:
+ * Deployments and StatefulSets (GET, PATCH with strategic-merge, merge and JSON
+ * patch types, the scale subresource), Pods (list with label and field
+ * selectors, DELETE). It simulates rollouts over time: pods of a good image
+ * become ready one by one; pods of an image marked bad never do, so the
+ * Progressing condition times out after progressDeadlineSeconds.
+ */
+
+type Json = Record<string, unknown>;
+type Kind = 'Deployment' | 'StatefulSet';
+
+interface Workload {
+  kind: Kind;
+  object: Json & { metadata: Json & { name: string; namespace: string; annotations: Record<string, string>; generation: number; labels: Record<string, string> }; spec: Json };
+  /** The image of the last rollout that completed: old pods run it. */
+  stableImages: Record<string, string>;
+  /** When the current template started rolling out. */
+  rolloutStartedAt: number;
+  revision: number;
+}
+
+export interface RecordedKubeRequest {
+  method: string;
+  path: string;
+  contentType?: string;
+  body?: unknown;
+}
+
+const containersOf = (object: Workload['object']) =>
+  ((object.spec.template as Json).spec as { containers: { name: string; image: string }[] }).containers;
+
+function strategicMerge(target: unknown, patch: unknown, strategic: boolean): unknown {
+  if (patch === null) return undefined;
+  if (Array.isArray(patch)) {
+    if (strategic && Array.isArray(target) && patch.every((item) => item && typeof item === 'object' && 'name' in item)) {
+      const merged = target.map((item) => ({ ...(item as Json) }));
+      for (const item of patch as Json[]) {
+        const index = merged.findIndex((existing) => existing.name === item.name);
+        if (index >= 0) merged[index] = strategicMerge(merged[index], item, strategic) as Json;
+        else merged.push(item);
+      }
+      return merged;
+    }
+    return patch;
+  }
+  if (typeof patch !== 'object' || typeof target !== 'object' || target === null || Array.isArray(target)) return patch;
+  const result: Json = { ...(target as Json) };
+  for (const [key, value] of Object.entries(patch as Json)) {
+    const merged = strategicMerge(result[key], value, strategic);
+    if (merged === undefined) delete result[key];
+    else result[key] = merged;
+  }
+  return result;
+}
+
+function applyJsonPatch(target: Json, operations: { op: string; path: string; value?: unknown }[]): Json {
+  const copy = structuredClone(target);
+  for (const operation of operations) {
+    const parts = operation.path.split('/').slice(1).map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'));
+    const last = parts.pop()!;
+    let node: Record<string, unknown> | unknown[] = copy;
+    for (const part of parts) node = (node as Record<string, unknown>)[part] as Record<string, unknown>;
+    if (operation.op === 'replace' || operation.op === 'add') (node as Record<string, unknown>)[last] = operation.value;
+    else if (operation.op === 'remove') delete (node as Record<string, unknown>)[last];
+  }
+  return copy;
+}
+
+function selectorMatches(selector: string | null, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const [key, value] = term.split('=');
+    return labels[key!] === value;
+  });
+}
+
+export class FakeKubernetes {
+  private server: Server | undefined;
+  private readonly workloads = new Map<string, Workload>();
+  private readonly deletedPods = new Set<string>();
+  readonly requests: RecordedKubeRequest[] = [];
+  /** Images whose pods never become ready. */
+  readonly badImages = new Set<string>();
+  /** How long each new pod takes to become ready. */
+  podReadyMs = 300;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((request, response) => void this.handle(request, response));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** A KubeConfig pointing the real client at this server. */
+  kubeConfig(): KubeConfig {
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
+      users: [{ name: 'tester', token: 'fake-token' }],
+      contexts: [{ name: 'fake', cluster: 'fake', user: 'tester', namespace: 'default' }],
+      currentContext: 'fake',
+    });
+    return config;
+  }
+
+  addWorkload(kind: Kind, namespace: string, name: string, options: { image: string; replicas?: number; container?: string; progressDeadlineSeconds?: number }): void {
+    const container = options.container ?? 'app';
+    const labels = { app: name };
+    this.workloads.set(`${kind}/${namespace}/${name}`, {
+      kind,
+      object: {
+        apiVersion: 'apps/v1',
+        kind,
+        metadata: { name, namespace, uid: `${name}-uid`, generation: 1, labels, annotations: { 'deployment.kubernetes.io/revision': '1' }, resourceVersion: '1' },
+        spec: {
+          replicas: options.replicas ?? 3,
+          selector: { matchLabels: labels },
+          ...(kind === 'Deployment' ? { progressDeadlineSeconds: options.progressDeadlineSeconds ?? 3, strategy: { type: 'RollingUpdate' } } : { serviceName: name }),
+          template: { metadata: { labels }, spec: { containers: [{ name: container, image: options.image }] } },
+        },
+      },
+      stableImages: { [container]: options.image },
+      rolloutStartedAt: Date.now() - 60_000,
+      revision: 1,
+    });
+  }
+
+  /** The workload as the API would return it, with its status computed for now. */
+  workload(kind: Kind, namespace: string, name: string): Json | undefined {
+    const workload = this.workloads.get(`${kind}/${namespace}/${name}`);
+    return workload ? this.withStatus(workload) : undefined;
+  }
+
+  image(kind: Kind, namespace: string, name: string, container = 'app'): string | undefined {
+    return containersOf(this.workloads.get(`${kind}/${namespace}/${name}`)!.object).find((entry) => entry.name === container)?.image;
+  }
+
+  /** Pod readiness of the current template: how many new pods are ready, and whether it failed. */
+  private progress(workload: Workload) {
+    const replicas = Number(workload.object.spec.replicas ?? 1);
+    const images = containersOf(workload.object);
+    const changed = images.some((container) => workload.stableImages[container.name] !== container.image);
+    const bad = images.some((container) => this.badImages.has(container.image));
+    const elapsed = Date.now() - workload.rolloutStartedAt;
+    if (!changed) return { replicas, updated: replicas, ready: replicas, failed: false, complete: true };
+    if (bad) {
+      const deadline = Number(workload.object.spec.progressDeadlineSeconds ?? 600) * 1000;
+      return { replicas, updated: 1, ready: 0, failed: elapsed > deadline, complete: false };
+    }
+    const ready = Math.min(replicas, Math.floor(elapsed / this.podReadyMs));
+    if (ready >= replicas) {
+      // The rollout completed: the new template is now the stable one.
+      for (const container of images) workload.stableImages[container.name] = container.image;
+      return { replicas, updated: replicas, ready: replicas, failed: false, complete: true };
+    }
+    return { replicas, updated: Math.min(replicas, ready + 1), ready, failed: false, complete: false };
+  }
+
+  private withStatus(workload: Workload): Json {
+    const progress = this.progress(workload);
+    const generation = workload.object.metadata.generation;
+    const now = new Date().toISOString();
+    const oldAvailable = progress.complete ? 0 : progress.replicas - progress.ready;
+    const status =
+      workload.kind === 'Deployment'
+        ? {
+            observedGeneration: generation,
+            replicas: progress.complete ? progress.replicas : progress.replicas + 1,
+            updatedReplicas: progress.updated,
+            readyReplicas: progress.ready + oldAvailable,
+            availableReplicas: progress.ready + oldAvailable,
+            ...(progress.complete ? {} : { unavailableReplicas: progress.updated - progress.ready }),
+            conditions: [
+              { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', lastUpdateTime: now, lastTransitionTime: now },
+              progress.failed
+                ? { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${workload.object.metadata.name}-${workload.revision}" has timed out progressing.`, lastUpdateTime: now, lastTransitionTime: now }
+                : { type: 'Progressing', status: 'True', reason: progress.complete ? 'NewReplicaSetAvailable' : 'ReplicaSetUpdated', lastUpdateTime: now, lastTransitionTime: now },
+            ],
+          }
+        : {
+            observedGeneration: generation,
+            replicas: progress.replicas,
+            updatedReplicas: progress.updated,
+            readyReplicas: progress.ready + oldAvailable,
+            availableReplicas: progress.ready + oldAvailable,
+            currentRevision: progress.complete ? `${workload.object.metadata.name}-${workload.revision}` : `${workload.object.metadata.name}-${workload.revision - 1}`,
+            updateRevision: `${workload.object.metadata.name}-${workload.revision}`,
+          };
+    return { ...structuredClone(workload.object), status };
+  }
+
+  private pods(workload: Workload): Json[] {
+    const progress = this.progress(workload);
+    const { name, namespace } = workload.object.metadata;
+    const images = containersOf(workload.object);
+    const pod = (id: string, image: Record<string, string>, ready: boolean, waiting?: string): Json => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${name}-${id}`, namespace, labels: workload.object.metadata.labels, ownerReferences: [{ kind: workload.kind === 'Deployment' ? 'ReplicaSet' : 'StatefulSet', name: `${name}-${workload.revision}` }] },
+      spec: { containers: Object.entries(image).map(([container, ref]) => ({ name: container, image: ref })) },
+      status: {
+        phase: ready ? 'Running' : 'Pending',
+        conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+        containerStatuses: Object.entries(image).map(([container, ref]) => ({ name: container, image: ref, ready, restartCount: waiting ? 4 : 0, ...(waiting ? { state: { waiting: { reason: waiting } } } : { state: { running: {} } }) })),
+      },
+    });
+    const current = Object.fromEntries(images.map((container) => [container.name, container.image]));
+    const list: Json[] = [];
+    for (let index = 0; index < progress.replicas - (progress.complete ? 0 : progress.ready); index += 1) {
+      list.push(pod(`old-${index}`, progress.complete ? current : workload.stableImages, true));
+    }
+    if (!progress.complete) {
+      for (let index = 0; index < progress.updated; index += 1) {
+        const ready = index < progress.ready;
+        list.push(pod(`new-${workload.revision}-${index}`, current, ready, ready ? undefined : progress.updated === 1 && this.badImages.size > 0 && images.some((container) => this.badImages.has(container.image)) ? 'CrashLoopBackOff' : undefined));
+      }
+    }
+    return list.filter((entry) => !this.deletedPods.has(`${namespace}/${(entry.metadata as Json).name as string}`));
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const chunk of request) raw += (chunk as Buffer).toString();
+    const url = new URL(request.url ?? '/', 'http://fake');
+    const contentType = request.headers['content-type'];
+    const body = raw ? (JSON.parse(raw) as unknown) : undefined;
+    this.requests.push({ method: request.method ?? 'GET', path: url.pathname + url.search, ...(contentType ? { contentType } : {}), ...(body === undefined ? {} : { body }) });
+    const send = (status: number, payload: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(payload));
+    };
+    const notFound = (what: string) =>
+      send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `${what} not found`, reason: 'NotFound', code: 404 });
+
+    const workloadMatch = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets)\/([^/]+)(\/scale)?$/.exec(url.pathname);
+    if (workloadMatch) {
+      const [, namespace, plural, name, scale] = workloadMatch as unknown as [string, string, string, string, string | undefined];
+      const kind: Kind = plural === 'deployments' ? 'Deployment' : 'StatefulSet';
+      const workload = this.workloads.get(`${kind}/${namespace}/${name}`);
+      if (!workload) return notFound(`${plural}.apps "${name}"`);
+      if (request.method === 'PATCH' || request.method === 'PUT') {
+        const before = JSON.stringify(workload.object.spec.template);
+        const patch = body as Json;
+        if (scale) {
+          const replicas = ((patch.spec as Json | undefined)?.replicas ?? replicasFromJsonPatch(patch)) as number;
+          workload.object.spec.replicas = replicas;
+        } else if (contentType === 'application/json-patch+json') {
+          workload.object = applyJsonPatch(workload.object, body as { op: string; path: string; value?: unknown }[]) as Workload['object'];
+        } else {
+          workload.object = strategicMerge(workload.object, patch, contentType !== 'application/merge-patch+json') as Workload['object'];
+        }
+        // A changed pod template (image, restart annotation) is a new revision that rolls out.
+        if (JSON.stringify(workload.object.spec.template) !== before) {
+          workload.object.metadata.generation += 1;
+          workload.revision += 1;
+          workload.rolloutStartedAt = Date.now();
+          workload.object.metadata.annotations = { ...workload.object.metadata.annotations, 'deployment.kubernetes.io/revision': String(workload.revision) };
+        }
+      }
+      if (scale) {
+        const replicas = Number(workload.object.spec.replicas);
+        return send(200, { kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name, namespace }, spec: { replicas }, status: { replicas, selector: `app=${name}` } });
+      }
+      return send(200, this.withStatus(workload));
+    }
+
+    const podsMatch = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(url.pathname);
+    if (podsMatch) {
+      const [, namespace, podName] = podsMatch as unknown as [string, string, string | undefined];
+      const all = [...this.workloads.values()].filter((workload) => workload.object.metadata.namespace === namespace).flatMap((workload) => this.pods(workload));
+      if (!podName && request.method === 'GET') {
+        const selector = url.searchParams.get('labelSelector');
+        const field = url.searchParams.get('fieldSelector');
+        const items = all.filter(
+          (pod) =>
+            selectorMatches(selector, (pod.metadata as Json).labels as Record<string, string>) &&
+            (!field || field.split(',').every((term) => term !== 'status.phase=Running' || (pod.status as Json).phase === 'Running')),
+        );
+        return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items });
+      }
+      const pod = all.find((candidate) => (candidate.metadata as Json).name === podName);
+      if (!pod) return notFound(`pods "${podName}"`);
+      if (request.method === 'DELETE') {
+        this.deletedPods.add(`${namespace}/${podName}`);
+        return send(200, pod);
+      }
+      return send(200, pod);
+    }
+    notFound(url.pathname);
+  }
+}
+
+function replicasFromJsonPatch(patch: unknown): number | undefined {
+  if (!Array.isArray(patch)) return undefined;
+  return (patch as { path: string; value: number }[]).find((operation) => operation.path === '/spec/replicas')?.value;
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseTrivyReport } from '../../activities/scanner.js';
+import { classifyBump, newBlockingVulnerabilities, parseImage } from '../../src/domain/rollout.js';
+
+describe('rollout rules', () => {
+  it('reads image references with registries, ports, tags and digests', () => {
+    expect(parseImage('registry.example.com:5000/shop/api:1.4.2')).toEqual({ repository: 'registry.example.com:5000/shop/api', tag: '1.4.2' });
+    expect(parseImage('nginx')).toEqual({ repository: 'nginx' });
+    expect(parseImage('nginx:1.27@sha256:abc')).toEqual({ repository: 'nginx', tag: '1.27', digest: 'sha256:abc' });
+  });
+
+  it('classifies bumps by semantic version, and anything else as unknown', () => {
+    expect(classifyBump('api:1.4.1', 'api:1.4.2')).toBe('patch');
+    expect(classifyBump('api:v1.4.1', 'api:v1.5.0')).toBe('minor');
+    expect(classifyBump('api:1.4.1', 'api:2.0.0')).toBe('major');
+    expect(classifyBump('api:1.4.1', 'api:1.4.1')).toBe('same');
+    expect(classifyBump('api:1.4.1', 'api:1.3.9')).toBe('downgrade');
+    expect(classifyBump('api:1.4.1', 'api:latest')).toBe('unknown');
+    expect(classifyBump('api:1.4.1', 'other:1.4.2')).toBe('unknown');
+  });
+
+  it('blocks only vulnerabilities at or above the threshold that the running image does not have', () => {
+    const current = { image: 'a', vulnerabilities: [{ id: 'CVE-1', severity: 'CRITICAL' as const, package: 'openssl' }] };
+    const candidate = {
+      image: 'b',
+      vulnerabilities: [
+        { id: 'CVE-1', severity: 'CRITICAL' as const, package: 'openssl' },
+        { id: 'CVE-2', severity: 'HIGH' as const, package: 'curl' },
+        { id: 'CVE-3', severity: 'MEDIUM' as const, package: 'zlib' },
+        { id: 'CVE-1', severity: 'CRITICAL' as const, package: 'libssl3' },
+      ],
+    };
+    expect(newBlockingVulnerabilities(current, candidate, 'HIGH').map((v) => `${v.id}/${v.package}`)).toEqual(['CVE-2/curl', 'CVE-1/libssl3']);
+    expect(newBlockingVulnerabilities(current, candidate, 'CRITICAL').map((v) => `${v.id}/${v.package}`)).toEqual(['CVE-1/libssl3']);
+  });
+
+  it("reads Trivy's JSON report, and refuses output that is not one", () => {
+    const report = parseTrivyReport('api:1', JSON.stringify({ Results: [{ Target: 'api:1 (debian)', Vulnerabilities: [{ VulnerabilityID: 'CVE-9', PkgName: 'bash', Severity: 'HIGH' }] }, { Target: 'app/package-lock.json', Vulnerabilities: null }] }));
+    expect(report).toEqual({ image: 'api:1', vulnerabilities: [{ id: 'CVE-9', severity: 'HIGH', package: 'bash' }] });
+    expect(() => parseTrivyReport('api:1', 'Error: no such image')).toThrow("the scanner's output for api:1 is not JSON: Error: no such image");
+    expect(() => parseTrivyReport('api:1', '{"x":1}')).toThrow('is not a Trivy JSON report (no "Results")');
+  });
+});

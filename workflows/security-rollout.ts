@@ -1,0 +1,301 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createKubernetesActivities, WorkloadKind, WorkloadState } from '../activities/kubernetes.js';
+import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
+import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
+import type { createScannerActivities } from '../activities/scanner.js';
+import { parseDuration } from '../src/domain/durations.js';
+import { ErrorType } from '../src/domain/errors.js';
+import { failureMessage } from '../src/domain/failures.js';
+import { classifyBump, newBlockingVulnerabilities, rolloutFailedDedupKey, rolloutWorkflowId, type Bump } from '../src/domain/rollout.js';
+import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
+import { longJob, notification, quickApiCall } from './activity-profiles.js';
+
+/**
+ * securityRolloutWorkflow: a patched image onto a Deployment or StatefulSet
+ * without a human watching dashboards. Pre-check (healthy before anything
+ * changes), scan gate (no new vulnerability at or above the blocking
+ * severity), approval for risky bumps, the rollout, a watch window; any
+ * failure after the change restores the image recorded before this rollout
+ * (never an older revision), waits for that, and opens an incident.
+ * One per workload: its ID is `rollout-<namespace>-<workload>`.
+ *   temporal workflow start --type securityRolloutWorkflow --task-queue ops \
+ *     --workflow-id rollout-shop-api --input '{"namespace":"shop","deployment":"api","image":"registry.example.com/shop/api:1.4.3"}'
+ */
+export interface SecurityRolloutInput {
+  namespace: string;
+  /** The workload's name (a Deployment unless `kind` says StatefulSet). */
+  deployment: string;
+  kind?: WorkloadKind;
+  /** Default: the only container. */
+  container?: string;
+  image: string;
+  /** Wait for approve() whatever the bump. */
+  requireApproval?: boolean;
+  /** Default from the policy (4h): "30m", "2h". */
+  approvalTimeout?: string;
+  /** Default from the policy (5m): how long the workload must stay healthy after the rollout. */
+  watchWindow?: string;
+  /** "freeze" keeps the new image and pages instead of rolling back (for changes that cannot be reversed). */
+  onFailure?: 'rollback' | 'freeze';
+  requestedBy?: string;
+}
+
+export type RolloutPhase =
+  | 'checking'
+  | 'scanning'
+  | 'awaiting-approval'
+  | 'rolling-out'
+  | 'watching'
+  | 'rolling-back'
+  | 'succeeded'
+  | 'rolled-back'
+  | 'frozen'
+  | 'refused';
+
+export interface RolloutProgress {
+  workload: string;
+  phase: RolloutPhase;
+  from?: string;
+  to: string;
+  bump?: Bump;
+  approval?: { decision: 'approved' | 'rejected'; by: string; at: string; reason?: string };
+  steps: { at: string; step: string; detail: string }[];
+  error?: string;
+}
+
+export const approveUpdate = defineUpdate<RolloutProgress, [{ by: string }]>('approve');
+export const rejectUpdate = defineUpdate<RolloutProgress, [{ by: string; reason?: string }]>('reject');
+export const abortUpdate = defineUpdate<RolloutProgress, [{ by: string; reason?: string }]>('abort');
+export const rollbackUpdate = defineUpdate<RolloutProgress, [{ by: string }]>('rollback');
+export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');
+
+const quick = proxyActivities<ReturnType<typeof createRolloutSettingsActivities> & ReturnType<typeof createKubernetesActivities>>(quickApiCall);
+const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '30s' });
+const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
+
+const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'frozen', 'refused'];
+
+export async function securityRolloutWorkflow(input: SecurityRolloutInput): Promise<RolloutProgress> {
+  const { namespace, deployment: name } = input;
+  const kind = input.kind ?? 'Deployment';
+  const { workflowId } = workflowInfo();
+  if (workflowId !== rolloutWorkflowId(namespace, name)) {
+    throw ApplicationFailure.nonRetryable(
+      `start the rollout of ${namespace}/${name} with workflow ID ${rolloutWorkflowId(namespace, name)} (not ${workflowId}), so that two never run at once`,
+      ErrorType.InvalidInput,
+    );
+  }
+  const requestedBy = input.requestedBy?.trim() || 'system';
+  const progress: RolloutProgress = { workload: `${kind} ${namespace}/${name}`, phase: 'checking', to: input.image, steps: [] };
+  const step = (what: string, detail: string) => progress.steps.push({ at: new Date().toISOString(), step: what, detail });
+  let stopRequest: { kind: 'abort' | 'rollback'; by: string; reason?: string } | undefined;
+  const requireActor = (by: string | undefined) => {
+    if (!by?.trim()) throw new Error('an actor ("by") is required');
+  };
+
+  setHandler(rolloutProgressQuery, () => progress);
+  setHandler(
+    approveUpdate,
+    ({ by }) => {
+      progress.approval = { decision: 'approved', by: by.trim(), at: new Date().toISOString() };
+      step('approved', `approved by ${by.trim()}`);
+      return progress;
+    },
+    {
+      validator: ({ by }) => {
+        requireActor(by);
+        if (progress.phase !== 'awaiting-approval') throw new Error(`the rollout is ${progress.phase}, not awaiting approval`);
+      },
+    },
+  );
+  setHandler(
+    rejectUpdate,
+    ({ by, reason }) => {
+      progress.approval = { decision: 'rejected', by: by.trim(), at: new Date().toISOString(), ...(reason ? { reason } : {}) };
+      step('rejected', `rejected by ${by.trim()}${reason ? `: ${reason}` : ''}`);
+      return progress;
+    },
+    {
+      validator: ({ by }) => {
+        requireActor(by);
+        if (progress.phase !== 'awaiting-approval') throw new Error(`the rollout is ${progress.phase}, not awaiting approval`);
+      },
+    },
+  );
+  setHandler(
+    abortUpdate,
+    ({ by, reason }) => {
+      stopRequest = { kind: 'abort', by: by.trim(), ...(reason ? { reason } : {}) };
+      step('abort', `abort requested by ${by.trim()}${reason ? `: ${reason}` : ''}`);
+      return progress;
+    },
+    {
+      validator: ({ by }) => {
+        requireActor(by);
+        if (TERMINAL.includes(progress.phase) || progress.phase === 'rolling-back') throw new Error(`the rollout is already ${progress.phase}`);
+      },
+    },
+  );
+  setHandler(
+    rollbackUpdate,
+    ({ by }) => {
+      stopRequest = { kind: 'rollback', by: by.trim() };
+      step('rollback', `rollback requested by ${by.trim()}`);
+      return progress;
+    },
+    {
+      validator: ({ by }) => {
+        requireActor(by);
+        if (progress.phase !== 'rolling-out' && progress.phase !== 'watching') throw new Error(`the rollout is ${progress.phase}; rollback applies while rolling out or watching`);
+      },
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: OpsKind, value: 'rollout' },
+    { key: OpsService, value: name },
+    { key: OpsStatus, value: 'checking' },
+  ]);
+  upsertMemo({ summary: `Rollout of ${input.image} to ${kind} ${namespace}/${name}` });
+  const setPhase = (phase: RolloutPhase) => {
+    progress.phase = phase;
+    upsertSearchAttributes([{ key: OpsStatus, value: phase }]);
+  };
+  /** Ends the run without changing anything: refused, with the reason as the failure. */
+  const refuse = (message: string, type: string): never => {
+    setPhase('refused');
+    progress.error = message;
+    step('refused', message);
+    throw ApplicationFailure.nonRetryable(message, type);
+  };
+
+  const settings = await quick.rolloutSettings();
+  const ref = { namespace, name, kind, ...(input.container ? { container: input.container } : {}) };
+  const before = await quick.readWorkload(ref);
+  progress.from = before.image;
+  const container = before.container;
+  if (before.failed || !before.rolledOut) {
+    refuse(`${progress.workload} is not healthy before the change (${before.failed ?? `waiting for ${before.waitingFor}`}); nothing was changed`, ErrorType.Conflict);
+  }
+  progress.bump = classifyBump(before.image, input.image);
+  step('checked', `${before.availableReplicas}/${before.replicas} available on ${before.image}; ${progress.bump} bump`);
+  if (progress.bump === 'same') {
+    setPhase('succeeded');
+    step('done', `already running ${input.image}`);
+    return progress;
+  }
+
+  setPhase('scanning');
+  const [current, candidate] = await Promise.all([long.scanImage({ image: before.image }), long.scanImage({ image: input.image })]);
+  const blocking = newBlockingVulnerabilities(current, candidate, settings.blockingSeverity);
+  if (blocking.length > 0) {
+    refuse(
+      `${input.image} is blocked by the scan: ${blocking.map((vulnerability) => `${vulnerability.id} (${vulnerability.severity} in ${vulnerability.package})`).join(', ')} not in ${before.image}`,
+      ErrorType.Conflict,
+    );
+  }
+  step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${input.image}, none new at ${settings.blockingSeverity} or above`);
+
+  if (input.requireApproval || settings.approvalRequiredFor.includes(progress.bump as never)) {
+    setPhase('awaiting-approval');
+    const timeoutMs = input.approvalTimeout ? parseDuration(input.approvalTimeout) ?? settings.approvalTimeoutMs : settings.approvalTimeoutMs;
+    step('awaiting-approval', `${progress.bump} bump: waiting up to ${Math.round(timeoutMs / 1000)}s for approve or reject`);
+    const decided = await condition(() => progress.approval !== undefined || stopRequest !== undefined, timeoutMs);
+    if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, 'Aborted');
+    if (!decided) refuse(`no approval within ${Math.round(timeoutMs / 1000)}s; nothing was changed`, 'ApprovalTimedOut');
+    if (progress.approval?.decision === 'rejected') {
+      refuse(`rejected by ${progress.approval.by}${progress.approval.reason ? `: ${progress.approval.reason}` : ''}; nothing was changed`, 'Rejected');
+    }
+  }
+
+  // From here the workload changes: every failure unwinds this stack, newest first.
+  const compensations: { step: string; run: () => Promise<unknown> }[] = [];
+  try {
+    setPhase('rolling-out');
+    await quick.setImage({ ...ref, container, image: input.image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${input.image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
+    compensations.push({
+      step: 'restore-image',
+      // The image this rollout replaced, not "the previous revision": a failed retry never walks further back.
+      run: async () => {
+        await quick.setImage({ ...ref, container, image: before.image, changeCause: `ops-automation ${workflowId}: rollback to ${before.image}`, requestedBy, step: 'restore-image' });
+        return long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs });
+      },
+    });
+    step('image-set', `${container}: ${before.image} -> ${input.image}`);
+    await untilStopped(() => long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs }));
+    step('rolled-out', `every replica runs ${input.image}`);
+
+    setPhase('watching');
+    const watchMs = input.watchWindow ? parseDuration(input.watchWindow) ?? settings.watchWindowMs : settings.watchWindowMs;
+    await condition(() => stopRequest !== undefined, watchMs);
+    if (stopRequest) throw stopFailure(stopRequest);
+    const after = await quick.readWorkload(ref);
+    if (after.failed || !after.rolledOut || after.image !== input.image) {
+      throw ApplicationFailure.nonRetryable(`${progress.workload} is unhealthy after the rollout: ${after.failed ?? after.waitingFor ?? `runs ${after.image}`}`, ErrorType.RolloutFailed);
+    }
+    setPhase('succeeded');
+    step('done', `${input.image} healthy for ${Math.round(watchMs / 1000)}s`);
+    return progress;
+  } catch (error) {
+    const cause = failureMessage(error);
+    progress.error = cause;
+    step('failed', cause);
+    if (input.onFailure === 'freeze') {
+      setPhase('frozen');
+      step('frozen', `kept ${input.image} (onFailure: freeze); paging instead of rolling back`);
+    } else {
+      setPhase('rolling-back');
+      for (const compensation of compensations.reverse()) {
+        const restored = (await compensation.run()) as WorkloadState;
+        step(compensation.step, `back on ${restored.image}: ${restored.availableReplicas}/${restored.replicas} available`);
+      }
+      setPhase('rolled-back');
+    }
+    await incidents.raiseIncident({
+      dedupKey: rolloutFailedDedupKey(namespace, name),
+      labels: { alertname: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolloutRolledBack', service: name, namespace, severity: 'high' },
+      annotations: {
+        summary: `Rollout of ${input.image} to ${namespace}/${name} ${progress.phase === 'frozen' ? 'failed and is frozen' : 'was rolled back'}`,
+        description: cause,
+        workflow: workflowId,
+      },
+      startsAt: new Date().toISOString(),
+    });
+    throw ApplicationFailure.create({
+      message: `rollout of ${input.image} to ${progress.workload} ${progress.phase === 'frozen' ? 'failed, frozen on the new image' : `rolled back to ${before.image}`}: ${cause}`,
+      type: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolledBack',
+      nonRetryable: true,
+    });
+  }
+
+  /** Runs an activity until it ends or an operator asks to stop, which cancels it. */
+  async function untilStopped<T>(run: () => Promise<T>): Promise<T> {
+    const scope = new CancellationScope();
+    const work = scope.run(run);
+    await Promise.race([work.catch(() => undefined), condition(() => stopRequest !== undefined)]);
+    if (stopRequest) {
+      scope.cancel();
+      await work.catch((error: unknown) => {
+        if (!isCancellation(error)) throw error;
+      });
+      throw stopFailure(stopRequest);
+    }
+    return work;
+  }
+}
+
+function stopFailure(request: { kind: 'abort' | 'rollback'; by: string; reason?: string }): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`${request.kind === 'abort' ? 'aborted' : 'rolled back'} by ${request.by}${request.reason ? `: ${request.reason}` : ''}`, 'Stopped');
+}
