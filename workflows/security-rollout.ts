@@ -82,7 +82,8 @@ export const rollbackUpdate = defineUpdate<RolloutProgress, [{ by: string }]>('r
 export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');
 
 const quick = proxyActivities<ReturnType<typeof createRolloutSettingsActivities> & ReturnType<typeof createKubernetesActivities>>(quickApiCall);
-const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '30s' });
+// Scans and rollout waits heartbeat every few seconds: a worker that dies mid-wait is noticed within 10 s.
+const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '10s' });
 const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
 
 const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'frozen', 'refused'];

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +9,10 @@ import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import {
+  abortUpdate,
   approveUpdate,
   rejectUpdate,
+  rollbackUpdate,
   rolloutProgressQuery,
   securityRolloutWorkflow,
   type RolloutProgress,
@@ -17,7 +20,7 @@ import {
 } from '../../workflows/security-rollout.js';
 import { statusWhen } from '../support/incidents.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
-import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * securityRolloutWorkflow on the real Temporal server and the real
@@ -26,8 +29,15 @@ import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients
  * timed out, and a bad image that never becomes ready and is rolled back.
  */
 const FAKE_TRIVY = fileURLToPath(new URL('../support/fake-trivy.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REPO = 'registry.test/shop/api';
 const old = { id: 'CVE-2024-0001', severity: 'HIGH', pkg: 'openssl' };
+
+async function failureOf(handle: WorkflowHandle) {
+  const error = await handle.result().catch((caught: unknown) => caught);
+  expect(error).toBeInstanceOf(WorkflowFailedError);
+  return (error as WorkflowFailedError).cause!;
+}
 
 describe('security rollout', () => {
   let clients: StackClients;
@@ -42,11 +52,6 @@ describe('security rollout', () => {
       workflowId: `rollout-${namespace}-${name}`,
       args: [{ namespace, deployment: name, requestedBy: 'alice', ...input }],
     });
-  const failureOf = async (handle: WorkflowHandle) => {
-    const error = await handle.result().catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(WorkflowFailedError);
-    return (error as WorkflowFailedError).cause!;
-  };
   const patchesOf = (name: string) => kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes(`/deployments/${name}`));
   const progressWhen = async (handle: WorkflowHandle, phase: string) => {
     let last: RolloutProgress | undefined;
@@ -142,5 +147,100 @@ describe('security rollout', () => {
     ]);
     const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-bad`), (status) => status.alerts.length === 1);
     expect(incident).toMatchObject({ severity: 'high', service: 'bad', title: `Rollout of ${REPO}:1.4.9-broken to ${namespace}/bad was rolled back` });
+  });
+});
+
+describe('security rollout, steered and interrupted', () => {
+  let clients: StackClients;
+  const kube = new FakeKubernetes();
+  const taskQueue = uniqueTaskQueue('rollout-steer');
+  const namespace = `steer-${taskQueue.slice(-6)}`;
+  let activities: ReturnType<typeof createActivities>;
+  let policyFile: string;
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    await kube.start();
+    for (const name of ['slow', 'aborted', 'regret']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 4, progressDeadlineSeconds: 60 });
+    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
+    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
+    const rollouts = { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' };
+    policyFile = join(mkdtempSync(join(tmpdir(), 'ops-rollout-policy-')), 'policy.yaml');
+    writeFileSync(policyFile, JSON.stringify({ rollouts }));
+    activities = createActivities(clients.activityDeps({ policy: parsePolicy({ rollouts }, 'test'), taskQueue, kube: () => kube.kubeConfig() }));
+  });
+
+  afterAll(async () => {
+    await kube.stop();
+    await clients.close();
+  });
+
+  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) =>
+    clients.client.workflow.start(securityRolloutWorkflow, {
+      taskQueue,
+      workflowId: `rollout-${namespace}-${name}`,
+      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice', ...input }],
+    });
+
+  it('finishes correctly when its worker process is killed with SIGKILL in the middle of the rollout', async () => {
+    kube.podReadyMs = 1500;
+    const handle = await start('slow');
+    const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-kill-'));
+    const env = {
+      ...process.env,
+      ...stackEnv(testStack()),
+      OPS_TASK_QUEUE: taskQueue,
+      OPS_CONFIG: policyFile,
+      KUBECONFIG: kube.writeKubeconfig(join(dir, 'kubeconfig')),
+      OPS_WORKFLOW_BUNDLE: testStack().workflowBundlePath,
+      OPS_WORKER_METRICS_PORT: '0',
+      OPS_LOG_LEVEL: 'warn',
+    };
+    const spawnWorker = () => spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
+    const first = spawnWorker();
+    try {
+      await waitFor('the rollout to be under way', async () => kube.image('Deployment', namespace, 'slow') === `${REPO}:1.4.2` && (await handle.query(rolloutProgressQuery)).phase === 'rolling-out', 60_000).catch(async (error: unknown) => {
+        throw new Error(`${(error as Error).message}; progress ${JSON.stringify(await handle.query(rolloutProgressQuery).catch((e: unknown) => String(e)))}; ${kube.requests.length} kube requests`);
+      });
+      first.kill('SIGKILL');
+      await new Promise((resolve) => (first.exitCode !== null || first.signalCode !== null ? resolve(null) : first.once('exit', resolve)));
+    } finally {
+      first.kill('SIGKILL');
+    }
+    const second = spawnWorker();
+    try {
+      const result = await handle.result();
+      expect(result.phase).toBe('succeeded');
+      expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
+      // The image was set once: the new worker carried on waiting instead of starting over.
+      expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/slow'))).toHaveLength(1);
+      expect(kube.image('Deployment', namespace, 'slow')).toBe(`${REPO}:1.4.2`);
+    } finally {
+      second.kill('SIGTERM');
+    }
+  }, 120_000);
+
+  it('rolls back when an operator aborts mid-rollout, and when one asks for a rollback while watching', async () => {
+    kube.podReadyMs = 1500;
+    const worker = await startBackgroundWorker(taskQueue, activities);
+    try {
+      const aborted = await start('aborted');
+      await waitFor('the rollout to be under way', async () => (await aborted.query(rolloutProgressQuery)).phase === 'rolling-out', 20_000);
+      await aborted.executeUpdate(abortUpdate, { args: [{ by: 'dave', reason: 'wrong build' }] });
+      const abortCause = await failureOf(aborted);
+      expect(abortCause.message).toBe(`rollout of ${REPO}:1.4.2 to Deployment ${namespace}/aborted rolled back to ${REPO}:1.4.1: aborted by dave: wrong build`);
+      expect(kube.image('Deployment', namespace, 'aborted')).toBe(`${REPO}:1.4.1`);
+
+      kube.podReadyMs = 50;
+      const regret = await start('regret', { watchWindow: '1m' });
+      await waitFor('the watch window', async () => (await regret.query(rolloutProgressQuery)).phase === 'watching', 20_000);
+      await regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] });
+      const regretCause = await failureOf(regret);
+      expect(regretCause.message).toMatch(/rolled back to .*:1\.4\.1: rolled back by erin$/);
+      expect(kube.image('Deployment', namespace, 'regret')).toBe(`${REPO}:1.4.1`);
+      await expect(regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] })).rejects.toThrow();
+    } finally {
+      await worker.stop();
+    }
   });
 });

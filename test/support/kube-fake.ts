@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { KubeConfig } from '@kubernetes/client-node';
 
@@ -111,6 +112,26 @@ export class FakeKubernetes {
       currentContext: 'fake',
     });
     return config;
+  }
+
+  /** The same as a kubeconfig file, for a worker process (KUBECONFIG). */
+  writeKubeconfig(path: string): string {
+    writeFileSync(
+      path,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        `  - name: fake\n    cluster:\n      server: ${this.url}\n      insecure-skip-tls-verify: true`,
+        'users:',
+        '  - name: tester\n    user:\n      token: fake-token',
+        'contexts:',
+        '  - name: fake\n    context:\n      cluster: fake\n      user: tester',
+        'current-context: fake',
+        '',
+      ].join('\n'),
+    );
+    return path;
   }
 
   addWorkload(kind: Kind, namespace: string, name: string, options: { image: string; replicas?: number; container?: string; progressDeadlineSeconds?: number }): void {
