@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
 import { registerBackupCommands } from './commands/backups.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
+import { registerRolloutCommands } from './commands/rollouts.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { EXIT, UserError } from './output.js';
 
@@ -17,7 +18,7 @@ import { EXIT, UserError } from './output.js';
  * and a usage error never need a database or Temporal.
  */
 const program = new Command('opsctl')
-  .description('operate ops-automation: incidents, backups, database maintenance, maintenance windows, schedules')
+  .description('operate ops-automation: incidents, backups, database maintenance, rollouts, maintenance windows, schedules')
   .option('--json', 'print JSON for scripts instead of tables')
   .exitOverride();
 
@@ -45,6 +46,7 @@ const context = {
 registerIncidentCommands(program, context);
 registerBackupCommands(program, context);
 registerMaintenanceCommands(program, context);
+registerRolloutCommands(program, context);
 registerScheduleCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {

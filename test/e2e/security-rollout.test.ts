@@ -20,6 +20,7 @@ import {
 } from '../../workflows/security-rollout.js';
 import { statusWhen } from '../support/incidents.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
+import { opsctlAsync } from '../support/opsctl.js';
 import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -63,7 +64,7 @@ describe('security rollout', () => {
     clients = await connectStack();
     await kube.start();
     kube.podReadyMs = 150;
-    for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
+    for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad', 'cli', 'cli-no']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
     kube.badImages.add(`${REPO}:1.4.9-broken`);
     const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-'));
     const reports = join(dir, 'reports.json');
@@ -131,6 +132,34 @@ describe('security rollout', () => {
     expect((await failureOf(patient)).message).toBe('no approval within 1s; nothing was changed');
     expect((await patient.query(rolloutProgressQuery)).phase).toBe('refused');
     expect([...patchesOf('rejected'), ...patchesOf('patient')]).toEqual([]);
+  });
+
+  it('is driven by opsctl: start, status, approve or reject, status --follow', async () => {
+    const env = { OPS_TASK_QUEUE: taskQueue };
+    const cli = (...args: string[]) => opsctlAsync(args, env);
+    const started = await cli('--json', 'rollout', 'start', `${namespace}/cli`, '--image', `${REPO}:2.0.0`, '--by', 'alice');
+    expect(started.status, started.stderr).toBe(0);
+    expect(JSON.parse(started.stdout)).toMatchObject({ workflowId: `rollout-${namespace}-cli` });
+    const again = await cli('rollout', 'start', `${namespace}/cli`, '--image', `${REPO}:2.0.0`);
+    expect([again.status, again.stderr]).toEqual([5, `opsctl: a rollout of ${namespace}/cli is already running (rollout-${namespace}-cli)\n`]);
+    await progressWhen(clients.client.workflow.getHandle(`rollout-${namespace}-cli`), 'awaiting-approval');
+    const status = JSON.parse((await cli('--json', 'rollout', 'status', `${namespace}/cli`)).stdout) as RolloutProgress;
+    expect(status).toMatchObject({ phase: 'awaiting-approval', bump: 'major', from: `${REPO}:1.4.1` });
+    const approved = JSON.parse((await cli('--json', 'rollout', 'approve', `${namespace}/cli`, '--by', 'carol')).stdout) as RolloutProgress;
+    expect(approved.approval).toMatchObject({ decision: 'approved', by: 'carol' });
+    const followed = await cli('rollout', 'status', `${namespace}/cli`, '--follow');
+    expect(followed.status).toBe(0);
+    expect(followed.stdout).toMatch(/approved by carol[\s\S]*rolled-out[\s\S]*\nsucceeded\n$/);
+
+    await cli('rollout', 'start', `${namespace}/cli-no`, '--image', `${REPO}:2.0.0`);
+    await progressWhen(clients.client.workflow.getHandle(`rollout-${namespace}-cli-no`), 'awaiting-approval');
+    expect((await cli('rollout', 'reject', `${namespace}/cli-no`, '--by', 'bob', '--reason', 'freeze')).status).toBe(0);
+    const refused = await cli('rollout', 'status', `${namespace}/cli-no`, '--follow');
+    expect([refused.status, refused.stderr]).toEqual([1, 'opsctl: rejected by bob: freeze; nothing was changed\n']);
+    const late = await cli('rollout', 'approve', `${namespace}/cli-no`, '--by', 'carol');
+    expect(late.status).toBe(4);
+    const bad = await cli('rollout', 'start', 'not a workload', '--image', 'x:1');
+    expect([bad.status, bad.stderr]).toEqual([2, 'opsctl: "not a workload": expected <namespace>/<workload>, e.g. shop/api\n']);
   });
 
   it('rolls back an image that never becomes ready to the one it replaced, and opens an incident', async () => {
