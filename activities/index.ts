@@ -5,13 +5,14 @@ import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes.js';
 import { createPostgresActivities, type PostgresDeps } from './postgres.js';
+import { createPrometheusActivities, type PrometheusDeps } from './prometheus.js';
 import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
 import { createRolloutSettingsActivities } from './rollout-settings.js';
 import { createScannerActivities, type ScannerDeps } from './scanner.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps & PrometheusDeps;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createKubernetesActivities(deps),
     ...createScannerActivities(deps),
     ...createRolloutSettingsActivities(deps),
+    ...createPrometheusActivities(deps),
   };
 }
 

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL),
       temporal: clients.temporal,
       kube: () => clients.kube(),
+      prometheusUrl: env.PROMETHEUS_URL,
       taskQueue: env.OPS_TASK_QUEUE,
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),

@@ -14,11 +14,21 @@ import {
 import type { createKubernetesActivities, WorkloadKind, WorkloadState } from '../activities/kubernetes.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
+import type { createPrometheusActivities } from '../activities/prometheus.js';
 import type { createScannerActivities } from '../activities/scanner.js';
 import { parseDuration } from '../src/domain/durations.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { failureMessage } from '../src/domain/failures.js';
-import { classifyBump, newBlockingVulnerabilities, rolloutFailedDedupKey, rolloutWorkflowId, type Bump } from '../src/domain/rollout.js';
+import {
+  analysisFindings,
+  classifyBump,
+  newBlockingVulnerabilities,
+  renderQuery,
+  rolloutFailedDedupKey,
+  rolloutWorkflowId,
+  type AnalysisFigures,
+  type Bump,
+} from '../src/domain/rollout.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
 
@@ -71,6 +81,8 @@ export interface RolloutProgress {
   to: string;
   bump?: Bump;
   approval?: { decision: 'approved' | 'rejected'; by: string; at: string; reason?: string };
+  /** Prometheus figures before the change and at the end of the watch window. */
+  analysis?: { baseline: AnalysisFigures; after?: AnalysisFigures };
   steps: { at: string; step: string; detail: string }[];
   error?: string;
 }
@@ -81,7 +93,9 @@ export const abortUpdate = defineUpdate<RolloutProgress, [{ by: string; reason?:
 export const rollbackUpdate = defineUpdate<RolloutProgress, [{ by: string }]>('rollback');
 export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');
 
-const quick = proxyActivities<ReturnType<typeof createRolloutSettingsActivities> & ReturnType<typeof createKubernetesActivities>>(quickApiCall);
+const quick = proxyActivities<
+  ReturnType<typeof createRolloutSettingsActivities> & ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createPrometheusActivities>
+>(quickApiCall);
 // Scans and rollout waits heartbeat every few seconds: a worker that dies mid-wait is noticed within 10 s.
 const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '10s' });
 const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
@@ -221,6 +235,25 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     }
   }
 
+  // The baseline the change is judged against, read just before it.
+  // A run that read its settings before analysis existed has none: it is judged by readiness alone.
+  const analysis = settings.analysis ?? { maxErrorRatioIncrease: 0.05, maxLatencyIncrease: 0.2 };
+  const readFigures = async (): Promise<AnalysisFigures> => {
+    const values = { namespace, workload: name };
+    const [errorRatio, latencyP95] = await Promise.all([
+      analysis.errorRatioQuery ? quick.queryValue({ query: renderQuery(analysis.errorRatioQuery, values) }) : undefined,
+      analysis.latencyP95Query ? quick.queryValue({ query: renderQuery(analysis.latencyP95Query, values) }) : undefined,
+    ]);
+    return { ...(errorRatio !== undefined ? { errorRatio } : {}), ...(latencyP95 !== undefined ? { latencyP95 } : {}) };
+  };
+  if (analysis.errorRatioQuery || analysis.latencyP95Query) {
+    const baseline = await readFigures();
+    const missing = [analysis.errorRatioQuery && baseline.errorRatio === undefined ? 'error ratio' : '', analysis.latencyP95Query && baseline.latencyP95 === undefined ? 'p95 latency' : ''].filter(Boolean);
+    if (missing.length > 0) refuse(`no baseline for ${missing.join(' and ')}: Prometheus has no data for ${namespace}/${name}; nothing was changed`, ErrorType.Conflict);
+    progress.analysis = { baseline };
+    step('baseline', JSON.stringify(baseline));
+  }
+
   // From here the workload changes: every failure unwinds this stack, newest first.
   const compensations: { step: string; run: () => Promise<unknown> }[] = [];
   try {
@@ -245,6 +278,12 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     const after = await quick.readWorkload(ref);
     if (after.failed || !after.rolledOut || after.image !== input.image) {
       throw ApplicationFailure.nonRetryable(`${progress.workload} is unhealthy after the rollout: ${after.failed ?? after.waitingFor ?? `runs ${after.image}`}`, ErrorType.RolloutFailed);
+    }
+    if (progress.analysis) {
+      progress.analysis.after = await readFigures();
+      const findings = analysisFindings(progress.analysis.baseline, progress.analysis.after, analysis);
+      if (findings.length > 0) throw ApplicationFailure.nonRetryable(`analysis failed: ${findings.join('; ')}`, ErrorType.RolloutFailed);
+      step('analysed', JSON.stringify(progress.analysis.after));
     }
     setPhase('succeeded');
     step('done', `${input.image} healthy for ${Math.round(watchMs / 1000)}s`);

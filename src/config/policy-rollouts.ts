@@ -29,6 +29,22 @@ export const rolloutPolicySection = {
         })
         .strict()
         .prefault(EVERY_KEY_DEFAULTED),
+      /**
+       * Analysis against a baseline read before the change. Queries are PromQL
+       * giving one number, with $namespace and $workload filled in; without
+       * them a rollout is judged by Kubernetes readiness alone.
+       */
+      analysis: z
+        .object({
+          errorRatioQuery: z.string().min(1).optional(),
+          latencyP95Query: z.string().min(1).optional(),
+          /** The error ratio may rise by at most this much (0.05 = 5 percentage points). */
+          maxErrorRatioIncrease: z.number().min(0).max(1).default(0.05),
+          /** p95 latency may rise by at most this fraction of the baseline (0.2 = 20%). */
+          maxLatencyIncrease: z.number().min(0).default(0.2),
+        })
+        .strict()
+        .prefault(EVERY_KEY_DEFAULTED),
       /** The rollout must complete within this, whatever the workload's own progress deadline. */
       rolloutTimeout: duration('15m'),
       /** After the rollout completes, the workload must stay healthy this long. */

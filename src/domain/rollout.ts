@@ -85,3 +85,38 @@ export function newBlockingVulnerabilities(current: ScanReport, candidate: ScanR
     (vulnerability) => rank(vulnerability.severity) >= rank(blocking) && !known.has(`${vulnerability.id}|${vulnerability.package}`),
   );
 }
+
+/** A policy query with $namespace and $workload filled in. */
+export function renderQuery(template: string, values: { namespace: string; workload: string }): string {
+  return template.replaceAll('$namespace', values.namespace).replaceAll('$workload', values.workload);
+}
+
+export interface AnalysisFigures {
+  errorRatio?: number;
+  latencyP95?: number;
+}
+
+export interface AnalysisLimits {
+  maxErrorRatioIncrease: number;
+  maxLatencyIncrease: number;
+}
+
+const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
+
+/** Why the figures after a change are worse than the baseline allows; empty when they pass. */
+export function analysisFindings(baseline: AnalysisFigures, after: AnalysisFigures, limits: AnalysisLimits): string[] {
+  const findings: string[] = [];
+  if (baseline.errorRatio !== undefined) {
+    if (after.errorRatio === undefined) findings.push('the error ratio has no data after the change');
+    else if (after.errorRatio - baseline.errorRatio > limits.maxErrorRatioIncrease) {
+      findings.push(`the error ratio rose from ${percent(baseline.errorRatio)} to ${percent(after.errorRatio)} (limit +${(limits.maxErrorRatioIncrease * 100).toFixed(1)} points)`);
+    }
+  }
+  if (baseline.latencyP95 !== undefined) {
+    if (after.latencyP95 === undefined) findings.push('p95 latency has no data after the change');
+    else if (after.latencyP95 > baseline.latencyP95 * (1 + limits.maxLatencyIncrease)) {
+      findings.push(`p95 latency rose from ${baseline.latencyP95.toFixed(3)}s to ${after.latencyP95.toFixed(3)}s (limit +${Math.round(limits.maxLatencyIncrease * 100)}%)`);
+    }
+  }
+  return findings;
+}

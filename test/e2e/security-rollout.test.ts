@@ -21,6 +21,7 @@ import {
 import { statusWhen } from '../support/incidents.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
 import { opsctlAsync } from '../support/opsctl.js';
+import { TestExporter, TestPrometheus } from '../support/prometheus.js';
 import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -33,6 +34,12 @@ const FAKE_TRIVY = fileURLToPath(new URL('../support/fake-trivy.mjs', import.met
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REPO = 'registry.test/shop/api';
 const old = { id: 'CVE-2024-0001', severity: 'HIGH', pkg: 'openssl' };
+
+async function progressWhen(handle: WorkflowHandle, phase: string): Promise<RolloutProgress> {
+  let last: RolloutProgress | undefined;
+  await waitFor(`phase ${phase}`, async () => (last = await handle.query(rolloutProgressQuery)).phase === phase, 20_000);
+  return last!;
+}
 
 async function failureOf(handle: WorkflowHandle) {
   const error = await handle.result().catch((caught: unknown) => caught);
@@ -54,11 +61,6 @@ describe('security rollout', () => {
       args: [{ namespace, deployment: name, requestedBy: 'alice', ...input }],
     });
   const patchesOf = (name: string) => kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes(`/deployments/${name}`));
-  const progressWhen = async (handle: WorkflowHandle, phase: string) => {
-    let last: RolloutProgress | undefined;
-    await waitFor(`phase ${phase}`, async () => (last = await handle.query(rolloutProgressQuery)).phase === phase, 20_000);
-    return last!;
-  };
 
   beforeAll(async () => {
     clients = await connectStack();
@@ -271,5 +273,88 @@ describe('security rollout, steered and interrupted', () => {
     } finally {
       await worker.stop();
     }
+  });
+});
+
+describe('security rollout, analysed against Prometheus', () => {
+  let clients: StackClients;
+  let worker: { stop(): Promise<void> };
+  let prometheus: TestPrometheus;
+  const exporter = new TestExporter();
+  const kube = new FakeKubernetes();
+  const taskQueue = uniqueTaskQueue('rollout-analysis');
+  const namespace = `metrics-${taskQueue.slice(-6)}`;
+  const figures = (workload: string, errorRatio: number, latency: number) => {
+    exporter.set('test_error_ratio', { namespace, workload }, errorRatio);
+    exporter.set('test_latency_p95_seconds', { namespace, workload }, latency);
+  };
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    await Promise.all([kube.start(), exporter.start()]);
+    kube.podReadyMs = 50;
+    prometheus = new TestPrometheus(mkdtempSync(join(tmpdir(), 'ops-prometheus-')), exporter.port);
+    for (const name of ['steady', 'regress', 'dark']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
+    figures('steady', 0.01, 0.2);
+    figures('regress', 0.01, 0.2);
+    await prometheus.start();
+    // Both series scraped at least once before any rollout reads a baseline.
+    await waitFor('the first scrape', async () => (await fetch(`${prometheus.url}/api/v1/query?query=test_error_ratio`).then((r) => r.json()) as { data: { result: unknown[] } }).data.result.length === 2, 20_000);
+    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
+    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
+    const policy = parsePolicy(
+      {
+        rollouts: {
+          scanner: { command: [process.execPath, FAKE_TRIVY, reports] },
+          watchWindow: '3s',
+          analysis: {
+            errorRatioQuery: 'test_error_ratio{namespace="$namespace",workload="$workload"}',
+            latencyP95Query: 'test_latency_p95_seconds{namespace="$namespace",workload="$workload"}',
+          },
+        },
+      },
+      'test',
+    );
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, prometheusUrl: prometheus.url, kube: () => kube.kubeConfig() })));
+  }, 60_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    await prometheus?.stop();
+    await Promise.all([kube.stop(), exporter.stop()]);
+    await clients.close();
+  });
+
+  const start = (name: string) =>
+    clients.client.workflow.start(securityRolloutWorkflow, {
+      taskQueue,
+      workflowId: `rollout-${namespace}-${name}`,
+      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice' }],
+    });
+
+  it('passes a rollout whose error ratio and latency hold, recording both figures', async () => {
+    const handle = await start('steady');
+    await progressWhen(handle, 'watching');
+    figures('steady', 0.02, 0.22);
+    const result = await handle.result();
+    expect(result.phase).toBe('succeeded');
+    expect(result.analysis).toEqual({ baseline: { errorRatio: 0.01, latencyP95: 0.2 }, after: { errorRatio: 0.02, latencyP95: 0.22 } });
+  });
+
+  it('rolls back a ready image that raises the error ratio', async () => {
+    const handle = await start('regress');
+    await progressWhen(handle, 'watching');
+    figures('regress', 0.12, 0.2);
+    const cause = await failureOf(handle);
+    expect(cause.message).toBe(
+      `rollout of ${REPO}:1.4.2 to Deployment ${namespace}/regress rolled back to ${REPO}:1.4.1: analysis failed: the error ratio rose from 1.0% to 12.0% (limit +5.0 points)`,
+    );
+    expect(kube.image('Deployment', namespace, 'regress')).toBe(`${REPO}:1.4.1`);
+  });
+
+  it('refuses to change a workload Prometheus knows nothing about', async () => {
+    const cause = await failureOf(await start('dark'));
+    expect(cause.message).toBe(`no baseline for error ratio and p95 latency: Prometheus has no data for ${namespace}/dark; nothing was changed`);
+    expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/dark'))).toEqual([]);
   });
 });

@@ -54,6 +54,7 @@ export async function connectStack(stack: TestStack = testStack()) {
       secret: () => undefined,
       databaseUrl: (name) => (name === 'default' ? stack.databaseUrl : undefined),
       temporal: client,
+      prometheusUrl: 'http://127.0.0.1:1',
       kube: () => {
         throw new Error('this test gave the activities no Kubernetes (pass kube: () => fake.kubeConfig())');
       },

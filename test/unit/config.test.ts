@@ -169,6 +169,8 @@ describe('the example policy shipped in deploy/', () => {
     expect(policy.escalation.businessHours).toMatchObject({ timeZone: 'Europe/Berlin', startMinute: 540, endMinute: 1080, severities: ['medium', 'low'] });
     expect(policy.databases).toEqual({ orders: { urlFromEnv: 'ORDERS_DATABASE_URL' } });
     expect(policy.backups.retention).toEqual({ keepLast: 3, daily: 7, weekly: 4, monthly: 6 });
+    expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun' });
+    expect(policy.rollouts).toMatchObject({ approval: { timeout: 4 * 3_600_000 }, watchWindow: 300_000, analysis: { maxErrorRatioIncrease: 0.05 } });
     expect(policy.maintenance.retention.map((rule) => [rule.database, rule.table, rule.maxAgeMs / 86_400_000])).toEqual([
       ['default', 'audit_events', 365],
       ['orders', 'metrics', 90],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTrivyReport } from '../../activities/scanner.js';
-import { classifyBump, newBlockingVulnerabilities, parseImage } from '../../src/domain/rollout.js';
+import { analysisFindings, classifyBump, newBlockingVulnerabilities, parseImage, renderQuery } from '../../src/domain/rollout.js';
 
 describe('rollout rules', () => {
   it('reads image references with registries, ports, tags and digests', () => {
@@ -39,5 +39,20 @@ describe('rollout rules', () => {
     expect(report).toEqual({ image: 'api:1', vulnerabilities: [{ id: 'CVE-9', severity: 'HIGH', package: 'bash' }] });
     expect(() => parseTrivyReport('api:1', 'Error: no such image')).toThrow("the scanner's output for api:1 is not JSON: Error: no such image");
     expect(() => parseTrivyReport('api:1', '{"x":1}')).toThrow('is not a Trivy JSON report (no "Results")');
+  });
+
+  it('judges figures after a change against the baseline: +5 points of errors, +20% of p95 by default', () => {
+    const limits = { maxErrorRatioIncrease: 0.05, maxLatencyIncrease: 0.2 };
+    const baseline = { errorRatio: 0.01, latencyP95: 0.2 };
+    expect(analysisFindings(baseline, { errorRatio: 0.059, latencyP95: 0.239 }, limits)).toEqual([]);
+    expect(analysisFindings(baseline, { errorRatio: 0.07, latencyP95: 0.25 }, limits)).toEqual([
+      'the error ratio rose from 1.0% to 7.0% (limit +5.0 points)',
+      'p95 latency rose from 0.200s to 0.250s (limit +20%)',
+    ]);
+    expect(analysisFindings(baseline, {}, limits)).toEqual(['the error ratio has no data after the change', 'p95 latency has no data after the change']);
+    expect(analysisFindings({}, {}, limits)).toEqual([]);
+    expect(renderQuery('sum(rate(x{namespace="$namespace",deployment="$workload"}[5m]))', { namespace: 'shop', workload: 'api' })).toBe(
+      'sum(rate(x{namespace="shop",deployment="api"}[5m]))',
+    );
   });
 });

@@ -1,0 +1,80 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { freePort, waitFor } from '../../scripts/stack/net.js';
+import { ManagedProcess } from '../../scripts/stack/process.js';
+
+/**
+ * A real Prometheus (Debian's package) scraping, every second, a small
+ * exporter whose series the test sets: the figures a rollout analysis or a
+ * health check reads are the ones the test chose.
+ */
+export class TestExporter {
+  private server: Server | undefined;
+  private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
+  port = 0;
+
+  set(name: string, labels: Record<string, string>, value: number): void {
+    const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
+    this.series.set(key, { name, labels, value });
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer((_request, response) => {
+      const lines = [...this.series.values()].map(
+        ({ name, labels, value }) => `${name}{${Object.entries(labels).map(([key, label]) => `${key}="${label}"`).join(',')}} ${value}`,
+      );
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      response.end(`${lines.join('\n')}\n`);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+export class TestPrometheus {
+  private process: ManagedProcess | undefined;
+  url = '';
+
+  constructor(
+    private readonly dir: string,
+    private readonly exporterPort: number,
+  ) {}
+
+  async start(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    const port = await freePort();
+    const configFile = join(this.dir, 'prometheus.yml');
+    writeFileSync(
+      configFile,
+      ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', '  - job_name: test-exporter', '    static_configs:', `      - targets: ['127.0.0.1:${this.exporterPort}']`, ''].join('\n'),
+    );
+    this.process = ManagedProcess.start(
+      'prometheus',
+      'prometheus',
+      [`--config.file=${configFile}`, `--storage.tsdb.path=${join(this.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      { logFile: join(this.dir, 'prometheus.log') },
+    );
+    this.url = `http://127.0.0.1:${port}`;
+    await waitFor(
+      `Prometheus on ${this.url}`,
+      async () => {
+        if (!this.process!.running) throw new Error(`it exited; last log lines:\n${this.process!.tail()}`);
+        const response = await fetch(`${this.url}/api/v1/targets`).catch(() => undefined);
+        if (!response?.ok) return false;
+        const body = (await response.json()) as { data: { activeTargets: { health: string }[] } };
+        return body.data.activeTargets.some((target) => target.health === 'up');
+      },
+      30_000,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.process?.stop();
+  }
+}
