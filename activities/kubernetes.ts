@@ -165,6 +165,71 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
     },
 
     /**
+     * Creates `<name>-canary`: the Deployment's pod template with the new
+     * image, its own `track: canary` label and `replicas` (default 1). It
+     * sits beside the main Deployment, which is not touched. Creating a
+     * canary that already exists (a retry) is not an error.
+     */
+    async createCanary(input: { namespace: string; name: string; container: string; image: string; replicas?: number; requestedBy: string; step: string }): Promise<{ name: string }> {
+      const main = (await read({ namespace: input.namespace, name: input.name })) as V1Deployment;
+      const canaryName = `${input.name}-canary`;
+      const labels = { ...(main.spec?.template.metadata?.labels ?? {}), track: 'canary' };
+      const template = structuredClone(main.spec!.template);
+      template.metadata = { ...template.metadata, labels };
+      template.spec!.containers = template.spec!.containers.map((container) => (container.name === input.container ? { ...container, image: input.image } : container));
+      try {
+        await apps().createNamespacedDeployment({
+          namespace: input.namespace,
+          body: {
+            apiVersion: 'apps/v1',
+            kind: 'Deployment',
+            metadata: { name: canaryName, namespace: input.namespace, labels: { ...(main.metadata?.labels ?? {}), track: 'canary' }, annotations: { 'ops-automation/canary-of': input.name } },
+            spec: { replicas: input.replicas ?? 1, selector: { matchLabels: labels }, template, ...(main.spec?.progressDeadlineSeconds ? { progressDeadlineSeconds: main.spec.progressDeadlineSeconds } : {}) },
+          },
+          fieldManager: 'ops-automation',
+        });
+      } catch (error) {
+        if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 409)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
+      }
+      const execution = Context.current().info.workflowExecution;
+      await writeAuditEvent(
+        deps.pool,
+        {
+          actor: input.requestedBy,
+          action: 'kubernetes.create-canary',
+          target: `k8s/${input.namespace}/deployment/${canaryName}`,
+          outcome: 'succeeded',
+          details: { of: input.name, image: input.image },
+          idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}`,
+        },
+        execution,
+      );
+      return { name: canaryName };
+    },
+
+    /** Deletes the canary Deployment; one already gone is fine. */
+    async deleteCanary(input: { namespace: string; name: string; requestedBy: string; step: string }): Promise<void> {
+      const canaryName = `${input.name}-canary`;
+      try {
+        await apps().deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
+      } catch (error) {
+        if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
+      }
+      const execution = Context.current().info.workflowExecution;
+      await writeAuditEvent(
+        deps.pool,
+        {
+          actor: input.requestedBy,
+          action: 'kubernetes.delete-canary',
+          target: `k8s/${input.namespace}/deployment/${canaryName}`,
+          outcome: 'succeeded',
+          idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}`,
+        },
+        execution,
+      );
+    },
+
+    /**
      * Waits until the rollout completes, heartbeating what it waits for. A
      * Progressing condition past its deadline, or `timeoutMs` without
      * completing, is a final RolloutFailed failure.

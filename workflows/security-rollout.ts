@@ -11,7 +11,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createKubernetesActivities, WorkloadKind, WorkloadState } from '../activities/kubernetes.js';
+import type { createKubernetesActivities, WorkloadKind } from '../activities/kubernetes.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
 import type { createPrometheusActivities } from '../activities/prometheus.js';
@@ -59,6 +59,10 @@ export interface SecurityRolloutInput {
   watchWindow?: string;
   /** "freeze" keeps the new image and pages instead of rolling back (for changes that cannot be reversed). */
   onFailure?: 'rollback' | 'freeze';
+  /** "canary": a `<name>-canary` Deployment with the new image is analysed first; the main one changes only after it passes. */
+  strategy?: 'rolling' | 'canary';
+  /** Replicas of the canary; default 1. */
+  canaryReplicas?: number;
   requestedBy?: string;
 }
 
@@ -238,8 +242,8 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
   // The baseline the change is judged against, read just before it.
   // A run that read its settings before analysis existed has none: it is judged by readiness alone.
   const analysis = settings.analysis ?? { maxErrorRatioIncrease: 0.05, maxLatencyIncrease: 0.2 };
-  const readFigures = async (): Promise<AnalysisFigures> => {
-    const values = { namespace, workload: name };
+  const readFigures = async (workload = name): Promise<AnalysisFigures> => {
+    const values = { namespace, workload };
     const [errorRatio, latencyP95] = await Promise.all([
       analysis.errorRatioQuery ? quick.queryValue({ query: renderQuery(analysis.errorRatioQuery, values) }) : undefined,
       analysis.latencyP95Query ? quick.queryValue({ query: renderQuery(analysis.latencyP95Query, values) }) : undefined,
@@ -255,24 +259,59 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
   }
 
   // From here the workload changes: every failure unwinds this stack, newest first.
-  const compensations: { step: string; run: () => Promise<unknown> }[] = [];
+  const compensations: { step: string; run: () => Promise<string> }[] = [];
+  const strategy = input.strategy ?? 'rolling';
+  if (strategy === 'canary' && kind !== 'Deployment') refuse(`the canary strategy needs a Deployment, not a ${kind}`, ErrorType.InvalidInput);
+  const watchMs = input.watchWindow ? parseDuration(input.watchWindow) ?? settings.watchWindowMs : settings.watchWindowMs;
+  let mainChanged = false;
   try {
     setPhase('rolling-out');
-    await quick.setImage({ ...ref, container, image: input.image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${input.image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
+    if (strategy === 'canary') {
+      const { name: canary } = await quick.createCanary({ namespace, name, container, image: input.image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
+      const removeCanary = {
+        step: 'remove-canary',
+        run: async () => {
+          await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
+          return `${canary} deleted`;
+        },
+      };
+      compensations.push(removeCanary);
+      step('canary-created', `${canary} runs ${input.image}; ${name} untouched`);
+      await untilStopped(() => long.waitForRollout({ namespace, name: canary, kind: 'Deployment', container, timeoutMs: settings.rolloutTimeoutMs }));
+      step('canary-ready', `${canary} is ready`);
+      setPhase('watching');
+      await condition(() => stopRequest !== undefined, watchMs);
+      if (stopRequest) throw stopFailure(stopRequest);
+      if (progress.analysis) {
+        const figures = await readFigures(canary);
+        const findings = analysisFindings(progress.analysis.baseline, figures, analysis);
+        if (findings.length > 0) throw ApplicationFailure.nonRetryable(`canary analysis failed: ${findings.join('; ')}`, ErrorType.RolloutFailed);
+        step('canary-analysed', JSON.stringify(figures));
+      }
+      setPhase('rolling-out');
+    }
     compensations.push({
       step: 'restore-image',
+      // Registered before the patch, so a patch that landed but whose activity failed is undone too.
       // The image this rollout replaced, not "the previous revision": a failed retry never walks further back.
       run: async () => {
         await quick.setImage({ ...ref, container, image: before.image, changeCause: `ops-automation ${workflowId}: rollback to ${before.image}`, requestedBy, step: 'restore-image' });
-        return long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs });
+        const restored = await long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs });
+        return `back on ${restored.image}: ${restored.availableReplicas}/${restored.replicas} available`;
       },
     });
-    step('image-set', `${container}: ${before.image} -> ${input.image}`);
+    mainChanged = true;
+    await quick.setImage({ ...ref, container, image: input.image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${input.image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
+    step(strategy === 'canary' ? 'promoted' : 'image-set', `${container}: ${before.image} -> ${input.image}`);
     await untilStopped(() => long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs }));
     step('rolled-out', `every replica runs ${input.image}`);
+    if (strategy === 'canary') {
+      await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
+      compensations.splice(0, 1);
+      step('canary-removed', `${name}-canary deleted after promotion`);
+    }
 
     setPhase('watching');
-    const watchMs = input.watchWindow ? parseDuration(input.watchWindow) ?? settings.watchWindowMs : settings.watchWindowMs;
     await condition(() => stopRequest !== undefined, watchMs);
     if (stopRequest) throw stopFailure(stopRequest);
     const after = await quick.readWorkload(ref);
@@ -297,10 +336,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       step('frozen', `kept ${input.image} (onFailure: freeze); paging instead of rolling back`);
     } else {
       setPhase('rolling-back');
-      for (const compensation of compensations.reverse()) {
-        const restored = (await compensation.run()) as WorkloadState;
-        step(compensation.step, `back on ${restored.image}: ${restored.availableReplicas}/${restored.replicas} available`);
-      }
+      for (const compensation of compensations.reverse()) step(compensation.step, await compensation.run());
       setPhase('rolled-back');
     }
     await incidents.raiseIncident({
@@ -313,8 +349,10 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       },
       startsAt: new Date().toISOString(),
     });
+    const outcome =
+      progress.phase === 'frozen' ? 'failed, frozen on the new image' : mainChanged ? `rolled back to ${before.image}` : `stopped at the canary, which was removed; ${name} still runs ${before.image}`;
     throw ApplicationFailure.create({
-      message: `rollout of ${input.image} to ${progress.workload} ${progress.phase === 'frozen' ? 'failed, frozen on the new image' : `rolled back to ${before.image}`}: ${cause}`,
+      message: `rollout of ${input.image} to ${progress.workload} ${outcome}: ${cause}`,
       type: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolledBack',
       nonRetryable: true,
     });

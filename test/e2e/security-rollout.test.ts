@@ -1,28 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
-import { waitFor } from '../../scripts/stack/net.js';
-import {
-  abortUpdate,
-  approveUpdate,
-  rejectUpdate,
-  rollbackUpdate,
-  rolloutProgressQuery,
-  securityRolloutWorkflow,
-  type RolloutProgress,
-  type SecurityRolloutInput,
-} from '../../workflows/security-rollout.js';
+import { approveUpdate, rejectUpdate, rolloutProgressQuery, securityRolloutWorkflow, type RolloutProgress, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { statusWhen } from '../support/incidents.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
 import { opsctlAsync } from '../support/opsctl.js';
-import { TestExporter, TestPrometheus } from '../support/prometheus.js';
-import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { FAKE_TRIVY, REPO, failureOf, progressWhen } from '../support/rollouts.js';
+import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * securityRolloutWorkflow on the real Temporal server and the real
@@ -30,22 +17,7 @@ import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQue
  * time: a clean patch, a blocked scan, a major bump approved, rejected and
  * timed out, and a bad image that never becomes ready and is rolled back.
  */
-const FAKE_TRIVY = fileURLToPath(new URL('../support/fake-trivy.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const REPO = 'registry.test/shop/api';
 const old = { id: 'CVE-2024-0001', severity: 'HIGH', pkg: 'openssl' };
-
-async function progressWhen(handle: WorkflowHandle, phase: string): Promise<RolloutProgress> {
-  let last: RolloutProgress | undefined;
-  await waitFor(`phase ${phase}`, async () => (last = await handle.query(rolloutProgressQuery)).phase === phase, 20_000);
-  return last!;
-}
-
-async function failureOf(handle: WorkflowHandle) {
-  const error = await handle.result().catch((caught: unknown) => caught);
-  expect(error).toBeInstanceOf(WorkflowFailedError);
-  return (error as WorkflowFailedError).cause!;
-}
 
 describe('security rollout', () => {
   let clients: StackClients;
@@ -181,180 +153,3 @@ describe('security rollout', () => {
   });
 });
 
-describe('security rollout, steered and interrupted', () => {
-  let clients: StackClients;
-  const kube = new FakeKubernetes();
-  const taskQueue = uniqueTaskQueue('rollout-steer');
-  const namespace = `steer-${taskQueue.slice(-6)}`;
-  let activities: ReturnType<typeof createActivities>;
-  let policyFile: string;
-
-  beforeAll(async () => {
-    clients = await connectStack();
-    await kube.start();
-    for (const name of ['slow', 'aborted', 'regret']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 4, progressDeadlineSeconds: 60 });
-    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
-    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
-    const rollouts = { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' };
-    policyFile = join(mkdtempSync(join(tmpdir(), 'ops-rollout-policy-')), 'policy.yaml');
-    writeFileSync(policyFile, JSON.stringify({ rollouts }));
-    activities = createActivities(clients.activityDeps({ policy: parsePolicy({ rollouts }, 'test'), taskQueue, kube: () => kube.kubeConfig() }));
-  });
-
-  afterAll(async () => {
-    await kube.stop();
-    await clients.close();
-  });
-
-  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) =>
-    clients.client.workflow.start(securityRolloutWorkflow, {
-      taskQueue,
-      workflowId: `rollout-${namespace}-${name}`,
-      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice', ...input }],
-    });
-
-  it('finishes correctly when its worker process is killed with SIGKILL in the middle of the rollout', async () => {
-    kube.podReadyMs = 1500;
-    const handle = await start('slow');
-    const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-kill-'));
-    const env = {
-      ...process.env,
-      ...stackEnv(testStack()),
-      OPS_TASK_QUEUE: taskQueue,
-      OPS_CONFIG: policyFile,
-      KUBECONFIG: kube.writeKubeconfig(join(dir, 'kubeconfig')),
-      OPS_WORKFLOW_BUNDLE: testStack().workflowBundlePath,
-      OPS_WORKER_METRICS_PORT: '0',
-      OPS_LOG_LEVEL: 'warn',
-    };
-    const spawnWorker = () => spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
-    const first = spawnWorker();
-    try {
-      await waitFor('the rollout to be under way', async () => kube.image('Deployment', namespace, 'slow') === `${REPO}:1.4.2` && (await handle.query(rolloutProgressQuery)).phase === 'rolling-out', 60_000).catch(async (error: unknown) => {
-        throw new Error(`${(error as Error).message}; progress ${JSON.stringify(await handle.query(rolloutProgressQuery).catch((e: unknown) => String(e)))}; ${kube.requests.length} kube requests`);
-      });
-      first.kill('SIGKILL');
-      await new Promise((resolve) => (first.exitCode !== null || first.signalCode !== null ? resolve(null) : first.once('exit', resolve)));
-    } finally {
-      first.kill('SIGKILL');
-    }
-    const second = spawnWorker();
-    try {
-      const result = await handle.result();
-      expect(result.phase).toBe('succeeded');
-      expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
-      // The image was set once: the new worker carried on waiting instead of starting over.
-      expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/slow'))).toHaveLength(1);
-      expect(kube.image('Deployment', namespace, 'slow')).toBe(`${REPO}:1.4.2`);
-    } finally {
-      second.kill('SIGTERM');
-    }
-  }, 120_000);
-
-  it('rolls back when an operator aborts mid-rollout, and when one asks for a rollback while watching', async () => {
-    kube.podReadyMs = 1500;
-    const worker = await startBackgroundWorker(taskQueue, activities);
-    try {
-      const aborted = await start('aborted');
-      await waitFor('the rollout to be under way', async () => (await aborted.query(rolloutProgressQuery)).phase === 'rolling-out', 20_000);
-      await aborted.executeUpdate(abortUpdate, { args: [{ by: 'dave', reason: 'wrong build' }] });
-      const abortCause = await failureOf(aborted);
-      expect(abortCause.message).toBe(`rollout of ${REPO}:1.4.2 to Deployment ${namespace}/aborted rolled back to ${REPO}:1.4.1: aborted by dave: wrong build`);
-      expect(kube.image('Deployment', namespace, 'aborted')).toBe(`${REPO}:1.4.1`);
-
-      kube.podReadyMs = 50;
-      const regret = await start('regret', { watchWindow: '1m' });
-      await waitFor('the watch window', async () => (await regret.query(rolloutProgressQuery)).phase === 'watching', 20_000);
-      await regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] });
-      const regretCause = await failureOf(regret);
-      expect(regretCause.message).toMatch(/rolled back to .*:1\.4\.1: rolled back by erin$/);
-      expect(kube.image('Deployment', namespace, 'regret')).toBe(`${REPO}:1.4.1`);
-      await expect(regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] })).rejects.toThrow();
-    } finally {
-      await worker.stop();
-    }
-  });
-});
-
-describe('security rollout, analysed against Prometheus', () => {
-  let clients: StackClients;
-  let worker: { stop(): Promise<void> };
-  let prometheus: TestPrometheus;
-  const exporter = new TestExporter();
-  const kube = new FakeKubernetes();
-  const taskQueue = uniqueTaskQueue('rollout-analysis');
-  const namespace = `metrics-${taskQueue.slice(-6)}`;
-  const figures = (workload: string, errorRatio: number, latency: number) => {
-    exporter.set('test_error_ratio', { namespace, workload }, errorRatio);
-    exporter.set('test_latency_p95_seconds', { namespace, workload }, latency);
-  };
-
-  beforeAll(async () => {
-    clients = await connectStack();
-    await Promise.all([kube.start(), exporter.start()]);
-    kube.podReadyMs = 50;
-    prometheus = new TestPrometheus(mkdtempSync(join(tmpdir(), 'ops-prometheus-')), exporter.port);
-    for (const name of ['steady', 'regress', 'dark']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
-    figures('steady', 0.01, 0.2);
-    figures('regress', 0.01, 0.2);
-    await prometheus.start();
-    // Both series scraped at least once before any rollout reads a baseline.
-    await waitFor('the first scrape', async () => (await fetch(`${prometheus.url}/api/v1/query?query=test_error_ratio`).then((r) => r.json()) as { data: { result: unknown[] } }).data.result.length === 2, 20_000);
-    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
-    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
-    const policy = parsePolicy(
-      {
-        rollouts: {
-          scanner: { command: [process.execPath, FAKE_TRIVY, reports] },
-          watchWindow: '3s',
-          analysis: {
-            errorRatioQuery: 'test_error_ratio{namespace="$namespace",workload="$workload"}',
-            latencyP95Query: 'test_latency_p95_seconds{namespace="$namespace",workload="$workload"}',
-          },
-        },
-      },
-      'test',
-    );
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, prometheusUrl: prometheus.url, kube: () => kube.kubeConfig() })));
-  }, 60_000);
-
-  afterAll(async () => {
-    await worker?.stop();
-    await prometheus?.stop();
-    await Promise.all([kube.stop(), exporter.stop()]);
-    await clients.close();
-  });
-
-  const start = (name: string) =>
-    clients.client.workflow.start(securityRolloutWorkflow, {
-      taskQueue,
-      workflowId: `rollout-${namespace}-${name}`,
-      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice' }],
-    });
-
-  it('passes a rollout whose error ratio and latency hold, recording both figures', async () => {
-    const handle = await start('steady');
-    await progressWhen(handle, 'watching');
-    figures('steady', 0.02, 0.22);
-    const result = await handle.result();
-    expect(result.phase).toBe('succeeded');
-    expect(result.analysis).toEqual({ baseline: { errorRatio: 0.01, latencyP95: 0.2 }, after: { errorRatio: 0.02, latencyP95: 0.22 } });
-  });
-
-  it('rolls back a ready image that raises the error ratio', async () => {
-    const handle = await start('regress');
-    await progressWhen(handle, 'watching');
-    figures('regress', 0.12, 0.2);
-    const cause = await failureOf(handle);
-    expect(cause.message).toBe(
-      `rollout of ${REPO}:1.4.2 to Deployment ${namespace}/regress rolled back to ${REPO}:1.4.1: analysis failed: the error ratio rose from 1.0% to 12.0% (limit +5.0 points)`,
-    );
-    expect(kube.image('Deployment', namespace, 'regress')).toBe(`${REPO}:1.4.1`);
-  });
-
-  it('refuses to change a workload Prometheus knows nothing about', async () => {
-    const cause = await failureOf(await start('dark'));
-    expect(cause.message).toBe(`no baseline for error ratio and p95 latency: Prometheus has no data for ${namespace}/dark; nothing was changed`);
-    expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/dark'))).toEqual([]);
-  });
-});

@@ -99,6 +99,7 @@ export class FakeKubernetes {
   }
 
   async stop(): Promise<void> {
+    this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
@@ -163,7 +164,12 @@ export class FakeKubernetes {
   }
 
   image(kind: Kind, namespace: string, name: string, container = 'app'): string | undefined {
-    return containersOf(this.workloads.get(`${kind}/${namespace}/${name}`)!.object).find((entry) => entry.name === container)?.image;
+    const workload = this.workloads.get(`${kind}/${namespace}/${name}`);
+    return workload ? containersOf(workload.object).find((entry) => entry.name === container)?.image : undefined;
+  }
+
+  exists(kind: Kind, namespace: string, name: string): boolean {
+    return this.workloads.has(`${kind}/${namespace}/${name}`);
   }
 
   /** Pod readiness of the current template: how many new pods are ready, and whether it failed. */
@@ -263,12 +269,41 @@ export class FakeKubernetes {
     const notFound = (what: string) =>
       send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `${what} not found`, reason: 'NotFound', code: 404 });
 
+    const collectionMatch = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments$/.exec(url.pathname);
+    if (collectionMatch && request.method === 'POST') {
+      const created = body as Workload['object'];
+      const namespace = collectionMatch[1]!;
+      const name = created.metadata.name;
+      if (this.workloads.has(`Deployment/${namespace}/${name}`)) {
+        return send(409, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `deployments.apps "${name}" already exists`, reason: 'AlreadyExists', code: 409 });
+      }
+      const containers = containersOf(created);
+      const workload: Workload = {
+        kind: 'Deployment',
+        object: {
+          ...created,
+          metadata: { ...created.metadata, namespace, generation: 1, annotations: { ...(created.metadata.annotations ?? {}), 'deployment.kubernetes.io/revision': '1' }, labels: created.metadata.labels ?? {} },
+          spec: { progressDeadlineSeconds: 600, ...created.spec },
+        },
+        // A new Deployment rolls out from nothing: no stable image yet.
+        stableImages: Object.fromEntries(containers.map((container) => [container.name, ''])),
+        rolloutStartedAt: Date.now(),
+        revision: 1,
+      };
+      this.workloads.set(`Deployment/${namespace}/${name}`, workload);
+      return send(201, this.withStatus(workload));
+    }
+
     const workloadMatch = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/(deployments|statefulsets)\/([^/]+)(\/scale)?$/.exec(url.pathname);
     if (workloadMatch) {
       const [, namespace, plural, name, scale] = workloadMatch as unknown as [string, string, string, string, string | undefined];
       const kind: Kind = plural === 'deployments' ? 'Deployment' : 'StatefulSet';
       const workload = this.workloads.get(`${kind}/${namespace}/${name}`);
       if (!workload) return notFound(`${plural}.apps "${name}"`);
+      if (request.method === 'DELETE' && !scale) {
+        this.workloads.delete(`${kind}/${namespace}/${name}`);
+        return send(200, { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name, group: 'apps', kind: plural } });
+      }
       if (request.method === 'PATCH' || request.method === 'PUT') {
         const before = JSON.stringify(workload.object.spec.template);
         const patch = body as Json;

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities/index.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { waitFor } from '../../scripts/stack/net.js';
+import { abortUpdate, rollbackUpdate, rolloutProgressQuery, securityRolloutWorkflow, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
+import { FakeKubernetes } from '../support/kube-fake.js';
+import { FAKE_TRIVY, REPO, failureOf } from '../support/rollouts.js';
+import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+
+/**
+ * securityRolloutWorkflow on the real Temporal server and the real
+ * Kubernetes client, against the Kubernetes fake that rolls pods out over
+ * time: a worker process killed mid-rollout, and operators aborting or
+ * rolling back a running rollout.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('security rollout, steered and interrupted', () => {
+  let clients: StackClients;
+  const kube = new FakeKubernetes();
+  const taskQueue = uniqueTaskQueue('rollout-steer');
+  const namespace = `steer-${taskQueue.slice(-6)}`;
+  let activities: ReturnType<typeof createActivities>;
+  let policyFile: string;
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    await kube.start();
+    for (const name of ['slow', 'aborted', 'regret']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 4, progressDeadlineSeconds: 60 });
+    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
+    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
+    const rollouts = { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' };
+    policyFile = join(mkdtempSync(join(tmpdir(), 'ops-rollout-policy-')), 'policy.yaml');
+    writeFileSync(policyFile, JSON.stringify({ rollouts }));
+    activities = createActivities(clients.activityDeps({ policy: parsePolicy({ rollouts }, 'test'), taskQueue, kube: () => kube.kubeConfig() }));
+  });
+
+  afterAll(async () => {
+    await kube.stop();
+    await clients.close();
+  });
+
+  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) =>
+    clients.client.workflow.start(securityRolloutWorkflow, {
+      taskQueue,
+      workflowId: `rollout-${namespace}-${name}`,
+      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice', ...input }],
+    });
+
+  it('finishes correctly when its worker process is killed with SIGKILL in the middle of the rollout', async () => {
+    kube.podReadyMs = 1500;
+    const handle = await start('slow');
+    const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-kill-'));
+    const env = {
+      ...process.env,
+      ...stackEnv(testStack()),
+      OPS_TASK_QUEUE: taskQueue,
+      OPS_CONFIG: policyFile,
+      KUBECONFIG: kube.writeKubeconfig(join(dir, 'kubeconfig')),
+      OPS_WORKFLOW_BUNDLE: testStack().workflowBundlePath,
+      OPS_WORKER_METRICS_PORT: '0',
+      OPS_LOG_LEVEL: 'warn',
+    };
+    const spawnWorker = () => spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
+    const first = spawnWorker();
+    try {
+      await waitFor('the rollout to be under way', async () => kube.image('Deployment', namespace, 'slow') === `${REPO}:1.4.2` && (await handle.query(rolloutProgressQuery)).phase === 'rolling-out', 60_000).catch(async (error: unknown) => {
+        throw new Error(`${(error as Error).message}; progress ${JSON.stringify(await handle.query(rolloutProgressQuery).catch((e: unknown) => String(e)))}; ${kube.requests.length} kube requests`);
+      });
+      first.kill('SIGKILL');
+      await new Promise((resolve) => (first.exitCode !== null || first.signalCode !== null ? resolve(null) : first.once('exit', resolve)));
+    } finally {
+      first.kill('SIGKILL');
+    }
+    const second = spawnWorker();
+    try {
+      const result = await handle.result();
+      expect(result.phase).toBe('succeeded');
+      expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
+      // The image was set once: the new worker carried on waiting instead of starting over.
+      expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/slow'))).toHaveLength(1);
+      expect(kube.image('Deployment', namespace, 'slow')).toBe(`${REPO}:1.4.2`);
+    } finally {
+      second.kill('SIGTERM');
+    }
+  }, 120_000);
+
+  it('rolls back when an operator aborts mid-rollout, and when one asks for a rollback while watching', async () => {
+    kube.podReadyMs = 1500;
+    const worker = await startBackgroundWorker(taskQueue, activities);
+    try {
+      const aborted = await start('aborted');
+      await waitFor('the rollout to be under way', async () => (await aborted.query(rolloutProgressQuery)).phase === 'rolling-out', 20_000);
+      await aborted.executeUpdate(abortUpdate, { args: [{ by: 'dave', reason: 'wrong build' }] });
+      const abortCause = await failureOf(aborted);
+      expect(abortCause.message).toBe(`rollout of ${REPO}:1.4.2 to Deployment ${namespace}/aborted rolled back to ${REPO}:1.4.1: aborted by dave: wrong build`);
+      expect(kube.image('Deployment', namespace, 'aborted')).toBe(`${REPO}:1.4.1`);
+
+      kube.podReadyMs = 50;
+      const regret = await start('regret', { watchWindow: '1m' });
+      await waitFor('the watch window', async () => (await regret.query(rolloutProgressQuery)).phase === 'watching', 20_000);
+      await regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] });
+      const regretCause = await failureOf(regret);
+      expect(regretCause.message).toMatch(/rolled back to .*:1\.4\.1: rolled back by erin$/);
+      expect(kube.image('Deployment', namespace, 'regret')).toBe(`${REPO}:1.4.1`);
+      await expect(regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] })).rejects.toThrow();
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
