@@ -6,6 +6,7 @@ import { createPagingActivities, type PagingDeps } from './paging.js';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes.js';
 import { createPostgresActivities, type PostgresDeps } from './postgres.js';
 import { createPrometheusActivities, type PrometheusDeps } from './prometheus.js';
+import { createRegistryActivities } from './registry.js';
 import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
 import { createRolloutSettingsActivities } from './rollout-settings.js';
 import { createScannerActivities, type ScannerDeps } from './scanner.js';
@@ -29,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScannerActivities(deps),
     ...createRolloutSettingsActivities(deps),
     ...createPrometheusActivities(deps),
+    ...createRegistryActivities(),
   };
 }
 

@@ -15,6 +15,7 @@ import type { createKubernetesActivities, WorkloadKind } from '../activities/kub
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
 import type { createPrometheusActivities } from '../activities/prometheus.js';
+import type { createRegistryActivities } from '../activities/registry.js';
 import type { createScannerActivities } from '../activities/scanner.js';
 import { parseDuration } from '../src/domain/durations.js';
 import { ErrorType } from '../src/domain/errors.js';
@@ -50,7 +51,9 @@ export interface SecurityRolloutInput {
   kind?: WorkloadKind;
   /** Default: the only container. */
   container?: string;
-  image: string;
+  /** The image to roll out; or `discover` to take the highest semver tag of the running image's repository. */
+  image?: string;
+  discover?: boolean;
   /** Wait for approve() whatever the bump. */
   requireApproval?: boolean;
   /** Default from the policy (4h): "30m", "2h". */
@@ -98,7 +101,10 @@ export const rollbackUpdate = defineUpdate<RolloutProgress, [{ by: string }]>('r
 export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');
 
 const quick = proxyActivities<
-  ReturnType<typeof createRolloutSettingsActivities> & ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createPrometheusActivities>
+  ReturnType<typeof createRolloutSettingsActivities> &
+    ReturnType<typeof createKubernetesActivities> &
+    ReturnType<typeof createPrometheusActivities> &
+    ReturnType<typeof createRegistryActivities>
 >(quickApiCall);
 // Scans and rollout waits heartbeat every few seconds: a worker that dies mid-wait is noticed within 10 s.
 const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '10s' });
@@ -117,7 +123,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     );
   }
   const requestedBy = input.requestedBy?.trim() || 'system';
-  const progress: RolloutProgress = { workload: `${kind} ${namespace}/${name}`, phase: 'checking', to: input.image, steps: [] };
+  const progress: RolloutProgress = { workload: `${kind} ${namespace}/${name}`, phase: 'checking', to: input.image ?? '(to be discovered)', steps: [] };
   const step = (what: string, detail: string) => progress.steps.push({ at: new Date().toISOString(), step: what, detail });
   let stopRequest: { kind: 'abort' | 'rollback'; by: string; reason?: string } | undefined;
   const requireActor = (by: string | undefined) => {
@@ -187,7 +193,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     { key: OpsService, value: name },
     { key: OpsStatus, value: 'checking' },
   ]);
-  upsertMemo({ summary: `Rollout of ${input.image} to ${kind} ${namespace}/${name}` });
+  upsertMemo({ summary: `Rollout of ${input.image ?? 'the newest tag'} to ${kind} ${namespace}/${name}` });
   const setPhase = (phase: RolloutPhase) => {
     progress.phase = phase;
     upsertSearchAttributes([{ key: OpsStatus, value: phase }]);
@@ -208,24 +214,33 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
   if (before.failed || !before.rolledOut) {
     refuse(`${progress.workload} is not healthy before the change (${before.failed ?? `waiting for ${before.waitingFor}`}); nothing was changed`, ErrorType.Conflict);
   }
-  progress.bump = classifyBump(before.image, input.image);
+  if (!input.image && !input.discover) refuse('give the image to roll out, or "discover": true to take the newest tag', ErrorType.InvalidInput);
+  let image = input.image ?? '';
+  if (!input.image) {
+    const discovered = await quick.discoverLatestImage({ image: before.image });
+    image = discovered.image;
+    progress.to = image;
+    upsertMemo({ summary: `Rollout of ${image} to ${kind} ${namespace}/${name}` });
+    step('discovered', `${image} is the highest of ${discovered.tags} tags`);
+  }
+  progress.bump = classifyBump(before.image, image);
   step('checked', `${before.availableReplicas}/${before.replicas} available on ${before.image}; ${progress.bump} bump`);
   if (progress.bump === 'same') {
     setPhase('succeeded');
-    step('done', `already running ${input.image}`);
+    step('done', `already running ${image}`);
     return progress;
   }
 
   setPhase('scanning');
-  const [current, candidate] = await Promise.all([long.scanImage({ image: before.image }), long.scanImage({ image: input.image })]);
+  const [current, candidate] = await Promise.all([long.scanImage({ image: before.image }), long.scanImage({ image: image })]);
   const blocking = newBlockingVulnerabilities(current, candidate, settings.blockingSeverity);
   if (blocking.length > 0) {
     refuse(
-      `${input.image} is blocked by the scan: ${blocking.map((vulnerability) => `${vulnerability.id} (${vulnerability.severity} in ${vulnerability.package})`).join(', ')} not in ${before.image}`,
+      `${image} is blocked by the scan: ${blocking.map((vulnerability) => `${vulnerability.id} (${vulnerability.severity} in ${vulnerability.package})`).join(', ')} not in ${before.image}`,
       ErrorType.Conflict,
     );
   }
-  step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${input.image}, none new at ${settings.blockingSeverity} or above`);
+  step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${image}, none new at ${settings.blockingSeverity} or above`);
 
   if (input.requireApproval || settings.approvalRequiredFor.includes(progress.bump as never)) {
     setPhase('awaiting-approval');
@@ -267,7 +282,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
   try {
     setPhase('rolling-out');
     if (strategy === 'canary') {
-      const { name: canary } = await quick.createCanary({ namespace, name, container, image: input.image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
+      const { name: canary } = await quick.createCanary({ namespace, name, container, image: image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
       const removeCanary = {
         step: 'remove-canary',
         run: async () => {
@@ -276,7 +291,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
         },
       };
       compensations.push(removeCanary);
-      step('canary-created', `${canary} runs ${input.image}; ${name} untouched`);
+      step('canary-created', `${canary} runs ${image}; ${name} untouched`);
       await untilStopped(() => long.waitForRollout({ namespace, name: canary, kind: 'Deployment', container, timeoutMs: settings.rolloutTimeoutMs }));
       step('canary-ready', `${canary} is ready`);
       setPhase('watching');
@@ -301,10 +316,10 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       },
     });
     mainChanged = true;
-    await quick.setImage({ ...ref, container, image: input.image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${input.image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
-    step(strategy === 'canary' ? 'promoted' : 'image-set', `${container}: ${before.image} -> ${input.image}`);
+    await quick.setImage({ ...ref, container, image: image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
+    step(strategy === 'canary' ? 'promoted' : 'image-set', `${container}: ${before.image} -> ${image}`);
     await untilStopped(() => long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs }));
-    step('rolled-out', `every replica runs ${input.image}`);
+    step('rolled-out', `every replica runs ${image}`);
     if (strategy === 'canary') {
       await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
       compensations.splice(0, 1);
@@ -315,7 +330,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     await condition(() => stopRequest !== undefined, watchMs);
     if (stopRequest) throw stopFailure(stopRequest);
     const after = await quick.readWorkload(ref);
-    if (after.failed || !after.rolledOut || after.image !== input.image) {
+    if (after.failed || !after.rolledOut || after.image !== image) {
       throw ApplicationFailure.nonRetryable(`${progress.workload} is unhealthy after the rollout: ${after.failed ?? after.waitingFor ?? `runs ${after.image}`}`, ErrorType.RolloutFailed);
     }
     if (progress.analysis) {
@@ -325,7 +340,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       step('analysed', JSON.stringify(progress.analysis.after));
     }
     setPhase('succeeded');
-    step('done', `${input.image} healthy for ${Math.round(watchMs / 1000)}s`);
+    step('done', `${image} healthy for ${Math.round(watchMs / 1000)}s`);
     return progress;
   } catch (error) {
     const cause = failureMessage(error);
@@ -333,7 +348,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     step('failed', cause);
     if (input.onFailure === 'freeze') {
       setPhase('frozen');
-      step('frozen', `kept ${input.image} (onFailure: freeze); paging instead of rolling back`);
+      step('frozen', `kept ${image} (onFailure: freeze); paging instead of rolling back`);
     } else {
       setPhase('rolling-back');
       for (const compensation of compensations.reverse()) step(compensation.step, await compensation.run());
@@ -343,7 +358,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       dedupKey: rolloutFailedDedupKey(namespace, name),
       labels: { alertname: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolloutRolledBack', service: name, namespace, severity: 'high' },
       annotations: {
-        summary: `Rollout of ${input.image} to ${namespace}/${name} ${progress.phase === 'frozen' ? 'failed and is frozen' : 'was rolled back'}`,
+        summary: `Rollout of ${image} to ${namespace}/${name} ${progress.phase === 'frozen' ? 'failed and is frozen' : 'was rolled back'}`,
         description: cause,
         workflow: workflowId,
       },
@@ -352,7 +367,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     const outcome =
       progress.phase === 'frozen' ? 'failed, frozen on the new image' : mainChanged ? `rolled back to ${before.image}` : `stopped at the canary, which was removed; ${name} still runs ${before.image}`;
     throw ApplicationFailure.create({
-      message: `rollout of ${input.image} to ${progress.workload} ${outcome}: ${cause}`,
+      message: `rollout of ${image} to ${progress.workload} ${outcome}: ${cause}`,
       type: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolledBack',
       nonRetryable: true,
     });

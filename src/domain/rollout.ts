@@ -120,3 +120,28 @@ export function analysisFindings(baseline: AnalysisFigures, after: AnalysisFigur
   }
   return findings;
 }
+
+/**
+ * The highest semantic-version tag of the same flavour as `current` (the same
+ * suffix, so 1.4.1-alpine moves to 1.5.0-alpine, never to 1.5.0), or
+ * undefined when there is none.
+ */
+export function highestTag(current: string | undefined, tags: string[]): string | undefined {
+  const flavour = parseSemVer(current)?.prerelease ?? '';
+  let best: { tag: string; version: SemVer } | undefined;
+  for (const tag of tags) {
+    const version = parseSemVer(tag);
+    if (!version || version.prerelease !== flavour) continue;
+    const newer = !best || [version.major - best.version.major, version.minor - best.version.minor, version.patch - best.version.patch].find((delta) => delta !== 0)! > 0;
+    if (newer) best = { tag, version };
+  }
+  return best?.tag;
+}
+
+/** Where an image's registry is and what the repository is called there (Docker Hub's conventions included). */
+export function registryOf(repository: string): { host: string; name: string } {
+  const [first, ...rest] = repository.split('/');
+  const isHost = rest.length > 0 && (first!.includes('.') || first!.includes(':') || first === 'localhost');
+  if (!isHost) return { host: 'registry-1.docker.io', name: rest.length === 0 ? `library/${first}` : repository };
+  return { host: first!, name: rest.join('/') };
+}

@@ -7,6 +7,7 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { approveUpdate, rejectUpdate, rolloutProgressQuery, securityRolloutWorkflow, type RolloutProgress, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { statusWhen } from '../support/incidents.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
+import { FakeRegistry } from '../support/fake-registry.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { FAKE_TRIVY, REPO, failureOf, progressWhen } from '../support/rollouts.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
@@ -23,10 +24,11 @@ describe('security rollout', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
   const kube = new FakeKubernetes();
+  const registry = new FakeRegistry();
   const taskQueue = uniqueTaskQueue('rollout');
   const namespace = `shop-${taskQueue.slice(-6)}`;
 
-  const start = (name: string, input: Partial<SecurityRolloutInput> & { image: string }) =>
+  const start = (name: string, input: Partial<SecurityRolloutInput>) =>
     clients.client.workflow.start(securityRolloutWorkflow, {
       taskQueue,
       workflowId: `rollout-${namespace}-${name}`,
@@ -39,6 +41,10 @@ describe('security rollout', () => {
     await kube.start();
     kube.podReadyMs = 150;
     for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad', 'cli', 'cli-no']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
+    await registry.start();
+    registry.setTags('shop/web', ['1.3.9', '1.4.1', '1.4.2', '1.4.10', '1.5.0-rc.1', 'latest', '1.4.11-debug']);
+    kube.addWorkload('Deployment', namespace, 'web', { image: `${registry.host}/shop/web:1.4.1`, replicas: 2 });
+    kube.addWorkload('StatefulSet', namespace, 'db', { image: `${REPO}:1.4.1`, replicas: 2, container: 'postgres' });
     kube.badImages.add(`${REPO}:1.4.9-broken`);
     const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-'));
     const reports = join(dir, 'reports.json');
@@ -50,6 +56,8 @@ describe('security rollout', () => {
         [`${REPO}:1.4.3`]: [old, { id: 'CVE-2025-9999', severity: 'CRITICAL', pkg: 'libxml2' }, { id: 'CVE-2025-1111', severity: 'MEDIUM', pkg: 'curl' }],
         [`${REPO}:2.0.0`]: [],
         [`${REPO}:1.4.9-broken`]: [],
+        [`${registry.host}/shop/web:1.4.1`]: [],
+        [`${registry.host}/shop/web:1.4.10`]: [],
       }),
     );
     const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s', rolloutTimeout: '30s' } }, 'test');
@@ -59,7 +67,32 @@ describe('security rollout', () => {
   afterAll(async () => {
     await worker?.stop();
     await kube.stop();
+    await registry.stop();
     await clients.close();
+  });
+
+  it('discovers the newest tag of the running image from its registry, and rolls a StatefulSet too', async () => {
+    const result = await (await start('web', { image: undefined, discover: true })).result();
+    expect(result).toMatchObject({ phase: 'succeeded', from: `${registry.host}/shop/web:1.4.1`, to: `${registry.host}/shop/web:1.4.10`, bump: 'patch' });
+    expect(result.steps[0]).toMatchObject({ step: 'discovered', detail: `${registry.host}/shop/web:1.4.10 is the highest of 7 tags` });
+    expect(registry.requests.filter((path) => path.startsWith('/v2/shop/web/tags/list'))).toEqual([
+      // Refused without a token, then again with the token from the challenge's realm.
+      '/v2/shop/web/tags/list?n=1000',
+      '/v2/shop/web/tags/list?n=1000',
+      // Pages of two in the registry's (lexical) order, each following the Link header.
+      '/v2/shop/web/tags/list?last=1.4.1&n=2',
+      '/v2/shop/web/tags/list?last=1.4.11-debug&n=2',
+      '/v2/shop/web/tags/list?last=1.5.0-rc.1&n=2',
+    ]);
+
+    const db = await clients.client.workflow.execute(securityRolloutWorkflow, {
+      taskQueue,
+      workflowId: `rollout-${namespace}-db`,
+      args: [{ namespace, deployment: 'db', kind: 'StatefulSet', image: `${REPO}:1.4.2`, requestedBy: 'alice' }],
+    });
+    expect(db).toMatchObject({ phase: 'succeeded', workload: `StatefulSet ${namespace}/db` });
+    expect(kube.image('StatefulSet', namespace, 'db', 'postgres')).toBe(`${REPO}:1.4.2`);
+    expect(kube.requests.some((request) => request.method === 'PATCH' && request.path.startsWith(`/apis/apps/v1/namespaces/${namespace}/statefulsets/db?`))).toBe(true);
   });
 
   it('rolls out a clean patch: scanned, set with its change cause, every replica updated, watched', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTrivyReport } from '../../activities/scanner.js';
-import { analysisFindings, classifyBump, newBlockingVulnerabilities, parseImage, renderQuery } from '../../src/domain/rollout.js';
+import { analysisFindings, classifyBump, highestTag, newBlockingVulnerabilities, parseImage, registryOf, renderQuery } from '../../src/domain/rollout.js';
 
 describe('rollout rules', () => {
   it('reads image references with registries, ports, tags and digests', () => {
@@ -54,5 +54,16 @@ describe('rollout rules', () => {
     expect(renderQuery('sum(rate(x{namespace="$namespace",deployment="$workload"}[5m]))', { namespace: 'shop', workload: 'api' })).toBe(
       'sum(rate(x{namespace="shop",deployment="api"}[5m]))',
     );
+  });
+
+  it('picks the highest semver tag of the same flavour, and finds the registry of an image', () => {
+    const tags = ['1.9.0', '1.10.0', '1.10.1-alpine', '2.0.0-rc.1', 'latest', 'v1.11.0'];
+    expect(highestTag('1.9.0', tags)).toBe('v1.11.0');
+    expect(highestTag('1.9.0-alpine', tags)).toBe('1.10.1-alpine');
+    expect(highestTag('1.0.0-slim', tags)).toBeUndefined();
+    expect(registryOf('nginx')).toEqual({ host: 'registry-1.docker.io', name: 'library/nginx' });
+    expect(registryOf('bitnami/redis')).toEqual({ host: 'registry-1.docker.io', name: 'bitnami/redis' });
+    expect(registryOf('ghcr.io/acme/api')).toEqual({ host: 'ghcr.io', name: 'acme/api' });
+    expect(registryOf('localhost:5000/api')).toEqual({ host: 'localhost:5000', name: 'api' });
   });
 });

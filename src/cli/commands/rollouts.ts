@@ -61,14 +61,16 @@ export function registerRolloutCommands(program: Command, context: RolloutsConte
   rollout
     .command('start <workload>')
     .description('roll a new image out to <namespace>/<name> (scan gate, approval for risky bumps, automatic rollback)')
-    .requiredOption('--image <image>', 'the image to roll out, e.g. registry.example.com/shop/api:1.4.3')
+    .option('--image <image>', 'the image to roll out, e.g. registry.example.com/shop/api:1.4.3')
+    .option('--discover', "take the highest semver tag of the running image's repository from its registry")
     .option('--container <name>', 'the container to update (default: the only one)')
     .option('--statefulset', 'the workload is a StatefulSet')
     .option('--require-approval', 'wait for approve whatever the bump')
     .option('--freeze-on-failure', 'keep the new image and page instead of rolling back')
     .option(...requesterOption)
-    .action(async (target: string, options: { image: string; container?: string; statefulset?: boolean; requireApproval?: boolean; freezeOnFailure?: boolean; by: string }) => {
+    .action(async (target: string, options: { image?: string; discover?: boolean; container?: string; statefulset?: boolean; requireApproval?: boolean; freezeOnFailure?: boolean; by: string }) => {
       const { namespace, name } = workload(target);
+      if (!options.image === !options.discover) throw new UserError('give --image <image> or --discover, not both and not neither');
       const workflowId = rolloutWorkflowId(namespace, name);
       try {
         const handle = await (await context.temporal()).workflow.start(securityRolloutWorkflow, {
@@ -78,7 +80,7 @@ export function registerRolloutCommands(program: Command, context: RolloutsConte
             {
               namespace,
               deployment: name,
-              image: options.image,
+              ...(options.image ? { image: options.image } : { discover: true }),
               requestedBy: options.by,
               ...(options.container ? { container: options.container } : {}),
               ...(options.statefulset ? { kind: 'StatefulSet' as const } : {}),
