@@ -1,4 +1,4 @@
-import { ApiException, AppsV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
@@ -108,8 +108,43 @@ function stateOf(kind: WorkloadKind, workload: Workload, containerName?: string)
   };
 }
 
+export interface PodState {
+  name: string;
+  phase: string;
+  ready: boolean;
+  restarts: number;
+  /** Why a container waits (CrashLoopBackOff, ImagePullBackOff), when one does. */
+  waitingReason?: string;
+  owner?: string;
+  startedAt?: string;
+}
+
+function podState(pod: V1Pod): PodState {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const waiting = statuses.find((status) => status.state?.waiting?.reason)?.state?.waiting?.reason;
+  const owner = pod.metadata?.ownerReferences?.[0];
+  return {
+    name: pod.metadata?.name ?? '',
+    phase: pod.status?.phase ?? 'Unknown',
+    ready: pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
+    restarts: statuses.reduce((sum, status) => sum + (status.restartCount ?? 0), 0),
+    ...(waiting ? { waitingReason: waiting } : {}),
+    ...(owner ? { owner: `${owner.kind}/${owner.name}` } : {}),
+    ...(pod.status?.startTime ? { startedAt: new Date(pod.status.startTime).toISOString() } : {}),
+  };
+}
+
 export function createKubernetesActivities(deps: KubernetesDeps) {
   const apps = () => deps.kube().makeApiClient(AppsV1Api);
+  const core = () => deps.kube().makeApiClient(CoreV1Api);
+  const audit = async (input: { requestedBy: string; step: string }, action: string, target: string, details: Record<string, unknown>) => {
+    const execution = Context.current().info.workflowExecution;
+    await writeAuditEvent(
+      deps.pool,
+      { actor: input.requestedBy, action, target, outcome: 'succeeded', details, idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}` },
+      execution,
+    );
+  };
   const label = (ref: WorkloadRef) => `${ref.kind ?? 'Deployment'} ${ref.namespace}/${ref.name}`;
 
   async function read(ref: WorkloadRef): Promise<Workload> {
@@ -162,6 +197,64 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
         execution,
       );
       return stateOf(kind, patched, input.container);
+    },
+
+    /** Sets the replica count through the scale subresource; returns the count before and after. */
+    async scaleWorkload(input: WorkloadRef & { replicas: number; requestedBy: string; step: string }): Promise<{ from: number; to: number }> {
+      const kind = input.kind ?? 'Deployment';
+      const before = await read(input);
+      const from = before.spec?.replicas ?? 1;
+      const body = { spec: { replicas: input.replicas } };
+      const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+      try {
+        if (kind === 'Deployment') await apps().patchNamespacedDeploymentScale({ namespace: input.namespace, name: input.name, body }, options);
+        else await apps().patchNamespacedStatefulSetScale({ namespace: input.namespace, name: input.name, body }, options);
+      } catch (error) {
+        throw kubeFailure(error, label(input));
+      }
+      await audit(input, 'kubernetes.scale', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { from, to: input.replicas });
+      return { from, to: input.replicas };
+    },
+
+    /** The pods a label selector (and optional field selector) matches, with readiness and waiting reasons. */
+    async listPods(input: { namespace: string; labelSelector: string; fieldSelector?: string }): Promise<PodState[]> {
+      try {
+        const list = await core().listNamespacedPod({ namespace: input.namespace, labelSelector: input.labelSelector, ...(input.fieldSelector ? { fieldSelector: input.fieldSelector } : {}) });
+        return list.items.map(podState);
+      } catch (error) {
+        throw kubeFailure(error, `pods ${input.labelSelector} in ${input.namespace}`);
+      }
+    },
+
+    /** Deletes a pod so its controller replaces it; one already gone is fine. */
+    async deletePod(input: { namespace: string; name: string; reason: string; requestedBy: string; step: string }): Promise<{ deleted: boolean }> {
+      let deleted = true;
+      try {
+        await core().deleteNamespacedPod({ namespace: input.namespace, name: input.name });
+      } catch (error) {
+        if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `pod ${input.namespace}/${input.name}`);
+        deleted = false;
+      }
+      await audit(input, 'kubernetes.delete-pod', `k8s/${input.namespace}/pod/${input.name}`, { reason: input.reason, deleted });
+      return { deleted };
+    },
+
+    /** `kubectl rollout restart`: a new pod-template annotation, so every pod is replaced by a rolling update. */
+    async restartWorkload(input: WorkloadRef & { container?: string; at: string; requestedBy: string; step: string }): Promise<WorkloadState> {
+      const kind = input.kind ?? 'Deployment';
+      const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': input.at } } } } };
+      const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+      let patched: Workload;
+      try {
+        patched =
+          kind === 'Deployment'
+            ? await apps().patchNamespacedDeployment({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options)
+            : await apps().patchNamespacedStatefulSet({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options);
+      } catch (error) {
+        throw kubeFailure(error, label(input));
+      }
+      await audit(input, 'kubernetes.restart', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { restartedAt: input.at });
+      return stateOf(kind, patched, input.container ?? patched.spec?.template.spec?.containers[0]?.name);
     },
 
     /**

@@ -20,6 +20,8 @@ interface Workload {
   object: Json & { metadata: Json & { name: string; namespace: string; annotations: Record<string, string>; generation: number; labels: Record<string, string> }; spec: Json };
   /** The image of the last rollout that completed: old pods run it. */
   stableImages: Record<string, string>;
+  /** The pod template of the last rollout that completed; any other template is rolling out. */
+  stableTemplate: string;
   /** When the current template started rolling out. */
   rolloutStartedAt: number;
   revision: number;
@@ -136,6 +138,12 @@ export class FakeKubernetes {
   }
 
   addWorkload(kind: Kind, namespace: string, name: string, options: { image: string; replicas?: number; container?: string; progressDeadlineSeconds?: number }): void {
+    this.createSettled(kind, namespace, name, options);
+    const workload = this.workloads.get(`${kind}/${namespace}/${name}`)!;
+    workload.stableTemplate = JSON.stringify(workload.object.spec.template);
+  }
+
+  private createSettled(kind: Kind, namespace: string, name: string, options: { image: string; replicas?: number; container?: string; progressDeadlineSeconds?: number }): void {
     const container = options.container ?? 'app';
     const labels = { app: name };
     this.workloads.set(`${kind}/${namespace}/${name}`, {
@@ -152,6 +160,7 @@ export class FakeKubernetes {
         },
       },
       stableImages: { [container]: options.image },
+      stableTemplate: '',
       rolloutStartedAt: Date.now() - 60_000,
       revision: 1,
     });
@@ -176,7 +185,8 @@ export class FakeKubernetes {
   private progress(workload: Workload) {
     const replicas = Number(workload.object.spec.replicas ?? 1);
     const images = containersOf(workload.object);
-    const changed = images.some((container) => workload.stableImages[container.name] !== container.image);
+    const template = JSON.stringify(workload.object.spec.template);
+    const changed = workload.stableTemplate !== template;
     const bad = images.some((container) => this.badImages.has(container.image));
     const elapsed = Date.now() - workload.rolloutStartedAt;
     if (!changed) return { replicas, updated: replicas, ready: replicas, failed: false, complete: true };
@@ -188,6 +198,7 @@ export class FakeKubernetes {
     if (ready >= replicas) {
       // The rollout completed: the new template is now the stable one.
       for (const container of images) workload.stableImages[container.name] = container.image;
+      workload.stableTemplate = template;
       return { replicas, updated: replicas, ready: replicas, failed: false, complete: true };
     }
     return { replicas, updated: Math.min(replicas, ready + 1), ready, failed: false, complete: false };
@@ -287,6 +298,7 @@ export class FakeKubernetes {
         },
         // A new Deployment rolls out from nothing: no stable image yet.
         stableImages: Object.fromEntries(containers.map((container) => [container.name, ''])),
+        stableTemplate: '',
         rolloutStartedAt: Date.now(),
         revision: 1,
       };
