@@ -82,6 +82,11 @@ export function createNotifyActivities(deps: NotifyDeps) {
       );
     },
 
+    /** A plain top-level message (a rollout's announcement, whose thread then carries its steps). */
+    async postOpsMessage(input: { text: string; idempotencyKey: string }): Promise<SlackMessageRef> {
+      return postOnce(input.idempotencyKey, { text: input.text });
+    },
+
     async postThreadReply(input: { ref: SlackMessageRef; lines: string[]; idempotencyKey: string }): Promise<SlackMessageRef> {
       return postOnce(input.idempotencyKey, { text: input.lines.join('\n'), threadTs: input.ref.ts, channel: input.ref.channel });
     },

@@ -1,7 +1,7 @@
 import type { Policy } from '../src/config/policy.js';
 
 /** The policy's rollout settings, read by the rollout workflow at its start (workflows cannot read files). */
-export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'rollouts'> }) {
+export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'rollouts'>; slack?: unknown }) {
   return {
     async rolloutSettings(): Promise<{
       blockingSeverity: Policy['rollouts']['scanner']['blockingSeverity'];
@@ -11,6 +11,8 @@ export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'ro
       watchWindowMs: number;
       /** Absent in results recorded before analysis existed. */
       analysis?: Policy['rollouts']['analysis'];
+      /** Whether steps go to a Slack thread (SLACK_TOKEN set); absent in older results. */
+      slack?: boolean;
     }> {
       const { scanner, approval, rolloutTimeout, watchWindow, analysis } = deps.policy.rollouts;
       return {
@@ -20,6 +22,7 @@ export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'ro
         rolloutTimeoutMs: rolloutTimeout,
         watchWindowMs: watchWindow,
         analysis,
+        slack: deps.slack !== undefined,
       };
     },
   };

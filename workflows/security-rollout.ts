@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createKubernetesActivities, WorkloadKind } from '../activities/kubernetes.js';
+import type { createNotifyActivities } from '../activities/notify.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
 import type { createPrometheusActivities } from '../activities/prometheus.js';
@@ -109,6 +110,7 @@ const quick = proxyActivities<
 // Scans and rollout waits heartbeat every few seconds: a worker that dies mid-wait is noticed within 10 s.
 const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '10s' });
 const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
+const slack = proxyActivities<ReturnType<typeof createNotifyActivities>>(notification);
 
 const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'frozen', 'refused'];
 
@@ -124,7 +126,21 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
   }
   const requestedBy = input.requestedBy?.trim() || 'system';
   const progress: RolloutProgress = { workload: `${kind} ${namespace}/${name}`, phase: 'checking', to: input.image ?? '(to be discovered)', steps: [] };
-  const step = (what: string, detail: string) => progress.steps.push({ at: new Date().toISOString(), step: what, detail });
+  // Steps also go, in order, to a Slack thread under the rollout's announcement (when Slack is configured).
+  const { runId } = workflowInfo();
+  let thread: Promise<{ channel: string; ts: string } | undefined> = Promise.resolve(undefined);
+  let posting: Promise<unknown> = Promise.resolve();
+  let slackOn = false;
+  const step = (what: string, detail: string) => {
+    const index = progress.steps.push({ at: new Date().toISOString(), step: what, detail });
+    if (!slackOn) return;
+    posting = posting.then(async () => {
+      const ref = await thread;
+      if (ref) await slack.postThreadReply({ ref, lines: [`*${what}*: ${detail}`], idempotencyKey: `${workflowId}:${runId}:slack-step-${index}` });
+    });
+  };
+  /** Waits for the thread to catch up; Slack trouble never decides a rollout. */
+  const flushSlack = () => posting.catch(() => undefined);
   let stopRequest: { kind: 'abort' | 'rollback'; by: string; reason?: string } | undefined;
   const requireActor = (by: string | undefined) => {
     if (!by?.trim()) throw new Error('an actor ("by") is required');
@@ -205,172 +221,190 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     step('refused', message);
     throw ApplicationFailure.nonRetryable(message, type);
   };
-
-  const settings = await quick.rolloutSettings();
-  const ref = { namespace, name, kind, ...(input.container ? { container: input.container } : {}) };
-  const before = await quick.readWorkload(ref);
-  progress.from = before.image;
-  const container = before.container;
-  if (before.failed || !before.rolledOut) {
-    refuse(`${progress.workload} is not healthy before the change (${before.failed ?? `waiting for ${before.waitingFor}`}); nothing was changed`, ErrorType.Conflict);
-  }
-  if (!input.image && !input.discover) refuse('give the image to roll out, or "discover": true to take the newest tag', ErrorType.InvalidInput);
-  let image = input.image ?? '';
-  if (!input.image) {
-    const discovered = await quick.discoverLatestImage({ image: before.image });
-    image = discovered.image;
-    progress.to = image;
-    upsertMemo({ summary: `Rollout of ${image} to ${kind} ${namespace}/${name}` });
-    step('discovered', `${image} is the highest of ${discovered.tags} tags`);
-  }
-  progress.bump = classifyBump(before.image, image);
-  step('checked', `${before.availableReplicas}/${before.replicas} available on ${before.image}; ${progress.bump} bump`);
-  if (progress.bump === 'same') {
-    setPhase('succeeded');
-    step('done', `already running ${image}`);
-    return progress;
-  }
-
-  setPhase('scanning');
-  const [current, candidate] = await Promise.all([long.scanImage({ image: before.image }), long.scanImage({ image: image })]);
-  const blocking = newBlockingVulnerabilities(current, candidate, settings.blockingSeverity);
-  if (blocking.length > 0) {
-    refuse(
-      `${image} is blocked by the scan: ${blocking.map((vulnerability) => `${vulnerability.id} (${vulnerability.severity} in ${vulnerability.package})`).join(', ')} not in ${before.image}`,
-      ErrorType.Conflict,
-    );
-  }
-  step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${image}, none new at ${settings.blockingSeverity} or above`);
-
-  if (input.requireApproval || settings.approvalRequiredFor.includes(progress.bump as never)) {
-    setPhase('awaiting-approval');
-    const timeoutMs = input.approvalTimeout ? parseDuration(input.approvalTimeout) ?? settings.approvalTimeoutMs : settings.approvalTimeoutMs;
-    step('awaiting-approval', `${progress.bump} bump: waiting up to ${Math.round(timeoutMs / 1000)}s for approve or reject`);
-    const decided = await condition(() => progress.approval !== undefined || stopRequest !== undefined, timeoutMs);
-    if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, 'Aborted');
-    if (!decided) refuse(`no approval within ${Math.round(timeoutMs / 1000)}s; nothing was changed`, 'ApprovalTimedOut');
-    if (progress.approval?.decision === 'rejected') {
-      refuse(`rejected by ${progress.approval.by}${progress.approval.reason ? `: ${progress.approval.reason}` : ''}; nothing was changed`, 'Rejected');
-    }
-  }
-
-  // The baseline the change is judged against, read just before it.
-  // A run that read its settings before analysis existed has none: it is judged by readiness alone.
-  const analysis = settings.analysis ?? { maxErrorRatioIncrease: 0.05, maxLatencyIncrease: 0.2 };
-  const readFigures = async (workload = name): Promise<AnalysisFigures> => {
-    const values = { namespace, workload };
-    const [errorRatio, latencyP95] = await Promise.all([
-      analysis.errorRatioQuery ? quick.queryValue({ query: renderQuery(analysis.errorRatioQuery, values) }) : undefined,
-      analysis.latencyP95Query ? quick.queryValue({ query: renderQuery(analysis.latencyP95Query, values) }) : undefined,
-    ]);
-    return { ...(errorRatio !== undefined ? { errorRatio } : {}), ...(latencyP95 !== undefined ? { latencyP95 } : {}) };
-  };
-  if (analysis.errorRatioQuery || analysis.latencyP95Query) {
-    const baseline = await readFigures();
-    const missing = [analysis.errorRatioQuery && baseline.errorRatio === undefined ? 'error ratio' : '', analysis.latencyP95Query && baseline.latencyP95 === undefined ? 'p95 latency' : ''].filter(Boolean);
-    if (missing.length > 0) refuse(`no baseline for ${missing.join(' and ')}: Prometheus has no data for ${namespace}/${name}; nothing was changed`, ErrorType.Conflict);
-    progress.analysis = { baseline };
-    step('baseline', JSON.stringify(baseline));
-  }
-
-  // From here the workload changes: every failure unwinds this stack, newest first.
-  const compensations: { step: string; run: () => Promise<string> }[] = [];
-  const strategy = input.strategy ?? 'rolling';
-  if (strategy === 'canary' && kind !== 'Deployment') refuse(`the canary strategy needs a Deployment, not a ${kind}`, ErrorType.InvalidInput);
-  const watchMs = input.watchWindow ? parseDuration(input.watchWindow) ?? settings.watchWindowMs : settings.watchWindowMs;
-  let mainChanged = false;
   try {
-    setPhase('rolling-out');
-    if (strategy === 'canary') {
-      const { name: canary } = await quick.createCanary({ namespace, name, container, image: image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
-      const removeCanary = {
-        step: 'remove-canary',
+    return await rollOut();
+  } finally {
+    await flushSlack();
+  }
+
+  async function rollOut(): Promise<RolloutProgress> {
+
+    const settings = await quick.rolloutSettings();
+    if (settings.slack) {
+      slackOn = true;
+      thread = slack
+        .postOpsMessage({
+          text: `:rocket: Rollout of ${input.image ?? 'the newest tag'} to ${progress.workload}, requested by ${requestedBy} (${workflowId})`,
+          idempotencyKey: `${workflowId}:${runId}:slack-announce`,
+        })
+        .catch(() => undefined);
+    }
+    const ref = { namespace, name, kind, ...(input.container ? { container: input.container } : {}) };
+    const before = await quick.readWorkload(ref);
+    progress.from = before.image;
+    const container = before.container;
+    if (before.failed || !before.rolledOut) {
+      refuse(`${progress.workload} is not healthy before the change (${before.failed ?? `waiting for ${before.waitingFor}`}); nothing was changed`, ErrorType.Conflict);
+    }
+    if (!input.image && !input.discover) refuse('give the image to roll out, or "discover": true to take the newest tag', ErrorType.InvalidInput);
+    let image = input.image ?? '';
+    if (!input.image) {
+      const discovered = await quick.discoverLatestImage({ image: before.image });
+      image = discovered.image;
+      progress.to = image;
+      upsertMemo({ summary: `Rollout of ${image} to ${kind} ${namespace}/${name}` });
+      step('discovered', `${image} is the highest of ${discovered.tags} tags`);
+    }
+    progress.bump = classifyBump(before.image, image);
+    step('checked', `${before.availableReplicas}/${before.replicas} available on ${before.image}; ${progress.bump} bump`);
+    if (progress.bump === 'same') {
+      setPhase('succeeded');
+      step('done', `already running ${image}`);
+      return progress;
+    }
+
+    setPhase('scanning');
+    const [current, candidate] = await Promise.all([long.scanImage({ image: before.image }), long.scanImage({ image: image })]);
+    const blocking = newBlockingVulnerabilities(current, candidate, settings.blockingSeverity);
+    if (blocking.length > 0) {
+      refuse(
+        `${image} is blocked by the scan: ${blocking.map((vulnerability) => `${vulnerability.id} (${vulnerability.severity} in ${vulnerability.package})`).join(', ')} not in ${before.image}`,
+        ErrorType.Conflict,
+      );
+    }
+    step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${image}, none new at ${settings.blockingSeverity} or above`);
+
+    if (input.requireApproval || settings.approvalRequiredFor.includes(progress.bump as never)) {
+      setPhase('awaiting-approval');
+      const timeoutMs = input.approvalTimeout ? parseDuration(input.approvalTimeout) ?? settings.approvalTimeoutMs : settings.approvalTimeoutMs;
+      step('awaiting-approval', `${progress.bump} bump: waiting up to ${Math.round(timeoutMs / 1000)}s for approve or reject`);
+      const decided = await condition(() => progress.approval !== undefined || stopRequest !== undefined, timeoutMs);
+      if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, 'Aborted');
+      if (!decided) refuse(`no approval within ${Math.round(timeoutMs / 1000)}s; nothing was changed`, 'ApprovalTimedOut');
+      if (progress.approval?.decision === 'rejected') {
+        refuse(`rejected by ${progress.approval.by}${progress.approval.reason ? `: ${progress.approval.reason}` : ''}; nothing was changed`, 'Rejected');
+      }
+    }
+
+    // The baseline the change is judged against, read just before it.
+    // A run that read its settings before analysis existed has none: it is judged by readiness alone.
+    const analysis = settings.analysis ?? { maxErrorRatioIncrease: 0.05, maxLatencyIncrease: 0.2 };
+    const readFigures = async (workload = name): Promise<AnalysisFigures> => {
+      const values = { namespace, workload };
+      const [errorRatio, latencyP95] = await Promise.all([
+        analysis.errorRatioQuery ? quick.queryValue({ query: renderQuery(analysis.errorRatioQuery, values) }) : undefined,
+        analysis.latencyP95Query ? quick.queryValue({ query: renderQuery(analysis.latencyP95Query, values) }) : undefined,
+      ]);
+      return { ...(errorRatio !== undefined ? { errorRatio } : {}), ...(latencyP95 !== undefined ? { latencyP95 } : {}) };
+    };
+    if (analysis.errorRatioQuery || analysis.latencyP95Query) {
+      const baseline = await readFigures();
+      const missing = [analysis.errorRatioQuery && baseline.errorRatio === undefined ? 'error ratio' : '', analysis.latencyP95Query && baseline.latencyP95 === undefined ? 'p95 latency' : ''].filter(Boolean);
+      if (missing.length > 0) refuse(`no baseline for ${missing.join(' and ')}: Prometheus has no data for ${namespace}/${name}; nothing was changed`, ErrorType.Conflict);
+      progress.analysis = { baseline };
+      step('baseline', JSON.stringify(baseline));
+    }
+
+    // From here the workload changes: every failure unwinds this stack, newest first.
+    const compensations: { step: string; run: () => Promise<string> }[] = [];
+    const strategy = input.strategy ?? 'rolling';
+    if (strategy === 'canary' && kind !== 'Deployment') refuse(`the canary strategy needs a Deployment, not a ${kind}`, ErrorType.InvalidInput);
+    const watchMs = input.watchWindow ? parseDuration(input.watchWindow) ?? settings.watchWindowMs : settings.watchWindowMs;
+    let mainChanged = false;
+    try {
+      setPhase('rolling-out');
+      if (strategy === 'canary') {
+        const { name: canary } = await quick.createCanary({ namespace, name, container, image: image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
+        const removeCanary = {
+          step: 'remove-canary',
+          run: async () => {
+            await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
+            return `${canary} deleted`;
+          },
+        };
+        compensations.push(removeCanary);
+        step('canary-created', `${canary} runs ${image}; ${name} untouched`);
+        await untilStopped(() => long.waitForRollout({ namespace, name: canary, kind: 'Deployment', container, timeoutMs: settings.rolloutTimeoutMs }));
+        step('canary-ready', `${canary} is ready`);
+        setPhase('watching');
+        await condition(() => stopRequest !== undefined, watchMs);
+        if (stopRequest) throw stopFailure(stopRequest);
+        if (progress.analysis) {
+          const figures = await readFigures(canary);
+          const findings = analysisFindings(progress.analysis.baseline, figures, analysis);
+          if (findings.length > 0) throw ApplicationFailure.nonRetryable(`canary analysis failed: ${findings.join('; ')}`, ErrorType.RolloutFailed);
+          step('canary-analysed', JSON.stringify(figures));
+        }
+        setPhase('rolling-out');
+      }
+      compensations.push({
+        step: 'restore-image',
+        // Registered before the patch, so a patch that landed but whose activity failed is undone too.
+        // The image this rollout replaced, not "the previous revision": a failed retry never walks further back.
         run: async () => {
-          await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
-          return `${canary} deleted`;
+          await quick.setImage({ ...ref, container, image: before.image, changeCause: `ops-automation ${workflowId}: rollback to ${before.image}`, requestedBy, step: 'restore-image' });
+          const restored = await long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs });
+          return `back on ${restored.image}: ${restored.availableReplicas}/${restored.replicas} available`;
         },
-      };
-      compensations.push(removeCanary);
-      step('canary-created', `${canary} runs ${image}; ${name} untouched`);
-      await untilStopped(() => long.waitForRollout({ namespace, name: canary, kind: 'Deployment', container, timeoutMs: settings.rolloutTimeoutMs }));
-      step('canary-ready', `${canary} is ready`);
+      });
+      mainChanged = true;
+      await quick.setImage({ ...ref, container, image: image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
+      step(strategy === 'canary' ? 'promoted' : 'image-set', `${container}: ${before.image} -> ${image}`);
+      await untilStopped(() => long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs }));
+      step('rolled-out', `every replica runs ${image}`);
+      if (strategy === 'canary') {
+        await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
+        compensations.splice(0, 1);
+        step('canary-removed', `${name}-canary deleted after promotion`);
+      }
+
       setPhase('watching');
       await condition(() => stopRequest !== undefined, watchMs);
       if (stopRequest) throw stopFailure(stopRequest);
-      if (progress.analysis) {
-        const figures = await readFigures(canary);
-        const findings = analysisFindings(progress.analysis.baseline, figures, analysis);
-        if (findings.length > 0) throw ApplicationFailure.nonRetryable(`canary analysis failed: ${findings.join('; ')}`, ErrorType.RolloutFailed);
-        step('canary-analysed', JSON.stringify(figures));
+      const after = await quick.readWorkload(ref);
+      if (after.failed || !after.rolledOut || after.image !== image) {
+        throw ApplicationFailure.nonRetryable(`${progress.workload} is unhealthy after the rollout: ${after.failed ?? after.waitingFor ?? `runs ${after.image}`}`, ErrorType.RolloutFailed);
       }
-      setPhase('rolling-out');
-    }
-    compensations.push({
-      step: 'restore-image',
-      // Registered before the patch, so a patch that landed but whose activity failed is undone too.
-      // The image this rollout replaced, not "the previous revision": a failed retry never walks further back.
-      run: async () => {
-        await quick.setImage({ ...ref, container, image: before.image, changeCause: `ops-automation ${workflowId}: rollback to ${before.image}`, requestedBy, step: 'restore-image' });
-        const restored = await long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs });
-        return `back on ${restored.image}: ${restored.availableReplicas}/${restored.replicas} available`;
-      },
-    });
-    mainChanged = true;
-    await quick.setImage({ ...ref, container, image: image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
-    step(strategy === 'canary' ? 'promoted' : 'image-set', `${container}: ${before.image} -> ${image}`);
-    await untilStopped(() => long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs }));
-    step('rolled-out', `every replica runs ${image}`);
-    if (strategy === 'canary') {
-      await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
-      compensations.splice(0, 1);
-      step('canary-removed', `${name}-canary deleted after promotion`);
+      if (progress.analysis) {
+        progress.analysis.after = await readFigures();
+        const findings = analysisFindings(progress.analysis.baseline, progress.analysis.after, analysis);
+        if (findings.length > 0) throw ApplicationFailure.nonRetryable(`analysis failed: ${findings.join('; ')}`, ErrorType.RolloutFailed);
+        step('analysed', JSON.stringify(progress.analysis.after));
+      }
+      setPhase('succeeded');
+      step('done', `${image} healthy for ${Math.round(watchMs / 1000)}s`);
+      return progress;
+    } catch (error) {
+      const cause = failureMessage(error);
+      progress.error = cause;
+      step('failed', cause);
+      if (input.onFailure === 'freeze') {
+        setPhase('frozen');
+        step('frozen', `kept ${image} (onFailure: freeze); paging instead of rolling back`);
+      } else {
+        setPhase('rolling-back');
+        for (const compensation of compensations.reverse()) step(compensation.step, await compensation.run());
+        setPhase('rolled-back');
+      }
+      await incidents.raiseIncident({
+        dedupKey: rolloutFailedDedupKey(namespace, name),
+        labels: { alertname: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolloutRolledBack', service: name, namespace, severity: 'high' },
+        annotations: {
+          summary: `Rollout of ${image} to ${namespace}/${name} ${progress.phase === 'frozen' ? 'failed and is frozen' : 'was rolled back'}`,
+          description: cause,
+          workflow: workflowId,
+        },
+        startsAt: new Date().toISOString(),
+      });
+      const outcome =
+        progress.phase === 'frozen' ? 'failed, frozen on the new image' : mainChanged ? `rolled back to ${before.image}` : `stopped at the canary, which was removed; ${name} still runs ${before.image}`;
+      throw ApplicationFailure.create({
+        message: `rollout of ${image} to ${progress.workload} ${outcome}: ${cause}`,
+        type: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolledBack',
+        nonRetryable: true,
+      });
     }
 
-    setPhase('watching');
-    await condition(() => stopRequest !== undefined, watchMs);
-    if (stopRequest) throw stopFailure(stopRequest);
-    const after = await quick.readWorkload(ref);
-    if (after.failed || !after.rolledOut || after.image !== image) {
-      throw ApplicationFailure.nonRetryable(`${progress.workload} is unhealthy after the rollout: ${after.failed ?? after.waitingFor ?? `runs ${after.image}`}`, ErrorType.RolloutFailed);
-    }
-    if (progress.analysis) {
-      progress.analysis.after = await readFigures();
-      const findings = analysisFindings(progress.analysis.baseline, progress.analysis.after, analysis);
-      if (findings.length > 0) throw ApplicationFailure.nonRetryable(`analysis failed: ${findings.join('; ')}`, ErrorType.RolloutFailed);
-      step('analysed', JSON.stringify(progress.analysis.after));
-    }
-    setPhase('succeeded');
-    step('done', `${image} healthy for ${Math.round(watchMs / 1000)}s`);
-    return progress;
-  } catch (error) {
-    const cause = failureMessage(error);
-    progress.error = cause;
-    step('failed', cause);
-    if (input.onFailure === 'freeze') {
-      setPhase('frozen');
-      step('frozen', `kept ${image} (onFailure: freeze); paging instead of rolling back`);
-    } else {
-      setPhase('rolling-back');
-      for (const compensation of compensations.reverse()) step(compensation.step, await compensation.run());
-      setPhase('rolled-back');
-    }
-    await incidents.raiseIncident({
-      dedupKey: rolloutFailedDedupKey(namespace, name),
-      labels: { alertname: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolloutRolledBack', service: name, namespace, severity: 'high' },
-      annotations: {
-        summary: `Rollout of ${image} to ${namespace}/${name} ${progress.phase === 'frozen' ? 'failed and is frozen' : 'was rolled back'}`,
-        description: cause,
-        workflow: workflowId,
-      },
-      startsAt: new Date().toISOString(),
-    });
-    const outcome =
-      progress.phase === 'frozen' ? 'failed, frozen on the new image' : mainChanged ? `rolled back to ${before.image}` : `stopped at the canary, which was removed; ${name} still runs ${before.image}`;
-    throw ApplicationFailure.create({
-      message: `rollout of ${image} to ${progress.workload} ${outcome}: ${cause}`,
-      type: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolledBack',
-      nonRetryable: true,
-    });
   }
 
   /** Runs an activity until it ends or an operator asks to stop, which cancels it. */

@@ -8,6 +8,8 @@ import { approveUpdate, rejectUpdate, rolloutProgressQuery, securityRolloutWorkf
 import { statusWhen } from '../support/incidents.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
 import { FakeRegistry } from '../support/fake-registry.js';
+import { FakeSlack } from '../support/fake-slack.js';
+import { createSlackClient } from '../../src/clients/slack.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { FAKE_TRIVY, REPO, failureOf, progressWhen } from '../support/rollouts.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
@@ -25,6 +27,7 @@ describe('security rollout', () => {
   let worker: { stop(): Promise<void> };
   const kube = new FakeKubernetes();
   const registry = new FakeRegistry();
+  const slack = new FakeSlack();
   const taskQueue = uniqueTaskQueue('rollout');
   const namespace = `shop-${taskQueue.slice(-6)}`;
 
@@ -61,13 +64,18 @@ describe('security rollout', () => {
       }),
     );
     const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s', rolloutTimeout: '30s' } }, 'test');
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig() })));
+    await slack.start();
+    worker = await startBackgroundWorker(
+      taskQueue,
+      createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig(), slack: createSlackClient('xoxb-test-token', slack.url), slackChannel: '#deploys' })),
+    );
   });
 
   afterAll(async () => {
     await worker?.stop();
     await kube.stop();
     await registry.stop();
+    await slack.stop();
     await clients.close();
   });
 
@@ -108,6 +116,10 @@ describe('security rollout', () => {
     });
     const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE workflow_id = $1`, [`rollout-${namespace}-api`]);
     expect(audit.rows).toEqual([{ actor: 'alice', action: 'kubernetes.set-image', target: `k8s/${namespace}/deployment/api` }]);
+    // Every step, in order, in a Slack thread under the rollout's announcement.
+    const announcement = slack.topLevel().find((message) => String(message.text).includes(`rollout-${namespace}-api`))!;
+    expect(announcement).toMatchObject({ channel: '#deploys', text: `:rocket: Rollout of ${REPO}:1.4.2 to Deployment ${namespace}/api, requested by alice (rollout-${namespace}-api)` });
+    expect(slack.replies(announcement.ts).map((message) => String(message.text).split(':')[0])).toEqual(['*checked*', '*scanned*', '*image-set*', '*rolled-out*', '*done*']);
   });
 
   it('refuses an image the scan blocks, and touches nothing', async () => {
