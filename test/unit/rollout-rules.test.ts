@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseTrivyReport } from '../../activities/scanner.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createScannerActivities, parseTrivyReport } from '../../activities/scanner.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { FAKE_TRIVY } from '../support/rollouts.js';
 import { analysisFindings, classifyBump, highestTag, newBlockingVulnerabilities, parseImage, registryOf, renderQuery } from '../../src/domain/rollout.js';
 
 describe('rollout rules', () => {
@@ -65,5 +71,21 @@ describe('rollout rules', () => {
     expect(registryOf('bitnami/redis')).toEqual({ host: 'registry-1.docker.io', name: 'bitnami/redis' });
     expect(registryOf('ghcr.io/acme/api')).toEqual({ host: 'ghcr.io', name: 'acme/api' });
     expect(registryOf('localhost:5000/api')).toEqual({ host: 'localhost:5000', name: 'api' });
+  });
+});
+
+describe('the image scanner', () => {
+  const environment = new MockActivityEnvironment();
+  const scanner = (command: string[]) => createScannerActivities({ policy: parsePolicy({ rollouts: { scanner: { command } } }, 'test') });
+
+  it('says clearly when the scanner is not installed, and when it fails', async () => {
+    await expect(environment.run(scanner(['/nonexistent/trivy', 'image']).scanImage, { image: 'api:1' })).rejects.toThrow(
+      'the image scanner "/nonexistent/trivy" is not installed (policy rollouts.scanner.command)',
+    );
+    const reports = join(mkdtempSync(join(tmpdir(), 'ops-scan-')), 'reports.json');
+    writeFileSync(reports, JSON.stringify({ 'api:1': [{ id: 'CVE-1', severity: 'HIGH', pkg: 'bash' }] }));
+    const fake = scanner([process.execPath, FAKE_TRIVY, reports]);
+    expect(await environment.run(fake.scanImage, { image: 'api:1' })).toEqual({ image: 'api:1', vulnerabilities: [{ id: 'CVE-1', severity: 'HIGH', package: 'bash' }] });
+    await expect(environment.run(fake.scanImage, { image: 'api:2' })).rejects.toThrow(/exited with 1 scanning api:2: FATAL image scan error: unable to find the specified image "api:2"/);
   });
 });
