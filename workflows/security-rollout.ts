@@ -2,6 +2,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  patched,
   defineQuery,
   defineUpdate,
   isCancellation,
@@ -12,6 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createKubernetesActivities, WorkloadKind } from '../activities/kubernetes.js';
+import type { createAuditActivities } from '../activities/audit.js';
 import type { createNotifyActivities } from '../activities/notify.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
@@ -111,6 +113,7 @@ const quick = proxyActivities<
 const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '10s' });
 const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
 const slack = proxyActivities<ReturnType<typeof createNotifyActivities>>(notification);
+const audit = proxyActivities<ReturnType<typeof createAuditActivities>>(quickApiCall);
 
 const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'frozen', 'refused'];
 
@@ -131,16 +134,34 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
   let thread: Promise<{ channel: string; ts: string } | undefined> = Promise.resolve(undefined);
   let posting: Promise<unknown> = Promise.resolve();
   let slackOn = false;
-  const step = (what: string, detail: string) => {
+  // Runs recorded before steps were audited replay without the audit rows.
+  const auditSteps = patched('rollout-step-audit');
+  let auditing: Promise<unknown> = Promise.resolve();
+  const step = (what: string, detail: string, actor = requestedBy) => {
     const index = progress.steps.push({ at: new Date().toISOString(), step: what, detail });
+    if (auditSteps) {
+      auditing = auditing.then(() =>
+        audit.recordAudit({
+          actor,
+          action: `rollout.${what}`,
+          target: `k8s/${namespace}/${kind.toLowerCase()}/${name}`,
+          outcome: what === 'refused' || what === 'failed' ? 'failed' : 'succeeded',
+          details: { detail, image: progress.to },
+          idempotencyKey: `${workflowId}:${runId}:step-${index}`,
+        }),
+      );
+    }
     if (!slackOn) return;
     posting = posting.then(async () => {
       const ref = await thread;
       if (ref) await slack.postThreadReply({ ref, lines: [`*${what}*: ${detail}`], idempotencyKey: `${workflowId}:${runId}:slack-step-${index}` });
     });
   };
-  /** Waits for the thread to catch up; Slack trouble never decides a rollout. */
-  const flushSlack = () => posting.catch(() => undefined);
+  /** Waits for the audit rows and the thread to catch up; Slack trouble never decides a rollout. */
+  const flushSlack = async () => {
+    await auditing;
+    await posting.catch(() => undefined);
+  };
   let stopRequest: { kind: 'abort' | 'rollback'; by: string; reason?: string } | undefined;
   const requireActor = (by: string | undefined) => {
     if (!by?.trim()) throw new Error('an actor ("by") is required');
@@ -151,7 +172,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     approveUpdate,
     ({ by }) => {
       progress.approval = { decision: 'approved', by: by.trim(), at: new Date().toISOString() };
-      step('approved', `approved by ${by.trim()}`);
+      step('approved', `approved by ${by.trim()}`, by.trim());
       return progress;
     },
     {
@@ -165,7 +186,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     rejectUpdate,
     ({ by, reason }) => {
       progress.approval = { decision: 'rejected', by: by.trim(), at: new Date().toISOString(), ...(reason ? { reason } : {}) };
-      step('rejected', `rejected by ${by.trim()}${reason ? `: ${reason}` : ''}`);
+      step('rejected', `rejected by ${by.trim()}${reason ? `: ${reason}` : ''}`, by.trim());
       return progress;
     },
     {
@@ -179,7 +200,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     abortUpdate,
     ({ by, reason }) => {
       stopRequest = { kind: 'abort', by: by.trim(), ...(reason ? { reason } : {}) };
-      step('abort', `abort requested by ${by.trim()}${reason ? `: ${reason}` : ''}`);
+      step('abort', `abort requested by ${by.trim()}${reason ? `: ${reason}` : ''}`, by.trim());
       return progress;
     },
     {
@@ -193,7 +214,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     rollbackUpdate,
     ({ by }) => {
       stopRequest = { kind: 'rollback', by: by.trim() };
-      step('rollback', `rollback requested by ${by.trim()}`);
+      step('rollback', `rollback requested by ${by.trim()}`, by.trim());
       return progress;
     },
     {

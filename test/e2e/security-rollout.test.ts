@@ -43,7 +43,7 @@ describe('security rollout', () => {
     clients = await connectStack();
     await kube.start();
     kube.podReadyMs = 150;
-    for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad', 'cli', 'cli-no']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
+    for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad', 'cli', 'cli-no', 'migration']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
     await registry.start();
     registry.setTags('shop/web', ['1.3.9', '1.4.1', '1.4.2', '1.4.10', '1.5.0-rc.1', 'latest', '1.4.11-debug']);
     kube.addWorkload('Deployment', namespace, 'web', { image: `${registry.host}/shop/web:1.4.1`, replicas: 2 });
@@ -114,8 +114,17 @@ describe('security rollout', () => {
       metadata: { annotations: { 'kubernetes.io/change-cause': `ops-automation rollout-${namespace}-api: ${REPO}:1.4.1 -> ${REPO}:1.4.2 (by alice)` } },
       spec: { template: { spec: { containers: [{ name: 'app', image: `${REPO}:1.4.2` }] } } },
     });
-    const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE workflow_id = $1`, [`rollout-${namespace}-api`]);
-    expect(audit.rows).toEqual([{ actor: 'alice', action: 'kubernetes.set-image', target: `k8s/${namespace}/deployment/api` }]);
+    // Every step has its audit row, beside the change itself.
+    const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE workflow_id = $1 ORDER BY id`, [`rollout-${namespace}-api`]);
+    expect(audit.rows.map((row: { action: string }) => row.action)).toEqual([
+      'rollout.checked',
+      'rollout.scanned',
+      'kubernetes.set-image',
+      'rollout.image-set',
+      'rollout.rolled-out',
+      'rollout.done',
+    ]);
+    expect(new Set(audit.rows.map((row: { actor: string; target: string }) => `${row.actor} ${row.target}`))).toEqual(new Set([`alice k8s/${namespace}/deployment/api`]));
     // Every step, in order, in a Slack thread under the rollout's announcement.
     const announcement = slack.topLevel().find((message) => String(message.text).includes(`rollout-${namespace}-api`))!;
     expect(announcement).toMatchObject({ channel: '#deploys', text: `:rocket: Rollout of ${REPO}:1.4.2 to Deployment ${namespace}/api, requested by alice (rollout-${namespace}-api)` });
@@ -137,7 +146,10 @@ describe('security rollout', () => {
     expect(patchesOf('api')).toHaveLength(1);
     const approved = await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
     expect(approved.approval).toMatchObject({ decision: 'approved', by: 'carol' });
-    expect(await handle.result()).toMatchObject({ phase: 'succeeded', bump: 'major' });
+    const done = await handle.result();
+    expect(done).toMatchObject({ phase: 'succeeded', bump: 'major' });
+    const approval = await clients.pool.query(`SELECT actor FROM audit_events WHERE action = 'rollout.approved' AND run_id = $1`, [handle.firstExecutionRunId]);
+    expect(approval.rows).toEqual([{ actor: 'carol' }]);
     expect(kube.image('Deployment', namespace, 'api')).toBe(`${REPO}:2.0.0`);
   });
 
@@ -196,5 +208,15 @@ describe('security rollout', () => {
     const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-bad`), (status) => status.alerts.length === 1);
     expect(incident).toMatchObject({ severity: 'high', service: 'bad', title: `Rollout of ${REPO}:1.4.9-broken to ${namespace}/bad was rolled back` });
   });
-});
 
+  it('freezes on the new image and pages instead of rolling back, when asked to (onFailure: freeze)', async () => {
+    const handle = await start('migration', { image: `${REPO}:1.4.9-broken`, onFailure: 'freeze' });
+    const cause = await failureOf(handle);
+    expect(cause.message).toMatch(new RegExp(`^rollout of ${REPO}:1\\.4\\.9-broken to Deployment ${namespace}/migration failed, frozen on the new image: rollout of Deployment ${namespace}/migration failed: `));
+    expect(kube.image('Deployment', namespace, 'migration')).toBe(`${REPO}:1.4.9-broken`);
+    expect(patchesOf('migration')).toHaveLength(1);
+    expect((await handle.query(rolloutProgressQuery)).phase).toBe('frozen');
+    const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-migration`), (status) => status.alerts.length === 1);
+    expect(incident.alerts[0]!.labels.alertname).toBe('RolloutFrozen');
+  });
+});
