@@ -1,4 +1,5 @@
 import type { Policy } from '../src/config/policy.js';
+import { nextOpening, windowIsOpen } from '../src/domain/muting.js';
 
 /** The policy's rollout settings, read by the rollout workflow at its start (workflows cannot read files). */
 export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'rollouts'>; slack?: unknown }) {
@@ -13,6 +14,8 @@ export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'ro
       analysis?: Policy['rollouts']['analysis'];
       /** Whether steps go to a Slack thread (SLACK_TOKEN set); absent in older results. */
       slack?: boolean;
+      /** How many rollout windows the policy has; absent in older results. */
+      windows?: number;
     }> {
       const { scanner, approval, rolloutTimeout, watchWindow, analysis } = deps.policy.rollouts;
       return {
@@ -23,7 +26,18 @@ export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'ro
         watchWindowMs: watchWindow,
         analysis,
         slack: deps.slack !== undefined,
+        windows: deps.policy.rollouts.windows.length,
       };
+    },
+
+    /** Whether a rollout window is open at `at`, and if not, when the next one opens (within 14 days). */
+    async rolloutWindow(input: { at: string }): Promise<{ open: boolean; opensAt?: string; windows: string[] }> {
+      const { windows } = deps.policy.rollouts;
+      const at = Date.parse(input.at);
+      const names = windows.map((window) => window.name);
+      if (windows.length === 0 || windows.some((window) => windowIsOpen(window, at))) return { open: true, windows: names };
+      const opening = nextOpening(windows, at);
+      return { open: false, ...(opening !== undefined ? { opensAt: new Date(opening).toISOString() } : {}), windows: names };
     },
   };
 }

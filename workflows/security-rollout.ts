@@ -69,6 +69,8 @@ export interface SecurityRolloutInput {
   strategy?: 'rolling' | 'canary';
   /** Replicas of the canary; default 1. */
   canaryReplicas?: number;
+  /** Change the workload now even outside the policy's rollout windows (an urgent fix). */
+  ignoreWindows?: boolean;
   requestedBy?: string;
 }
 
@@ -76,6 +78,7 @@ export type RolloutPhase =
   | 'checking'
   | 'scanning'
   | 'awaiting-approval'
+  | 'waiting-for-window'
   | 'rolling-out'
   | 'watching'
   | 'rolling-back'
@@ -304,6 +307,18 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       if (!decided) refuse(`no approval within ${Math.round(timeoutMs / 1000)}s; nothing was changed`, 'ApprovalTimedOut');
       if (progress.approval?.decision === 'rejected') {
         refuse(`rejected by ${progress.approval.by}${progress.approval.reason ? `: ${progress.approval.reason}` : ''}; nothing was changed`, 'Rejected');
+      }
+    }
+
+    if ((settings.windows ?? 0) > 0 && !input.ignoreWindows) {
+      const window = await quick.rolloutWindow({ at: new Date().toISOString() });
+      if (!window.open) {
+        if (!window.opensAt) refuse(`no rollout window (${window.windows.join(', ')}) opens within 14 days; nothing was changed`, ErrorType.Conflict);
+        setPhase('waiting-for-window');
+        step('waiting-for-window', `no rollout window is open (${window.windows.join(', ')}); waiting until ${window.opensAt}`);
+        await condition(() => stopRequest !== undefined, Math.max(Date.parse(window.opensAt!) - Date.now(), 1000));
+        if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, 'Aborted');
+        step('window-open', `a rollout window opened at ${window.opensAt}`);
       }
     }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { VULNERABILITY_SEVERITIES } from '../domain/rollout.js';
-import { duration } from './policy-incidents.js';
+import { duration, maintenanceWindowSchema } from './policy-incidents.js';
 
 /**
  * The policy file's `rollouts` section: the scanner, which bumps wait for a
@@ -45,6 +45,8 @@ export const rolloutPolicySection = {
         })
         .strict()
         .prefault(EVERY_KEY_DEFAULTED),
+      /** When rollouts may change workloads (same forms as maintenance windows); none means any time. */
+      windows: z.array(maintenanceWindowSchema).default([]),
       /** The rollout must complete within this, whatever the workload's own progress deadline. */
       rolloutTimeout: duration('15m'),
       /** After the rollout completes, the workload must stay healthy this long. */

@@ -113,3 +113,20 @@ export function muteReason(
   }
   return undefined;
 }
+
+/**
+ * When the first of `windows` is open at or after `fromMs`: `fromMs` itself
+ * when one is open now, else the second one opens (found minute by minute,
+ * then second by second) within `horizonMs`, else undefined.
+ */
+export function nextOpening(windows: readonly MaintenanceWindow[], fromMs: number, horizonMs = 14 * 86_400_000): number | undefined {
+  const open = (at: number) => windows.some((window) => windowIsOpen(window, at));
+  if (open(fromMs)) return fromMs;
+  const firstMinute = Math.ceil(fromMs / 60_000) * 60_000;
+  for (let at = firstMinute; at <= fromMs + horizonMs; at += 60_000) {
+    if (!open(at)) continue;
+    for (let second = Math.max(at - 59_000, Math.ceil(fromMs / 1000) * 1000); second < at; second += 1000) if (open(second)) return second;
+    return at;
+  }
+  return undefined;
+}

@@ -115,3 +115,56 @@ describe('security rollout, steered and interrupted', () => {
   });
 });
 
+
+describe('security rollout, inside rollout windows', () => {
+  let clients: StackClients;
+  let worker: { stop(): Promise<void> };
+  const kube = new FakeKubernetes();
+  const taskQueue = uniqueTaskQueue('rollout-window');
+  const namespace = `window-${taskQueue.slice(-6)}`;
+  let opensAt: Date;
+
+  beforeAll(async () => {
+    clients = await connectStack();
+    await kube.start();
+    kube.podReadyMs = 50;
+    for (const name of ['nightly', 'urgent']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
+    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
+    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
+    // The only window opens 12 s from now (whole seconds): time for the urgent rollout to finish before it.
+    opensAt = new Date(Math.ceil((Date.now() + 12_000) / 1000) * 1000);
+    const windows = [{ name: 'change-window', start: opensAt.toISOString(), end: new Date(opensAt.getTime() + 3_600_000).toISOString() }];
+    const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s', windows } }, 'test');
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig() })));
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await kube.stop();
+    await clients.close();
+  });
+
+  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) =>
+    clients.client.workflow.start(securityRolloutWorkflow, {
+      taskQueue,
+      workflowId: `rollout-${namespace}-${name}`,
+      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice', ...input }],
+    });
+
+  it('waits for the window before changing anything, unless told the fix cannot wait', async () => {
+    const urgent = await (await start('urgent', { ignoreWindows: true })).result();
+    expect(urgent.steps.map((entry) => entry.step)).not.toContain('waiting-for-window');
+    expect(Date.parse(urgent.steps.find((entry) => entry.step === 'image-set')!.at)).toBeLessThan(opensAt.getTime());
+
+    const handle = await start('nightly');
+    await waitFor('the wait for the window', async () => (await handle.query(rolloutProgressQuery)).phase === 'waiting-for-window', 20_000);
+    expect(kube.image('Deployment', namespace, 'nightly')).toBe(`${REPO}:1.4.1`);
+    const result = await handle.result();
+    expect(result.phase).toBe('succeeded');
+    const waiting = result.steps.find((entry) => entry.step === 'waiting-for-window');
+    expect(waiting?.detail).toBe(`no rollout window is open (change-window); waiting until ${opensAt.toISOString()}`);
+    const patch = kube.requests.find((request) => request.method === 'PATCH' && request.path.includes('/deployments/nightly'));
+    expect(patch).toBeDefined();
+    expect(Date.parse(result.steps.find((entry) => entry.step === 'image-set')!.at)).toBeGreaterThanOrEqual(opensAt.getTime());
+  });
+});

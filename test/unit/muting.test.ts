@@ -3,7 +3,8 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { ConfigError } from '../../src/config/config-error.js';
 import { cronMatches, parseCron, type CronExpression } from '../../src/domain/cron.js';
 import { matches, parseMatcher, type Matcher } from '../../src/domain/matchers.js';
-import { inhibitionFor, muteReason, windowIsOpen } from '../../src/domain/muting.js';
+import { inhibitionFor, muteReason, nextOpening, windowIsOpen } from '../../src/domain/muting.js';
+import { maintenanceWindowSchema } from '../../src/config/policy-incidents.js';
 import { localTime } from '../../src/domain/time-zones.js';
 
 const matcher = (text: string) => parseMatcher(text) as Matcher;
@@ -84,5 +85,19 @@ describe('inhibition', () => {
     expect(inhibitionFor(rules, target, [{ alertname: 'Down', service: 'web' }])).toBeUndefined();
     expect(inhibitionFor(rules, { ...target, severity: 'critical' }, [{ alertname: 'Down', service: 'api' }])).toBeUndefined();
     expect(muteReason(target, 0, [], rules, [{ alertname: 'Down', service: 'api' }])).toBe('inhibited by Down (rule "down")');
+  });
+});
+
+describe('next opening of a window', () => {
+  it('is now when one is open, else the exact second the first one opens, else nothing within the horizon', () => {
+    const windows = [
+      maintenanceWindowSchema.parse({ name: 'weekly', timeZone: 'UTC', weekly: [{ days: ['sun'], start: '02:00', end: '04:00' }] }),
+      maintenanceWindowSchema.parse({ name: 'once', start: '2026-11-25T10:00:30Z', end: '2026-11-25T11:00:00Z' }),
+    ];
+    const at = (text: string) => Date.parse(text);
+    expect(nextOpening(windows, at('2026-11-29T03:00:00Z'))).toBe(at('2026-11-29T03:00:00Z'));
+    expect(nextOpening(windows, at('2026-11-23T12:00:00Z'))).toBe(at('2026-11-25T10:00:30Z'));
+    expect(nextOpening(windows, at('2026-11-26T00:00:00Z'))).toBe(at('2026-11-29T02:00:00Z'));
+    expect(nextOpening(windows.slice(1), at('2026-11-26T00:00:00Z'))).toBeUndefined();
   });
 });
