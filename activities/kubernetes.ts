@@ -183,19 +183,11 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
       } catch (error) {
         throw kubeFailure(error, label(input));
       }
-      const execution = Context.current().info.workflowExecution;
-      await writeAuditEvent(
-        deps.pool,
-        {
-          actor: input.requestedBy,
-          action: 'kubernetes.set-image',
-          target: `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`,
-          outcome: 'succeeded',
-          details: { container: input.container, image: input.image, changeCause: input.changeCause },
-          idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}`,
-        },
-        execution,
-      );
+      await audit(input, 'kubernetes.set-image', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, {
+        container: input.container,
+        image: input.image,
+        changeCause: input.changeCause,
+      });
       return stateOf(kind, patched, input.container);
     },
 
@@ -284,19 +276,7 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
       } catch (error) {
         if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 409)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
       }
-      const execution = Context.current().info.workflowExecution;
-      await writeAuditEvent(
-        deps.pool,
-        {
-          actor: input.requestedBy,
-          action: 'kubernetes.create-canary',
-          target: `k8s/${input.namespace}/deployment/${canaryName}`,
-          outcome: 'succeeded',
-          details: { of: input.name, image: input.image },
-          idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}`,
-        },
-        execution,
-      );
+      await audit(input, 'kubernetes.create-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name, image: input.image });
       return { name: canaryName };
     },
 
@@ -308,18 +288,7 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
       } catch (error) {
         if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
       }
-      const execution = Context.current().info.workflowExecution;
-      await writeAuditEvent(
-        deps.pool,
-        {
-          actor: input.requestedBy,
-          action: 'kubernetes.delete-canary',
-          target: `k8s/${input.namespace}/deployment/${canaryName}`,
-          outcome: 'succeeded',
-          idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}`,
-        },
-        execution,
-      );
+      await audit(input, 'kubernetes.delete-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name });
     },
 
     /**

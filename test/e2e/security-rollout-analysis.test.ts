@@ -1,14 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
-import { securityRolloutWorkflow, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
+import { type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
 import { TestExporter, TestPrometheus } from '../support/prometheus.js';
-import { FAKE_TRIVY, REPO, failureOf, progressWhen } from '../support/rollouts.js';
+import { fakeScanner, REPO, failureOf, rolloutStarter, progressWhen } from '../support/rollouts.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -44,12 +44,11 @@ describe('security rollout, analysed against Prometheus', () => {
     await prometheus.start();
     // Both series scraped at least once before any rollout reads a baseline.
     await waitFor('the first scrape', async () => (await fetch(`${prometheus.url}/api/v1/query?query=test_error_ratio`).then((r) => r.json()) as { data: { result: unknown[] } }).data.result.length === 6, 20_000);
-    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
-    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
+    const scanner = fakeScanner({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] });
     const policy = parsePolicy(
       {
         rollouts: {
-          scanner: { command: [process.execPath, FAKE_TRIVY, reports] },
+          scanner: { command: scanner },
           watchWindow: '3s',
           analysis: {
             errorRatioQuery: 'test_error_ratio{namespace="$namespace",workload="$workload"}',
@@ -69,12 +68,7 @@ describe('security rollout, analysed against Prometheus', () => {
     await clients.close();
   });
 
-  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) =>
-    clients.client.workflow.start(securityRolloutWorkflow, {
-      taskQueue,
-      workflowId: `rollout-${namespace}-${name}`,
-      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice', ...input }],
-    });
+  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) => rolloutStarter(clients.client, taskQueue, namespace)(name, input);
 
   it('promotes a canary that passes its analysis, then removes it', async () => {
     const result = await (await start('cautious', { strategy: 'canary' })).result();

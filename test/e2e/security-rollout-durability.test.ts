@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
-import { abortUpdate, rollbackUpdate, rolloutProgressQuery, securityRolloutWorkflow, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
+import { abortUpdate, rollbackUpdate, rolloutProgressQuery, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
-import { FAKE_TRIVY, REPO, failureOf } from '../support/rollouts.js';
+import { fakeScanner, REPO, failureOf, rolloutStarter } from '../support/rollouts.js';
 import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -32,9 +32,8 @@ describe('security rollout, steered and interrupted', () => {
     clients = await connectStack();
     await kube.start();
     for (const name of ['slow', 'aborted', 'regret']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 4, progressDeadlineSeconds: 60 });
-    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
-    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
-    const rollouts = { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' };
+    const scanner = fakeScanner({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] });
+    const rollouts = { scanner: { command: scanner }, watchWindow: '1s' };
     policyFile = join(mkdtempSync(join(tmpdir(), 'ops-rollout-policy-')), 'policy.yaml');
     writeFileSync(policyFile, JSON.stringify({ rollouts }));
     activities = createActivities(clients.activityDeps({ policy: parsePolicy({ rollouts }, 'test'), taskQueue, kube: () => kube.kubeConfig() }));
@@ -45,12 +44,7 @@ describe('security rollout, steered and interrupted', () => {
     await clients.close();
   });
 
-  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) =>
-    clients.client.workflow.start(securityRolloutWorkflow, {
-      taskQueue,
-      workflowId: `rollout-${namespace}-${name}`,
-      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice', ...input }],
-    });
+  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) => rolloutStarter(clients.client, taskQueue, namespace)(name, input);
 
   it('finishes correctly when its worker process is killed with SIGKILL in the middle of the rollout', async () => {
     kube.podReadyMs = 1500;
@@ -129,12 +123,11 @@ describe('security rollout, inside rollout windows', () => {
     await kube.start();
     kube.podReadyMs = 50;
     for (const name of ['nightly', 'urgent']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
-    const reports = join(mkdtempSync(join(tmpdir(), 'ops-rollout-')), 'reports.json');
-    writeFileSync(reports, JSON.stringify({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] }));
+    const scanner = fakeScanner({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] });
     // The only window opens 12 s from now (whole seconds): time for the urgent rollout to finish before it.
     opensAt = new Date(Math.ceil((Date.now() + 12_000) / 1000) * 1000);
     const windows = [{ name: 'change-window', start: opensAt.toISOString(), end: new Date(opensAt.getTime() + 3_600_000).toISOString() }];
-    const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s', windows } }, 'test');
+    const policy = parsePolicy({ rollouts: { scanner: { command: scanner }, watchWindow: '1s', windows } }, 'test');
     worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig() })));
   });
 
@@ -144,12 +137,7 @@ describe('security rollout, inside rollout windows', () => {
     await clients.close();
   });
 
-  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) =>
-    clients.client.workflow.start(securityRolloutWorkflow, {
-      taskQueue,
-      workflowId: `rollout-${namespace}-${name}`,
-      args: [{ namespace, deployment: name, image: `${REPO}:1.4.2`, requestedBy: 'alice', ...input }],
-    });
+  const start = (name: string, input: Partial<SecurityRolloutInput> = {}) => rolloutStarter(clients.client, taskQueue, namespace)(name, input);
 
   it('waits for the window before changing anything, unless told the fix cannot wait', async () => {
     const urgent = await (await start('urgent', { ignoreWindows: true })).result();
