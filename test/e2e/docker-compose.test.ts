@@ -75,6 +75,13 @@ describe('docker-compose.yml', () => {
     expect(existsSync(`${ROOT}/src/webhooks/main.ts`)).toBe(true);
   });
 
+  it('ships alerting rules whose unit tests pass: every rule on both sides of its threshold', () => {
+    // promtool exits non-zero on any failed case; its output names the case.
+    const result = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/rules/tests/rules.test.yml'], { cwd: ROOT, encoding: 'utf8' });
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(result.stdout).toContain('SUCCESS');
+  });
+
   it('refuses to start without a webhook token, naming the variable', () => {
     const missing = composeConfig({});
     expect(missing.status).not.toBe(0);
@@ -84,6 +91,8 @@ describe('docker-compose.yml', () => {
   it('ships Prometheus and Alertmanager configs their own tools accept', () => {
     execFileSync('promtool', ['check', 'config', 'deploy/prometheus/prometheus.yml'], { cwd: ROOT, stdio: 'pipe' });
     execFileSync('amtool', ['check-config', 'deploy/alertmanager/alertmanager.yml'], { cwd: ROOT, stdio: 'pipe' });
+    const rules = execFileSync('promtool', ['check', 'rules', 'deploy/prometheus/rules/services.rules.yml', 'deploy/prometheus/rules/ops-automation.rules.yml'], { cwd: ROOT, encoding: 'utf8' });
+    expect(rules.match(/SUCCESS: \d+ rules found/g)).toEqual(['SUCCESS: 6 rules found', 'SUCCESS: 3 rules found']);
     const alertmanager = parse(readFileSync(`${ROOT}/deploy/alertmanager/alertmanager.yml`, 'utf8')) as {
       receivers: Array<{ webhook_configs: Array<{ url: string }> }>;
     };
