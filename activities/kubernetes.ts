@@ -147,6 +147,18 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
   };
   const label = (ref: WorkloadRef) => `${ref.kind ?? 'Deployment'} ${ref.namespace}/${ref.name}`;
 
+  /** A strategic-merge patch of a Deployment or StatefulSet, as our field manager. */
+  async function strategicPatch(ref: WorkloadRef, body: object): Promise<Workload> {
+    const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+    try {
+      return (ref.kind ?? 'Deployment') === 'Deployment'
+        ? await apps().patchNamespacedDeployment({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options)
+        : await apps().patchNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options);
+    } catch (error) {
+      throw kubeFailure(error, label(ref));
+    }
+  }
+
   async function read(ref: WorkloadRef): Promise<Workload> {
     try {
       return (ref.kind ?? 'Deployment') === 'Deployment'
@@ -173,16 +185,7 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
         metadata: { annotations: { 'kubernetes.io/change-cause': input.changeCause } },
         spec: { template: { spec: { containers: [{ name: input.container, image: input.image }] } } },
       };
-      const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-      let patched: Workload;
-      try {
-        patched =
-          kind === 'Deployment'
-            ? await apps().patchNamespacedDeployment({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options)
-            : await apps().patchNamespacedStatefulSet({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options);
-      } catch (error) {
-        throw kubeFailure(error, label(input));
-      }
+      const patched = await strategicPatch(input, body);
       await audit(input, 'kubernetes.set-image', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, {
         container: input.container,
         image: input.image,
@@ -235,16 +238,7 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
     async restartWorkload(input: WorkloadRef & { container?: string; at: string; requestedBy: string; step: string }): Promise<WorkloadState> {
       const kind = input.kind ?? 'Deployment';
       const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': input.at } } } } };
-      const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-      let patched: Workload;
-      try {
-        patched =
-          kind === 'Deployment'
-            ? await apps().patchNamespacedDeployment({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options)
-            : await apps().patchNamespacedStatefulSet({ namespace: input.namespace, name: input.name, body, fieldManager: 'ops-automation' }, options);
-      } catch (error) {
-        throw kubeFailure(error, label(input));
-      }
+      const patched = await strategicPatch(input, body);
       await audit(input, 'kubernetes.restart', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { restartedAt: input.at });
       return stateOf(kind, patched, input.container ?? patched.spec?.template.spec?.containers[0]?.name);
     },
