@@ -72,7 +72,7 @@ describe('database backup under failure', () => {
       s3,
       bucket,
       taskQueue,
-      progressIntervalMs: 300,
+      progressIntervalMs: 100,
       databaseUrl: (name) => ({ [large]: sourceUrl, [flaky]: flakyUrl })[name],
     });
     worker = await startBackgroundWorker(taskQueue, createActivities(deps));
