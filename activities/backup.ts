@@ -63,7 +63,7 @@ const PART_SIZE = 8 * 1024 * 1024;
 const QUEUE_SIZE = 2;
 
 /** libpq settings from a URL, so no password ever appears in a process's arguments. */
-function libpqEnv(url: string): NodeJS.ProcessEnv {
+export function libpqEnv(url: string): NodeJS.ProcessEnv {
   const parsed = new URL(url);
   return {
     ...process.env,

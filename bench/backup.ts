@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
+import { libpqEnv } from '../activities/backup.js';
 import { createS3Client } from '../src/clients/s3.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { ensureDatabase } from '../scripts/stack/postgres.js';
@@ -66,10 +67,6 @@ async function generate(adminUrl: string, name: string, gigabytes: number): Prom
   }
 }
 
-function libpq(url: string): NodeJS.ProcessEnv {
-  const parsed = new URL(url);
-  return { ...process.env, PGHOST: parsed.hostname, PGPORT: parsed.port || '5432', PGUSER: decodeURIComponent(parsed.username || 'postgres'), PGDATABASE: parsed.pathname.slice(1) };
-}
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   const start = process.hrtime.bigint();
@@ -79,7 +76,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value:
 
 function pgDumpTo(url: string, fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('pg_dump', ['--format=custom', '--no-password'], { env: libpq(url), stdio: ['ignore', fd, 'inherit'] });
+    const child = spawn('pg_dump', ['--format=custom', '--no-password'], { env: libpqEnv(url), stdio: ['ignore', fd, 'inherit'] });
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_dump exited with ${code}`))));
   });

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /**
  * An OCI registry's tags API (Docker Registry HTTP API v2) as registries
@@ -56,13 +57,10 @@ export class FakeRegistry {
       });
       response.end(JSON.stringify({ name, tags: page }));
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
+    this.port = await listenOnLoopback(this.server);
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
   }
 }

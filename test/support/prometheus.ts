@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { freePort, waitFor } from '../../scripts/stack/net.js';
 import { ManagedProcess } from '../../scripts/stack/process.js';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /**
  * A real Prometheus (Debian's package) scraping, every second, a small
@@ -27,14 +28,11 @@ export class TestExporter {
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       response.end(`${lines.join('\n')}\n`);
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
+    this.port = await listenOnLoopback(this.server);
   }
 
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await closeServer(this.server);
   }
 }
 
