@@ -192,7 +192,8 @@ export function createBackupActivities(deps: BackupDeps) {
     async dumpToS3(input: { database: string; key: string; requestedBy: string }): Promise<BackupManifest> {
       const context = Context.current();
       const url = urlOf(input.database);
-      await abortLeftoverUploads(deps.s3, deps.bucket, input.key);
+      // Keys are unique per run: only a retry can find an upload of its own left behind.
+      if (context.info.attempt > 1) await abortLeftoverUploads(deps.s3, deps.bucket, input.key);
       const startedAt = new Date().toISOString();
       // One snapshot for the row counts and for pg_dump, held open until the dump is done.
       const snapshotClient = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });

@@ -1,8 +1,9 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { SEVERITIES } from '../../domain/severity.js';
 import { acknowledgeUpdate, addNoteUpdate, escalateUpdate, resolveUpdate, statusQuery, type IncidentStatus } from '../../../workflows/incident.js';
-import { EXIT, printJson, printTable, UserError } from '../output.js';
+import { onWorkflow } from '../workflow-errors.js';
+import { printJson, printTable, UserError } from '../output.js';
 
 /**
  * `opsctl incident list | show | ack | resolve | note | escalate`: the same
@@ -28,14 +29,8 @@ function quote(value: string): string {
 }
 
 /** Runs an update; a refusal (already resolved, no such incident) is one clear line. */
-async function act(handle: WorkflowHandle, run: () => Promise<IncidentStatus>): Promise<IncidentStatus> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new UserError(`no open incident ${handle.workflowId}`, EXIT.notFound);
-    if (error instanceof WorkflowUpdateFailedError) throw new UserError(`${handle.workflowId}: ${error.cause?.message ?? error.message}`, EXIT.refused);
-    throw error;
-  }
+function act(handle: WorkflowHandle, run: () => Promise<IncidentStatus>): Promise<IncidentStatus> {
+  return onWorkflow(handle, `no open incident ${handle.workflowId}`, run);
 }
 
 function printStatus(status: IncidentStatus, json: boolean): void {

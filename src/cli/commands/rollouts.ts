@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { failureMessage } from '../../domain/failures.js';
 import { rolloutWorkflowId } from '../../domain/rollout.js';
@@ -12,6 +12,7 @@ import {
   type RolloutProgress,
 } from '../../../workflows/security-rollout.js';
 import { requesterOption } from '../common-options.js';
+import { onWorkflow } from '../workflow-errors.js';
 import { EXIT, printJson, UserError } from '../output.js';
 
 /**
@@ -41,14 +42,8 @@ function printProgress(progress: RolloutProgress, json: boolean): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function act(handle: WorkflowHandle, run: () => Promise<RolloutProgress>): Promise<RolloutProgress> {
-  try {
-    return await run();
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) throw new UserError(`no rollout ${handle.workflowId} is running`, EXIT.notFound);
-    if (error instanceof WorkflowUpdateFailedError) throw new UserError(`${handle.workflowId}: ${error.cause?.message ?? error.message}`, EXIT.refused);
-    throw error;
-  }
+function act(handle: WorkflowHandle, run: () => Promise<RolloutProgress>): Promise<RolloutProgress> {
+  return onWorkflow(handle, `no rollout ${handle.workflowId} is running`, run);
 }
 
 export function registerRolloutCommands(program: Command, context: RolloutsContext): void {
