@@ -31,6 +31,8 @@ export interface IncidentRulesSnapshot {
   slackEnabled: boolean;
   temporalUiUrl: string;
   escalationEnabled: boolean;
+  /** Whether any runbook answers alerts; absent in histories recorded before runbooks. */
+  remediationEnabled?: boolean;
 }
 
 export interface IncidentRow {
@@ -70,6 +72,7 @@ export function createIncidentActivities(deps: IncidentDeps) {
         slackEnabled: deps.slackEnabled,
         temporalUiUrl: deps.temporalUiUrl.replace(/\/$/, ''),
         escalationEnabled: policy.escalation.policies.length > 0,
+        remediationEnabled: policy.remediation.runbooks.some((runbook) => runbook.match.length > 0),
       };
     },
 

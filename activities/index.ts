@@ -1,12 +1,16 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createBackupActivities, type BackupDeps } from './backup.js';
+import { createGuardrailActivities } from './guardrails.js';
+import { createHttpCheckActivities } from './http-check.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
+import { createIncidentStatusActivities } from './incident-status.js';
 import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes.js';
 import { createPostgresActivities, type PostgresDeps } from './postgres.js';
 import { createPrometheusActivities, type PrometheusDeps } from './prometheus.js';
 import { createRegistryActivities } from './registry.js';
+import { createRemediationSettingsActivities } from './remediation-settings.js';
 import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
 import { createRolloutSettingsActivities } from './rollout-settings.js';
 import { createScannerActivities, type ScannerDeps } from './scanner.js';
@@ -31,6 +35,10 @@ export function createActivities(deps: ActivityDeps) {
     ...createRolloutSettingsActivities(deps),
     ...createPrometheusActivities(deps),
     ...createRegistryActivities(),
+    ...createGuardrailActivities(deps),
+    ...createHttpCheckActivities(),
+    ...createRemediationSettingsActivities(deps),
+    ...createIncidentStatusActivities(deps),
   };
 }
 

@@ -37,6 +37,8 @@ export interface WorkloadState {
   generation: number;
   observedGeneration: number;
   revision: string;
+  /** The pods' label selector (matchLabels), as `key=value,...`. */
+  selector?: string;
   /** The rollout finished and every replica is available. */
   rolledOut: boolean;
   /** Why it is not rolled out, in words; absent when it is. */
@@ -58,6 +60,12 @@ function kubeFailure(error: unknown, what: string): Error {
     return new Error(detail);
   }
   return error as Error;
+}
+
+function selectorOf(workload: Workload): string {
+  return Object.entries(workload.spec?.selector.matchLabels ?? {})
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
 }
 
 function stateOf(kind: WorkloadKind, workload: Workload, containerName?: string): WorkloadState {
@@ -102,6 +110,7 @@ function stateOf(kind: WorkloadKind, workload: Workload, containerName?: string)
     generation,
     observedGeneration,
     revision,
+    ...(selectorOf(workload) ? { selector: selectorOf(workload) } : {}),
     rolledOut: waitingFor === undefined,
     ...(waitingFor ? { waitingFor } : {}),
     ...(failed ? { failed } : {}),
@@ -117,20 +126,26 @@ export interface PodState {
   waitingReason?: string;
   owner?: string;
   startedAt?: string;
+  /** When the pod last became not ready (its Ready condition's transition), or started if it never was. */
+  notReadySince?: string;
 }
 
 function podState(pod: V1Pod): PodState {
   const statuses = pod.status?.containerStatuses ?? [];
   const waiting = statuses.find((status) => status.state?.waiting?.reason)?.state?.waiting?.reason;
   const owner = pod.metadata?.ownerReferences?.[0];
+  const readyCondition = pod.status?.conditions?.find((condition) => condition.type === 'Ready');
+  const ready = readyCondition?.status === 'True';
+  const since = readyCondition?.lastTransitionTime ?? pod.status?.startTime ?? pod.metadata?.creationTimestamp;
   return {
     name: pod.metadata?.name ?? '',
     phase: pod.status?.phase ?? 'Unknown',
-    ready: pod.status?.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True') ?? false,
+    ready,
     restarts: statuses.reduce((sum, status) => sum + (status.restartCount ?? 0), 0),
     ...(waiting ? { waitingReason: waiting } : {}),
     ...(owner ? { owner: `${owner.kind}/${owner.name}` } : {}),
     ...(pod.status?.startTime ? { startedAt: new Date(pod.status.startTime).toISOString() } : {}),
+    ...(!ready && since ? { notReadySince: new Date(since).toISOString() } : {}),
   };
 }
 

@@ -41,12 +41,22 @@ export async function instantQuery(prometheusUrl: string, query: string, at?: Da
 }
 
 export function createPrometheusActivities(deps: PrometheusDeps) {
+  async function valueOf(query: string): Promise<number | undefined> {
+    const samples = (await instantQuery(deps.prometheusUrl, query)).filter((sample) => Number.isFinite(sample.value));
+    if (samples.length === 0) return undefined;
+    return samples.reduce((sum, sample) => sum + sample.value, 0);
+  }
+
   return {
     /** The single value of `query` (summed if it gives several series), or undefined for no data. */
     async queryValue(input: { query: string }): Promise<number | undefined> {
-      const samples = (await instantQuery(deps.prometheusUrl, input.query)).filter((sample) => Number.isFinite(sample.value));
-      if (samples.length === 0) return undefined;
-      return samples.reduce((sum, sample) => sum + sample.value, 0);
+      return valueOf(input.query);
+    },
+
+    /** Several queries at once, by name; a query without data is absent from the answer. */
+    async queryValues(input: { queries: Record<string, string> }): Promise<Record<string, number>> {
+      const entries = await Promise.all(Object.entries(input.queries).map(async ([name, query]) => [name, await valueOf(query)] as const));
+      return Object.fromEntries(entries.filter((entry): entry is readonly [string, number] => entry[1] !== undefined));
     },
   };
 }

@@ -18,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { createIncidentActivities, IncidentRulesSnapshot } from '../activities/incidents.js';
 import type { createNotifyActivities, SlackMessageRef } from '../activities/notify.js';
+import type { createRemediationSettingsActivities } from '../activities/remediation-settings.js';
 import type { AlertBatch, AlertSource } from '../src/domain/alerts.js';
 import {
   acknowledge,
@@ -40,6 +41,8 @@ import {
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
 import { notification, quickApiCall, quickLocal } from './activity-profiles.js';
 import { escalationWorkflow } from './escalation.js';
+import { remediationWorkflow } from './remediation.js';
+import { remediationProgressSignal } from './remediation-signals.js';
 import {
   escalationProgressSignal,
   skipLevelSignal,
@@ -74,6 +77,17 @@ interface CarriedIncident {
   escalation?: EscalationState;
   escalations?: number;
   children?: ChildRecord[];
+  remediations?: RemediationRecord[];
+}
+
+/** A runbook this incident started; while one works, the incident holds its ladder until `holdUntil`. */
+export interface RemediationRecord {
+  workflowId: string;
+  runbook: string;
+  holdUntil: string;
+  outcome?: string;
+  /** It did not help: escalate now, once. */
+  escalateNow?: boolean;
 }
 
 /** Where the incident's current ladder stands, for the status query. */
@@ -119,6 +133,7 @@ export interface IncidentStatus
   notifications: NotificationRecord[];
   escalation?: EscalationState;
   children: ChildRecord[];
+  remediations?: RemediationRecord[];
 }
 
 export const alertsSignal = defineSignal<[AlertBatch]>('alerts');
@@ -139,6 +154,14 @@ const localStore = proxyLocalActivities<ReturnType<typeof createIncidentActiviti
  */
 const LEAN_STORE_PATCH = 'incident-lean-store';
 const slack = proxyActivities<ReturnType<typeof createNotifyActivities>>(notification);
+const runbooks = proxyLocalActivities<ReturnType<typeof createRemediationSettingsActivities>>(quickLocal);
+
+/**
+ * Patch: an incident whose alert a runbook matches starts remediationWorkflow
+ * as a child and holds its ladder while the runbook works. Histories recorded
+ * before runbooks existed replay without it.
+ */
+const REMEDIATION_PATCH = 'incident-remediation';
 
 /** History length at which a run hands over to a fresh one even if the server has not suggested it. */
 const DEFAULT_HISTORY_LIMIT = 5000;
@@ -157,6 +180,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   let escalation = carried?.escalation;
   let escalations = carried?.escalations ?? 0;
   const children: ChildRecord[] = [...(carried?.children ?? [])];
+  const remediations: RemediationRecord[] = [...(carried?.remediations ?? [])];
+  let remediationAskedFor: string | undefined;
   let escalationChanged = false;
   let unroutable: string | undefined;
 
@@ -178,6 +203,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     notifications,
     ...(escalation ? { escalation } : {}),
     children,
+    ...(remediations.length > 0 ? { remediations } : {}),
   });
 
   const rejectIf = (problem: string | undefined) => {
@@ -219,6 +245,20 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     outbox.push(...applyEscalationProgress(state, escalation, children, progress));
     escalationChanged = true;
   });
+  setHandler(remediationProgressSignal, (progress) => {
+    const entry = remediations.find((candidate) => candidate.workflowId === progress.workflowId);
+    if (!entry) return;
+    if (progress.kind === 'step') {
+      const { step, outcome, detail } = progress.result;
+      outbox.push(record(state, progress.result.at, `runbook:${progress.runbook}`, 'remediation', `${step} ${outcome}: ${detail}`));
+      return;
+    }
+    entry.outcome = progress.outcome;
+    const child = children.find((candidate) => candidate.workflowId === progress.workflowId);
+    if (child) child.outcome = progress.outcome;
+    outbox.push(record(state, now(), `runbook:${progress.runbook}`, 'remediation', `runbook ${progress.runbook} ${progress.outcome}: ${progress.detail}`));
+    if (progress.escalate) entry.escalateNow = true;
+  });
   setHandler(
     escalateUpdate,
     async ({ by }) => {
@@ -246,6 +286,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const incidents = lean ? localStore : remoteStore;
   let lastVisibility = '';
   const rules: IncidentRulesSnapshot = await incidents.loadIncidentRules();
+  const remediating = rules.remediationEnabled === true && patched(REMEDIATION_PATCH);
 
   async function applyBatch(batch: AlertBatch): Promise<void> {
     const firing = batch.alerts.filter((alert) => alert.status === 'firing');
@@ -351,10 +392,49 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     }
   }
 
+  /** Starts, once each, the runbooks that answer this incident's firing alerts. */
+  async function steerRemediation(): Promise<void> {
+    if (!remediating || state.phase !== 'triggered' || isMuted(state)) return;
+    const firing = firingAlerts(state).filter((alert) => !alert.mutedBy);
+    const asked = JSON.stringify(firing.map((alert) => alert.fingerprint).sort());
+    if (firing.length === 0 || asked === remediationAskedFor) return;
+    remediationAskedFor = asked;
+    const plans = await runbooks.planRemediation({ labels: firing.map((alert) => alert.labels), started: remediations.map((entry) => entry.runbook) });
+    for (const plan of plans) {
+      const workflowId = `${info.workflowId}/${info.firstExecutionRunId.slice(0, 8)}/remediation-${plan.runbook}`;
+      await startChild(remediationWorkflow, {
+        workflowId,
+        args: [{ runbook: plan.runbook, labels: plan.labels, incidentWorkflowId: info.workflowId, requestedBy: 'system' }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+      remediations.push({ workflowId, runbook: plan.runbook, holdUntil: new Date(Date.now() + plan.holdEscalationMs).toISOString() });
+      children.push({ workflowId, type: 'remediationWorkflow', outcome: 'running' });
+      const hold = plan.holdEscalationMs > 0 ? `; paging waits for it until ${new Date(Date.now() + plan.holdEscalationMs).toISOString()}` : '';
+      outbox.push(record(state, now(), 'system', 'remediation', `runbook ${plan.runbook} started${hold}`));
+    }
+  }
+
+  /** Until when a working runbook holds the ladder back, if one does. */
+  function escalationHeldUntil(): number | undefined {
+    const holds = remediations.filter((entry) => entry.outcome === undefined).map((entry) => Date.parse(entry.holdUntil));
+    const until = holds.length > 0 ? Math.max(...holds) : undefined;
+    return until !== undefined && until > Date.now() ? until : undefined;
+  }
+
   /** Starts a ladder for a triggered, unmuted incident that has none running; tells a running one what changed. */
   async function steerEscalation(): Promise<void> {
     if (!rules.escalationEnabled) return;
     const running = escalation && !escalation.finished;
+    const urgent = remediations.find((entry) => entry.escalateNow);
+    if (urgent) {
+      // A runbook that did not help: the next level now, or the first one without waiting.
+      delete urgent.escalateNow;
+      if (running && state.phase === 'triggered' && !escalation!.exhausted) {
+        outbox.push(record(state, now(), `runbook:${urgent.runbook}`, 'escalated', `runbook ${urgent.runbook} did not help: escalated to the next level`));
+        await getExternalWorkflowHandle(escalation!.workflowId).signal(skipLevelSignal, { by: `runbook:${urgent.runbook}` });
+        return;
+      }
+    }
     if (running) {
       const tell = state.phase === 'resolved' ? 'resolved' : state.phase === 'acknowledged' ? 'acknowledged' : undefined;
       if (tell && escalation!.told !== tell && !(tell === 'acknowledged' && escalation!.told === 'resolved')) {
@@ -367,6 +447,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return;
     }
     if (state.phase !== 'triggered' || isMuted(state) || firingAlerts(state).length === 0) return;
+    if (escalationHeldUntil() !== undefined) return;
     const first = firingAlerts(state).find((alert) => !alert.mutedBy) ?? firingAlerts(state)[0]!;
     const routing = { labels: first.labels, severity: state.severity, service: state.service };
     // No route matched these: ask again only when what routing looks at changes, not on every alert.
@@ -404,6 +485,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   for (;;) {
     while (pendingBatches.length > 0) await applyBatch(pendingBatches.shift()!);
     escalationChanged = false;
+    await steerRemediation();
     await steerEscalation();
     if (outbox.length > 0) {
       await flush();
@@ -424,6 +506,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
             ...(escalation ? { escalation: { ...escalation, pages: escalation.pages.slice(-50) } } : {}),
             escalations,
             children: children.slice(-20),
+            ...(remediations.length > 0 ? { remediations: remediations.slice(-20) } : {}),
           },
         });
       }
@@ -454,7 +537,11 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       continue;
     }
 
-    await condition(() => work() || allAlertsResolved(state) || state.phase === 'resolved' || historyFull());
+    const heldUntil = escalationHeldUntil();
+    const wake = () => work() || allAlertsResolved(state) || state.phase === 'resolved' || historyFull();
+    // A held ladder starts when the hold runs out, even if nothing else happens.
+    if (heldUntil !== undefined) await condition(wake, heldUntil - Date.now());
+    else await condition(wake);
   }
 
   await condition(allHandlersFinished);

@@ -6,3 +6,5 @@ export { databaseBackupWorkflow } from './database-backup.js';
 export { databaseRestoreDrillWorkflow } from './database-backup.js';
 export { databaseMaintenanceWorkflow } from './database-maintenance.js';
 export { securityRolloutWorkflow } from './security-rollout.js';
+export { remediationWorkflow } from './remediation.js';
+export { healthCheckWorkflow } from './health-check.js';

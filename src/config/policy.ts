@@ -3,6 +3,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import { databasePolicySections } from './policy-databases.js';
+import { remediationPolicySections } from './policy-remediation.js';
 import { rolloutPolicySection } from './policy-rollouts.js';
 import { schedulePolicySection } from './policy-schedules.js';
 import { escalationPolicySection } from './policy-escalation.js';
@@ -21,6 +22,7 @@ export const policySchema = z
     ...databasePolicySections,
     ...schedulePolicySection,
     ...rolloutPolicySection,
+    ...remediationPolicySections,
   })
   .strict();
 

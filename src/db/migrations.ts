@@ -185,4 +185,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX maintenance_log_database ON maintenance_log (database, occurred_at DESC);
     `,
   },
+  {
+    id: 6,
+    name: 'remediation_actions',
+    sql: `
+      -- Guardrails: every action a runbook or health check took (or reserved)
+      -- on a target, counted per guard key across incidents and restarts.
+      CREATE TABLE remediation_actions (
+        id              bigserial PRIMARY KEY,
+        guard_key       text NOT NULL,
+        taken_at        timestamptz NOT NULL DEFAULT now(),
+        workflow_id     text,
+        run_id          text,
+        idempotency_key text NOT NULL UNIQUE,
+        details         jsonb NOT NULL DEFAULT '{}'::jsonb
+      );
+      CREATE INDEX remediation_actions_guard ON remediation_actions (guard_key, taken_at DESC);
+    `,
+  },
 ];

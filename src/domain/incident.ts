@@ -33,7 +33,8 @@ export type IncidentEventKind =
   | 'escalation'
   | 'paged'
   | 'page-failed'
-  | 'escalated';
+  | 'escalated'
+  | 'remediation';
 
 export interface IncidentEvent {
   /** Position in this incident's timeline: with the workflow ID, the event's idempotency key. */

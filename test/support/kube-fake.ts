@@ -87,6 +87,8 @@ export class FakeKubernetes {
   private server: Server | undefined;
   private readonly workloads = new Map<string, Workload>();
   private readonly deletedPods = new Set<string>();
+  /** Pods the test made unready, with when they stopped being ready. */
+  private readonly unreadyPods = new Map<string, { since: Date; reason: string }>();
   readonly requests: RecordedKubeRequest[] = [];
   /** Images whose pods never become ready. */
   readonly badImages = new Set<string>();
@@ -175,6 +177,18 @@ export class FakeKubernetes {
     return workload ? containersOf(workload.object).find((entry) => entry.name === container)?.image : undefined;
   }
 
+  /** Makes a pod (for example `api-old-0`) report Ready=False since `since`, its container waiting for `reason`. */
+  markPodUnready(namespace: string, pod: string, since: Date, reason = 'CrashLoopBackOff'): void {
+    this.unreadyPods.set(`${namespace}/${pod}`, { since, reason });
+  }
+
+  /** The names of the pods the API lists now in `namespace`. */
+  podNames(namespace: string): string[] {
+    return [...this.workloads.values()]
+      .filter((workload) => workload.object.metadata.namespace === namespace)
+      .flatMap((workload) => this.pods(workload).map((pod) => (pod.metadata as Json).name as string));
+  }
+
   exists(kind: Kind, namespace: string, name: string): boolean {
     return this.workloads.has(`${kind}/${namespace}/${name}`);
   }
@@ -239,17 +253,25 @@ export class FakeKubernetes {
     const progress = this.progress(workload);
     const { name, namespace } = workload.object.metadata;
     const images = containersOf(workload.object);
-    const pod = (id: string, image: Record<string, string>, ready: boolean, waiting?: string): Json => ({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: `${name}-${id}`, namespace, labels: workload.object.metadata.labels, ownerReferences: [{ kind: workload.kind === 'Deployment' ? 'ReplicaSet' : 'StatefulSet', name: `${name}-${workload.revision}` }] },
-      spec: { containers: Object.entries(image).map(([container, ref]) => ({ name: container, image: ref })) },
-      status: {
-        phase: ready ? 'Running' : 'Pending',
-        conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
-        containerStatuses: Object.entries(image).map(([container, ref]) => ({ name: container, image: ref, ready, restartCount: waiting ? 4 : 0, ...(waiting ? { state: { waiting: { reason: waiting } } } : { state: { running: {} } }) })),
-      },
-    });
+    const pod = (id: string, image: Record<string, string>, healthy: boolean, waiting?: string): Json => {
+      const podName = `${name}-${id}`;
+      const unready = this.unreadyPods.get(`${namespace}/${podName}`);
+      const ready = healthy && !unready;
+      const reason = waiting ?? unready?.reason;
+      const since = new Date(unready?.since ?? workload.rolloutStartedAt).toISOString();
+      return {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: podName, namespace, labels: workload.object.metadata.labels, ownerReferences: [{ kind: workload.kind === 'Deployment' ? 'ReplicaSet' : 'StatefulSet', name: `${name}-${workload.revision}` }] },
+        spec: { containers: Object.entries(image).map(([container, ref]) => ({ name: container, image: ref })) },
+        status: {
+          phase: ready || unready ? 'Running' : 'Pending',
+          startTime: new Date(workload.rolloutStartedAt).toISOString(),
+          conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: since }],
+          containerStatuses: Object.entries(image).map(([container, ref]) => ({ name: container, image: ref, ready, restartCount: reason ? 4 : 0, ...(reason ? { state: { waiting: { reason } } } : { state: { running: {} } }) })),
+        },
+      };
+    };
     const current = Object.fromEntries(images.map((container) => [container.name, container.image]));
     const list: Json[] = [];
     for (let index = 0; index < progress.replicas - (progress.complete ? 0 : progress.ready); index += 1) {

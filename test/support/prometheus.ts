@@ -12,10 +12,11 @@ import { closeServer, listenOnLoopback } from './loopback.js';
  */
 export class TestExporter {
   private server: Server | undefined;
-  private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number }>();
+  private readonly series = new Map<string, { name: string; labels: Record<string, string>; value: number | (() => number) }>();
   port = 0;
 
-  set(name: string, labels: Record<string, string>, value: number): void {
+  /** A series' value, or a function read at every scrape (a value that grows with time). */
+  set(name: string, labels: Record<string, string>, value: number | (() => number)): void {
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
     this.series.set(key, { name, labels, value });
   }
@@ -23,7 +24,7 @@ export class TestExporter {
   async start(): Promise<void> {
     this.server = createServer((_request, response) => {
       const lines = [...this.series.values()].map(
-        ({ name, labels, value }) => `${name}{${Object.entries(labels).map(([key, label]) => `${key}="${label}"`).join(',')}} ${value}`,
+        ({ name, labels, value }) => `${name}{${Object.entries(labels).map(([key, label]) => `${key}="${label}"`).join(',')}} ${typeof value === 'function' ? value() : value}`,
       );
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       response.end(`${lines.join('\n')}\n`);
