@@ -9,8 +9,8 @@ import { parseDuration } from '../src/domain/durations.js';
  * SCHEDULE_PREFIX); schedules under the prefix
  * that are no longer declared are deleted, others are never touched.
  *
- * Reports, the health check and the daily image scan get their schedules
- * when their workflows exist; a schedule that starts an unknown workflow
+ * Reports and the daily image scan get their schedules when their
+ * workflows exist; a schedule that starts an unknown workflow
  * type would only fill the task queue with failing tasks.
  */
 export const SCHEDULE_PREFIX = 'ops-';
@@ -35,7 +35,7 @@ export interface ScheduleDefinition {
 }
 
 export function scheduleDefinitions(
-  policy: Pick<Policy, 'schedules' | 'databases'>,
+  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck'>>,
   options: { prefix?: string; databases?: string[] } = {},
 ): ScheduleDefinition[] {
   const { schedules } = policy;
@@ -82,6 +82,20 @@ export function scheduleDefinitions(
         note: `Weekly maintenance of ${database}: retention deletes, VACUUM (ANALYZE), REINDEX, idle connections, health`,
       },
     );
+  }
+  if ((policy.healthCheck?.targets.length ?? 0) > 0) {
+    definitions.push({
+      scheduleId: `${prefix}health-check`,
+      when: schedules.healthCheck,
+      timeZone: schedules.timeZone,
+      workflowType: 'healthCheckWorkflow',
+      workflowId: 'health-check',
+      args: [{ requestedBy: 'schedule' }],
+      // A check still running is not doubled, and an old missed check is worth nothing: the next one looks afresh.
+      overlap: 'SKIP',
+      catchupWindow: '4m',
+      note: `Health check of ${policy.healthCheck!.targets.length} workloads: stuck pods, CPU scaling, memory growth`,
+    });
   }
   return definitions.filter((definition) => definition.when.trim() !== 'off');
 }

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
 import { registerBackupCommands } from './commands/backups.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
+import { registerRemediationCommands } from './commands/remediation.js';
 import { registerRolloutCommands } from './commands/rollouts.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { EXIT, UserError } from './output.js';
@@ -47,6 +48,7 @@ registerIncidentCommands(program, context);
 registerBackupCommands(program, context);
 registerMaintenanceCommands(program, context);
 registerRolloutCommands(program, context);
+registerRemediationCommands(program, context);
 registerScheduleCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {

@@ -32,7 +32,9 @@ export const schedulePolicySection = {
       restoreDrill: when('0 5 * * sat'),
       /** Weekly maintenance of every database. */
       maintenance: when('0 3 * * sun'),
+      /** The health check of the workloads in `healthCheck.targets` (none listed: no schedule). */
+      healthCheck: when('every 5m'),
     })
     .strict()
-    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun' }),
+    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', healthCheck: 'every 5m' }),
 };

@@ -8,6 +8,7 @@ import type { HealthDecision } from '../../src/domain/health-check.js';
 import { healthCheckWorkflow, type HealthCheckInput } from '../../workflows/health-check.js';
 import { statusQuery } from '../../workflows/incident.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
+import { opsctlAsync } from '../support/opsctl.js';
 import { TestExporter, TestPrometheus } from '../support/prometheus.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
@@ -106,6 +107,18 @@ describe('health check', () => {
     expect(kube.requests.filter((request) => request.method !== 'GET')).toEqual([]);
     const reserved = await clients.pool.query(`SELECT count(*)::int AS n FROM remediation_actions WHERE guard_key LIKE $1`, [`%k8s/${namespace}/%`]);
     expect(reserved.rows[0].n).toBe(2);
+  });
+
+  it('opsctl health check runs it, here as a dry run of one workload', async () => {
+    const result = await opsctlAsync(['--json', 'health', 'check', '--dry-run', '--only', `${namespace}/stuck`], { OPS_TASK_QUEUE: taskQueue });
+    expect(result.status, result.stderr).toBe(0);
+    const parsed = JSON.parse(result.stdout) as { targets: number; decisions: HealthDecision[] };
+    expect(parsed.targets).toBe(1);
+    expect(parsed.decisions.map((decision) => [decision.rule, decision.action, decision.taken])).toEqual([
+      ['pods', 'delete-pod', false],
+      ['cpu', 'none', false],
+      ['memory', 'none', false],
+    ]);
   });
 
   it('takes each rule on the right side of its threshold, within its guardrails, and raises an incident when out of attempts', async () => {

@@ -9,6 +9,7 @@ import { remediationWorkflow, type RemediationInput } from '../../workflows/reme
 import { statusQuery } from '../../workflows/incident.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
+import { opsctlAsync } from '../support/opsctl.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
@@ -247,5 +248,14 @@ describe('remediation runbooks', () => {
     } finally {
       serviceHealthy = true;
     }
+  });
+
+  it('opsctl runs a runbook by hand, as a dry run, and names a runbook that does not exist', async () => {
+    const env = { OPS_TASK_QUEUE: taskQueue };
+    const dry = await opsctlAsync(['--json', 'remediation', 'run', `labels-${unique}`, '--label', `namespace=${namespace}`, '--dry-run', '--by', 'carol'], env);
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ runbook: `labels-${unique}`, outcome: 'dry-run', steps: [{ step: '1-scale', outcome: 'dry-run', target: `k8s/${namespace}/deployment/web` }] });
+    const missing = await opsctlAsync(['remediation', 'run', 'nope'], env);
+    expect([missing.status, missing.stderr]).toEqual([4, expect.stringMatching(/^opsctl: no runbook named "nope" in the policy \(runbooks: restart-.*\)\n$/)]);
   });
 });

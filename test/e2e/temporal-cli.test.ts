@@ -52,7 +52,14 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     kube.addWorkload('Deployment', 'shop', 'api', { image: 'registry.example.com/shop/api:1.4.2', replicas: 2 });
     const reports = join(mkdtempSync(join(tmpdir(), 'ops-readme-')), 'reports.json');
     writeFileSync(reports, JSON.stringify({ 'registry.example.com/shop/api:1.4.2': [], 'registry.example.com/shop/api:1.4.3': [] }));
-    const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' } }, 'test');
+    const policy = parsePolicy(
+      {
+        rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' },
+        remediation: { runbooks: [{ name: 'restart-api', steps: [{ action: 'rolling-restart', namespace: '{{ $labels.namespace }}', deployment: '{{ $labels.deployment }}' }] }] },
+        healthCheck: { targets: [{ namespace: 'shop', deployment: 'api' }] },
+      },
+      'test',
+    );
     worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ taskQueue, policy, kube: () => kube.kubeConfig() })));
   });
 
@@ -65,7 +72,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
   it('runs each line as written, and each workflow does its job', async () => {
     const commands = readmeCommands();
     const types = commands.map((command) => /--type (\w+)/.exec(command)?.[1]);
-    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow']);
+    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow']);
     const temporal = await ensureTool('temporal', () => undefined);
     const env = { ...process.env, PATH: `${temporal.replace(/\/temporal$/, '')}:${process.env.PATH}`, TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: testStack().namespace };
     const results: Record<string, unknown> = {};
@@ -91,5 +98,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(results.databaseMaintenanceWorkflow).toMatchObject({ database: 'default', dryRun: true });
     expect(results.securityRolloutWorkflow).toMatchObject({ phase: 'succeeded', from: 'registry.example.com/shop/api:1.4.2', to: 'registry.example.com/shop/api:1.4.3', bump: 'patch' });
     expect(kube.image('Deployment', 'shop', 'api')).toBe('registry.example.com/shop/api:1.4.3');
+    expect(results.remediationWorkflow).toMatchObject({ outcome: 'dry-run', steps: [{ step: '1-rolling-restart', outcome: 'dry-run', detail: 'would rolling restart of Deployment shop/api' }] });
+    expect(results.healthCheckWorkflow).toMatchObject({ dryRun: true, targets: 1, decisions: [{ target: 'shop/api', rule: 'pods', action: 'none' }] });
   });
 });

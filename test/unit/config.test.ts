@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { loadEnv } from '../../src/config/env.js';
-import { loadPolicy } from '../../src/config/policy.js';
+import { loadPolicy, parsePolicy } from '../../src/config/policy.js';
 import { databaseUrlResolver } from '../../src/config/policy-databases.js';
 
 function errorOf(fn: () => unknown): ConfigError {
@@ -152,6 +152,24 @@ describe('policy file', () => {
   });
 });
 
+describe('runbooks in the policy', () => {
+  it('name the step, the field and what is wrong', () => {
+    const problem = (raw: unknown) => errorOf(() => parsePolicy(raw, 'test')).message;
+    expect(problem({ remediation: { runbooks: [{ name: 'a', steps: [{ action: 'reboot' }] }] } })).toBe(
+      'Invalid policy test: remediation.runbooks[0].steps[0].action: expected action to be one of restart-pods, rolling-restart, scale, terminate-idle-connections, database-maintenance, http-check, notify',
+    );
+    expect(problem({ remediation: { runbooks: [{ name: 'a', steps: [{ action: 'scale', namespace: 'x', deployment: 'y', by: 0 }] }] } })).toBe(
+      'Invalid policy test: remediation.runbooks[0].steps[0].by: must not be 0',
+    );
+    expect(problem({ remediation: { runbooks: [{ name: 'a', steps: [{ action: 'notify', text: 'x' }] }, { name: 'a', steps: [{ action: 'notify', text: 'y' }] }] } })).toBe(
+      'Invalid policy test: remediation.runbooks: runbook names must be unique',
+    );
+    expect(problem({ remediation: { runbooks: [{ name: 'a', match: ['alertname=~"("'], steps: [{ action: 'notify', text: 'x' }] }] } })).toBe(
+      'Invalid policy test: remediation.runbooks[0].match[0]: "alertname=~"("" has an invalid regular expression',
+    );
+  });
+});
+
 describe('the example policy shipped in deploy/', () => {
   it('is valid and means what its comments say', () => {
     const policy = loadPolicy(fileURLToPath(new URL('../../deploy/policy.example.yaml', import.meta.url)));
@@ -169,7 +187,15 @@ describe('the example policy shipped in deploy/', () => {
     expect(policy.escalation.businessHours).toMatchObject({ timeZone: 'Europe/Berlin', startMinute: 540, endMinute: 1080, severities: ['medium', 'low'] });
     expect(policy.databases).toEqual({ orders: { urlFromEnv: 'ORDERS_DATABASE_URL' } });
     expect(policy.backups.retention).toEqual({ keepLast: 3, daily: 7, weekly: 4, monthly: 6 });
-    expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun' });
+    expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', healthCheck: 'every 5m' });
+    expect(policy.remediation.runbooks.map((runbook) => [runbook.name, runbook.steps.map((step) => step.action), runbook.holdEscalation])).toEqual([
+      ['restart-api', ['restart-pods', 'rolling-restart', 'http-check'], 600_000],
+      ['database-connections', ['terminate-idle-connections', 'notify'], 600_000],
+      ['scale-out-web', ['scale'], 600_000],
+    ]);
+    // Guardrails given in part keep their other defaults.
+    expect(policy.remediation.guardrails).toMatchObject({ 'restart-pods': { maxActions: 3, window: 600_000, cooldown: 0 }, scale: { maxActions: 5, window: 3_600_000, cooldown: 300_000 } });
+    expect(policy.healthCheck).toMatchObject({ pods: { notReadyFor: 300_000 }, cpu: { scaleUpFor: 600_000, scaleDownFor: 1_800_000, minReplicas: 2 }, memory: { over: 4 * 3_600_000, window: 86_400_000 } });
     expect(policy.rollouts).toMatchObject({ approval: { timeout: 4 * 3_600_000 }, watchWindow: 300_000, analysis: { maxErrorRatioIncrease: 0.05 } });
     expect(policy.maintenance.retention.map((rule) => [rule.database, rule.table, rule.maxAgeMs / 86_400_000])).toEqual([
       ['default', 'audit_events', 365],

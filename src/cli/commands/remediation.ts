@@ -1,0 +1,103 @@
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { ErrorType } from '../../domain/errors.js';
+import type { Command } from 'commander';
+import { failureMessage } from '../../domain/failures.js';
+import { healthCheckWorkflow, type HealthCheckResult } from '../../../workflows/health-check.js';
+import { remediationWorkflow, type RemediationResult } from '../../../workflows/remediation.js';
+import { requesterOption } from '../common-options.js';
+import { EXIT, printJson, printTable, UserError } from '../output.js';
+
+/**
+ * `opsctl remediation run <runbook>`: a runbook by hand (remediationWorkflow).
+ * `opsctl health check`: the health check now (healthCheckWorkflow), the one
+ * its schedule runs every five minutes.
+ */
+export interface RemediationContext {
+  temporal: () => Promise<Client>;
+  taskQueue: () => string;
+  json: () => boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function parseLabels(pairs: string[]): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new UserError(`--label "${pair}": expected name=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
+/** Runs a workflow to its end; a refusal or failure is one line with a meaningful exit code. */
+async function runToEnd<T>(what: string, workflowId: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`${what} is already running (${workflowId})`, EXIT.refused);
+    if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), innermostType(error) === ErrorType.NotFound ? EXIT.notFound : EXIT.failure);
+    throw error;
+  }
+}
+
+function innermostType(error: Error): string | undefined {
+  let type: string | undefined;
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof ApplicationFailure && current.type) type = current.type;
+  }
+  return type;
+}
+
+export function registerRemediationCommands(program: Command, context: RemediationContext): void {
+  const remediation = program.command('remediation').description('runbooks from the policy, run by hand');
+  remediation
+    .command('run <runbook>')
+    .description('run a runbook now; exits 1 when it did not help')
+    .option('--label <name=value>', 'an alert label its steps use, e.g. namespace=shop (repeatable)', collect)
+    .option('--dry-run', 'say what every step would do, do nothing')
+    .option(...requesterOption)
+    .action(async (runbook: string, options: { label?: string[]; dryRun?: boolean; by: string }) => {
+      const client = await context.temporal();
+      const labels = parseLabels(options.label ?? []);
+      const workflowId = `remediation-${runbook}`;
+      const result: RemediationResult = await runToEnd(`runbook ${runbook}`, workflowId, () =>
+        client.workflow.execute(remediationWorkflow, {
+          taskQueue: context.taskQueue(),
+          workflowId,
+          args: [{ runbook, labels, dryRun: options.dryRun === true, requestedBy: options.by }],
+        }),
+      );
+      if (context.json()) printJson(result);
+      else {
+        printTable(result.steps.map((step) => ({ ...step })), ['step', 'outcome', 'detail']);
+        process.stdout.write(`\n${result.runbook}: ${result.outcome} (${result.verification.detail})${result.incident ? `; incident ${result.incident}` : ''}\n`);
+      }
+      if (result.outcome === 'not-helped') process.exitCode = EXIT.failure;
+    });
+
+  const health = program.command('health').description('self-healing of the workloads in the policy');
+  health
+    .command('check')
+    .description('run the health check now: stuck pods, CPU scaling, memory growth')
+    .option('--dry-run', 'decide and report, change nothing')
+    .option('--only <namespace/deployment>', 'only this target (repeatable)', collect)
+    .option(...requesterOption)
+    .action(async (options: { dryRun?: boolean; only?: string[]; by: string }) => {
+      const client = await context.temporal();
+      const workflowId = 'health-check-manual';
+      const result: HealthCheckResult = await runToEnd('a health check', workflowId, () =>
+        client.workflow.execute(healthCheckWorkflow, {
+          taskQueue: context.taskQueue(),
+          workflowId,
+          args: [{ dryRun: options.dryRun === true, requestedBy: options.by, ...(options.only ? { only: options.only } : {}) }],
+        }),
+      );
+      if (context.json()) return printJson(result);
+      printTable(
+        result.decisions.map((decision) => ({ ...decision, taken: decision.taken ? 'yes' : 'no', pod: decision.pod ?? '' })),
+        ['target', 'rule', 'action', 'pod', 'taken', 'reason'],
+      );
+      process.stdout.write(`\n${result.targets} workloads checked${result.dryRun ? ' (dry run)' : ''}${result.incidents.length > 0 ? `; incidents: ${result.incidents.join(', ')}` : ''}\n`);
+    });
+}

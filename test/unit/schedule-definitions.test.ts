@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { parsePolicy } from '../../src/config/policy.js';
+import { scheduleDefinitions } from '../../schedules/definitions.js';
+
+describe('schedule definitions', () => {
+  it('declare the health check every 5 minutes only when the policy lists workloads to check', () => {
+    const without = scheduleDefinitions(parsePolicy({}, 'test'));
+    expect(without.map((definition) => definition.scheduleId)).toEqual(['ops-backup-default', 'ops-restore-drill-default', 'ops-maintenance-default']);
+
+    const policy = parsePolicy({ healthCheck: { targets: [{ namespace: 'shop', deployment: 'api' }, { namespace: 'shop', deployment: 'web' }] } }, 'test');
+    const health = scheduleDefinitions(policy).find((definition) => definition.scheduleId === 'ops-health-check');
+    expect(health).toEqual({
+      scheduleId: 'ops-health-check',
+      when: 'every 5m',
+      timeZone: 'UTC',
+      workflowType: 'healthCheckWorkflow',
+      workflowId: 'health-check',
+      args: [{ requestedBy: 'schedule' }],
+      overlap: 'SKIP',
+      catchupWindow: '4m',
+      note: 'Health check of 2 workloads: stuck pods, CPU scaling, memory growth',
+    });
+    const off = parsePolicy({ schedules: { healthCheck: 'off' }, healthCheck: { targets: [{ namespace: 'shop', deployment: 'api' }] } }, 'test');
+    expect(scheduleDefinitions(off).map((definition) => definition.scheduleId)).not.toContain('ops-health-check');
+  });
+});
