@@ -11,6 +11,7 @@ import { createPostgresActivities, type PostgresDeps } from './postgres.js';
 import { createPrometheusActivities, type PrometheusDeps } from './prometheus.js';
 import { createRegistryActivities } from './registry.js';
 import { createRemediationSettingsActivities } from './remediation-settings.js';
+import { createReportActivities } from './reports.js';
 import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
 import { createRolloutSettingsActivities } from './rollout-settings.js';
 import { createScannerActivities, type ScannerDeps } from './scanner.js';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHttpCheckActivities(),
     ...createRemediationSettingsActivities(deps),
     ...createIncidentStatusActivities(deps),
+    ...createReportActivities(deps),
   };
 }
 

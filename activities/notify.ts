@@ -83,8 +83,8 @@ export function createNotifyActivities(deps: NotifyDeps) {
     },
 
     /** A plain top-level message (a rollout's announcement, whose thread then carries its steps). */
-    async postOpsMessage(input: { text: string; idempotencyKey: string }): Promise<SlackMessageRef> {
-      return postOnce(input.idempotencyKey, { text: input.text });
+    async postOpsMessage(input: { text: string; idempotencyKey: string; channel?: string }): Promise<SlackMessageRef> {
+      return postOnce(input.idempotencyKey, { text: input.text, ...(input.channel ? { channel: input.channel } : {}) });
     },
 
     async postThreadReply(input: { ref: SlackMessageRef; lines: string[]; idempotencyKey: string }): Promise<SlackMessageRef> {

@@ -8,3 +8,4 @@ export { databaseMaintenanceWorkflow } from './database-maintenance.js';
 export { securityRolloutWorkflow } from './security-rollout.js';
 export { remediationWorkflow } from './remediation.js';
 export { healthCheckWorkflow } from './health-check.js';
+export { reportWorkflow } from './report.js';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from './config-error.js';
 import { databasePolicySections } from './policy-databases.js';
 import { remediationPolicySections } from './policy-remediation.js';
+import { reportPolicySections } from './policy-reports.js';
 import { rolloutPolicySection } from './policy-rollouts.js';
 import { schedulePolicySection } from './policy-schedules.js';
 import { escalationPolicySection } from './policy-escalation.js';
@@ -23,6 +24,7 @@ export const policySchema = z
     ...schedulePolicySection,
     ...rolloutPolicySection,
     ...remediationPolicySections,
+    ...reportPolicySections,
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -71,6 +72,50 @@ export class TestPrometheus {
         return body.data.activeTargets.some((target) => target.health === 'up');
       },
       30_000,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.process?.stop();
+  }
+}
+
+/**
+ * A real Prometheus serving only data written beforehand (blocks made by
+ * `promtool tsdb create-blocks-from openmetrics`), scraping nothing: every
+ * figure a query returns is known in advance.
+ */
+export class HistoricalPrometheus {
+  private process: ManagedProcess | undefined;
+  url = '';
+
+  constructor(private readonly dir: string) {}
+
+  /** Turns an OpenMetrics file into TSDB blocks under this Prometheus's data directory. */
+  importOpenMetrics(file: string): void {
+    mkdirSync(join(this.dir, 'data'), { recursive: true });
+    const result = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, join(this.dir, 'data')], { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`promtool could not import ${file}: ${result.stderr || result.error?.message}`);
+  }
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    const configFile = join(this.dir, 'prometheus.yml');
+    writeFileSync(configFile, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n');
+    this.process = ManagedProcess.start(
+      'prometheus',
+      'prometheus',
+      [`--config.file=${configFile}`, `--storage.tsdb.path=${join(this.dir, 'data')}`, '--storage.tsdb.retention.time=90d', `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+      { logFile: join(this.dir, 'prometheus.log') },
+    );
+    this.url = `http://127.0.0.1:${port}`;
+    await waitFor(
+      `Prometheus on ${this.url}`,
+      async () => {
+        if (!this.process!.running) throw new Error(`it exited; last log lines:\n${this.process!.tail()}`);
+        return (await fetch(`${this.url}/-/ready`).catch(() => undefined))?.ok === true;
+      },
+      60_000,
     );
   }
 

@@ -1,0 +1,100 @@
+import type { ReportData } from '../domain/report.js';
+import { SEVERITIES } from '../domain/severity.js';
+import { bytes, duration, NO_DATA, percent, ratio, seconds, timestamp, title } from './format.js';
+import { reportSummary } from './markdown.js';
+import { barChart, escapeXml, lineChart } from './svg-charts.js';
+
+/**
+ * The report as one self-contained HTML page (inline CSS and SVG, no script,
+ * nothing fetched), so it reads the same from S3, a browser or a mail client.
+ */
+export function renderReportHtml(data: ReportData): string {
+  const cell = (text: string) => `<td${text === NO_DATA ? ' class="no-data"' : ''}>${escapeXml(text)}</td>`;
+  const table = (header: string[], rows: string[][]) =>
+    `<table><thead><tr>${header.map((name) => `<th>${escapeXml(name)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map(cell).join('')}</tr>`).join('')}</tbody></table>`;
+  const section = (id: string, heading: string, body: string) => `<section id="${id}"><h2>${escapeXml(heading)}</h2>${body}</section>`;
+  const { incidents, backups, rollouts } = data.operations;
+
+  const services = section(
+    'services',
+    'Services',
+    (data.services.length === 0
+      ? '<p>No services configured (reports.services).</p>'
+      : table(
+          ['Service', 'Availability', 'Error ratio', 'p50', 'p95', 'p99'],
+          data.services.map((service) => [service.service, percent(service.availability, 3), percent(service.errorRatio), seconds(service.p50), seconds(service.p95), seconds(service.p99)]),
+        )) +
+      lineChart('error-ratio', 'Error ratio per day', data.services.map((service) => ({ name: service.service, points: service.errorRatioByDay })), (value) => percent(value, 1)) +
+      lineChart(
+        'latency',
+        'Latency per day (p95 and p99)',
+        data.services.flatMap((service) => [
+          { name: `${service.service} p95`, points: service.p95ByDay },
+          { name: `${service.service} p99`, points: service.p99ByDay },
+        ]),
+        (value) => seconds(value),
+      ),
+  );
+
+  const slos = section(
+    'slos',
+    'SLOs and error budgets',
+    data.slos.length === 0
+      ? '<p>No SLOs defined (slos).</p>'
+      : table(
+          ['SLO', 'Service', 'Objective', 'Window', 'Attainment', 'Error budget left', 'Burn rate (period)'],
+          data.slos.map((slo) => [
+            slo.name,
+            slo.service,
+            `${percent(slo.objective, 2)}${slo.kind === 'latency' ? ` under ${seconds(slo.threshold)}` : ''}`,
+            `${slo.windowDays}d`,
+            percent(slo.attainment, 3),
+            percent(slo.budgetLeft, 1),
+            ratio(slo.burnRate),
+          ]),
+        ) + lineChart('error-budget', 'Error budget left per day', data.slos.map((slo) => ({ name: slo.name, points: slo.budgetLeftByDay })), (value) => percent(value, 0), { max: 1 }),
+  );
+
+  const incidentSection = section(
+    'incidents',
+    'Incidents',
+    table(
+      ['Opened', ...SEVERITIES, 'Acknowledged', 'Resolved', 'MTTA', 'MTTR', 'Open at end'],
+      [[String(incidents.opened), ...SEVERITIES.map((severity) => String(incidents.bySeverity[severity])), String(incidents.acknowledged), String(incidents.resolved), duration(incidents.mttaMs), duration(incidents.mttrMs), String(incidents.openAtEnd)]],
+    ) +
+      '<h3>Noisiest alerts</h3>' +
+      (incidents.noisiest.length === 0 ? '<p>No alerts.</p>' : table(['Alert', 'Alerts', 'Incidents'], incidents.noisiest.map((entry) => [entry.alertname, String(entry.alerts), String(entry.incidents)]))) +
+      barChart('incidents', 'Incidents opened per day', { name: 'incidents', points: incidents.openedByDay }, (value) => String(value)),
+  );
+
+  const backupSection = section(
+    'backups',
+    'Backups',
+    backups.length === 0
+      ? '<p>No backups recorded.</p>'
+      : table(
+          ['Database', 'Succeeded in period', 'Last success', 'Last verified', 'Last size'],
+          backups.map((backup) => [backup.database, String(backup.succeeded), timestamp(backup.lastSuccess), timestamp(backup.lastVerified), bytes(backup.lastBytes)]),
+        ),
+  );
+  const rolloutSection = section('rollouts', 'Rollouts', table(['Started', 'Succeeded', 'Rolled back', 'Failed'], [[String(rollouts.started), String(rollouts.succeeded), String(rollouts.rolledBack), String(rollouts.failed)]]));
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title(data))}</title>
+<style>
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#111827;max-width:760px;margin:24px auto;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #e5e7eb}h3{font-size:15px}
+table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #e5e7eb;padding:4px 8px;text-align:right;font-size:13px}th:first-child,td:first-child{text-align:left}
+td.no-data{color:#9ca3af;font-style:italic}figure{margin:16px 0}figcaption{font-weight:600;font-size:13px;margin-bottom:4px}.legend{font-size:12px;color:#374151}
+</style></head><body>
+<h1>${escapeXml(title(data))}</h1>
+<p>Period ${escapeXml(timestamp(data.window.start))} to ${escapeXml(timestamp(data.window.end))}; generated ${escapeXml(timestamp(data.generatedAt))}. Figures the sources do not have read "${NO_DATA}".</p>
+<section id="summary"><h2>Summary</h2><p>${escapeXml(reportSummary(data))}</p></section>
+${services}
+${slos}
+${incidentSection}
+${backupSection}
+${rolloutSection}
+</body></html>
+`;
+}
