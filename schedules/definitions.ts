@@ -9,8 +9,7 @@ import { parseDuration } from '../src/domain/durations.js';
  * SCHEDULE_PREFIX); schedules under the prefix
  * that are no longer declared are deleted, others are never touched.
  *
- * Reports and the daily image scan get their schedules when their
- * workflows exist; a schedule that starts an unknown workflow
+ * The daily image scan gets its schedule when its workflow exists; a schedule that starts an unknown workflow
  * type would only fill the task queue with failing tasks.
  */
 export const SCHEDULE_PREFIX = 'ops-';
@@ -82,6 +81,21 @@ export function scheduleDefinitions(
         note: `Weekly maintenance of ${database}: retention deletes, VACUUM (ANALYZE), REINDEX, idle connections, health`,
       },
     );
+  }
+  for (const period of ['daily', 'weekly'] as const) {
+    definitions.push({
+      scheduleId: `${prefix}report-${period}`,
+      when: period === 'daily' ? schedules.dailyReport : schedules.weeklyReport,
+      timeZone: schedules.timeZone,
+      workflowType: 'reportWorkflow',
+      workflowId: `report-${period}`,
+      args: [{ period, requestedBy: 'schedule' }],
+      // A report missed while the worker was down is still worth sending when it returns, once.
+      overlap: 'SKIP',
+      catchupWindow: period === 'daily' ? '12h' : '2d',
+      jitter: '5m',
+      note: `${period === 'daily' ? 'Daily report of the previous day' : 'Weekly report of the previous Monday to Sunday'}: services, SLOs, incidents, backups, rollouts to S3, Slack and email`,
+    });
   }
   if ((policy.healthCheck?.targets.length ?? 0) > 0) {
     definitions.push({

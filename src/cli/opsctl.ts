@@ -10,6 +10,7 @@ import { registerBackupCommands } from './commands/backups.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
 import { registerRemediationCommands } from './commands/remediation.js';
+import { registerReportCommands } from './commands/reports.js';
 import { registerRolloutCommands } from './commands/rollouts.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { EXIT, UserError } from './output.js';
@@ -49,6 +50,7 @@ registerBackupCommands(program, context);
 registerMaintenanceCommands(program, context);
 registerRolloutCommands(program, context);
 registerRemediationCommands(program, context);
+registerReportCommands(program, context);
 registerScheduleCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {

@@ -32,9 +32,12 @@ export const schedulePolicySection = {
       restoreDrill: when('0 5 * * sat'),
       /** Weekly maintenance of every database. */
       maintenance: when('0 3 * * sun'),
+      /** The daily report (the previous UTC day) and the weekly one (the previous Monday to Sunday). */
+      dailyReport: when('0 8 * * *'),
+      weeklyReport: when('0 8 * * mon'),
       /** The health check of the workloads in `healthCheck.targets` (none listed: no schedule). */
       healthCheck: when('every 5m'),
     })
     .strict()
-    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', healthCheck: 'every 5m' }),
+    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', healthCheck: 'every 5m' }),
 };

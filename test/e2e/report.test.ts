@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -13,6 +13,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { failureMessage } from '../../src/domain/failures.js';
 import { reportWorkflow, type ReportInput } from '../../workflows/report.js';
 import { FakeSlack } from '../support/fake-slack.js';
+import { opsctlAsync } from '../support/opsctl.js';
 import { HistoricalPrometheus } from '../support/prometheus.js';
 import { expectedAvailability, expectedErrorRatio, expectedQuantile, expectedSlowRatio, writeOpenMetrics, type DayProfile, type MetricsModel } from '../support/report-metrics.js';
 import { SmtpSink } from '../support/smtp-sink.js';
@@ -217,6 +218,17 @@ describe('reports', () => {
     expect(result.data.slos[0]!.burnRate).toBeCloseTo(expectedErrorRatio(model, 'api', end, 7) / 0.01, 10);
     expect(result).not.toHaveProperty('slack');
     expect(result).not.toHaveProperty('email');
+  });
+
+  it('is run by opsctl report run, which writes the page locally too', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ops-report-out-')), 'weekly.html');
+    const result = await opsctlAsync(['--json', 'report', 'run', 'weekly', '--at', iso(today + 8 * HOUR), '--no-deliver', '--out', out, '--by', 'carol'], { OPS_TASK_QUEUE: taskQueue });
+    expect(result.status, result.stderr).toBe(0);
+    const parsed = JSON.parse(result.stdout) as { htmlKey: string; out: string; window: { period: string } };
+    expect(parsed).toMatchObject({ out, window: { period: 'weekly' }, htmlKey: expect.stringMatching(new RegExp(`^${prefix}/weekly/`)) });
+    expect(readFileSync(out, 'utf8')).toBe(await object(parsed.htmlKey));
+    const bad = await opsctlAsync(['report', 'run', 'monthly'], { OPS_TASK_QUEUE: taskQueue });
+    expect([bad.status, bad.stderr]).toEqual([2, "error: command-argument value 'monthly' is invalid for argument 'period'. expected daily or weekly\n"]);
   });
 
   it('refuses a period it does not know, naming it', async () => {

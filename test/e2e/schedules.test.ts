@@ -43,12 +43,15 @@ describe('schedules', () => {
   it('applies the declared schedules, changes nothing the second time, updates what changed and deletes what is gone', async () => {
     const apply = (schedules: Record<string, string>, dryRun = false) =>
       applySchedules(client, scheduleDefinitions(policyOf(schedules), { prefix, databases: [database] }), { taskQueue, prefix, dryRun });
-    const ids = [`${prefix}backup-${database}`, `${prefix}restore-drill-${database}`, `${prefix}maintenance-${database}`];
+    const ids = [`${prefix}backup-${database}`, `${prefix}restore-drill-${database}`, `${prefix}maintenance-${database}`, `${prefix}report-daily`, `${prefix}report-weekly`];
 
-    expect((await apply({}, true)).map((change) => change.change)).toEqual(['create', 'create', 'create']);
+    expect((await apply({}, true)).map((change) => change.change)).toEqual(['create', 'create', 'create', 'create', 'create']);
     expect(await listOwnSchedules(client, prefix)).toEqual([]);
     expect((await apply({})).map(({ scheduleId, change }) => [scheduleId, change])).toEqual(ids.map((id) => [id, 'create']));
-    expect((await apply({})).map((change) => change.change)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect((await apply({})).map((change) => change.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    const weekly = await client.schedule.getHandle(ids[4]!).describe();
+    expect(weekly.action).toMatchObject({ workflowType: 'reportWorkflow', workflowId: 'report-weekly', args: [{ period: 'weekly', requestedBy: 'schedule' }] });
+    expect(weekly.info.nextActionTimes[0]!.getUTCDay()).toBe(1);
 
     const backup = await client.schedule.getHandle(ids[0]!).describe();
     expect(backup.action).toMatchObject({ workflowType: 'databaseBackupWorkflow', workflowId: `backup-${database}`, taskQueue, args: [{ database, requestedBy: 'schedule' }] });
@@ -68,7 +71,7 @@ describe('schedules', () => {
       change: 'update',
       differences: ['when: 0 2 * * * -> 30 4 * * *', 'timeZone: UTC -> Europe/Berlin'],
     });
-    expect(changed.slice(1).map((change) => change.change)).toEqual(['update', 'update']);
+    expect(changed.slice(1).map((change) => change.change)).toEqual(['update', 'update', 'update', 'update']);
     const moved = await client.schedule.getHandle(ids[0]!).describe();
     expect(moved.spec.timezone).toBe('Europe/Berlin');
     expect(moved.state).toMatchObject({ paused: true, note: 'paused by alice: disk migration' });
@@ -77,8 +80,14 @@ describe('schedules', () => {
     expect(local >= '04:30' && local < '04:40').toBe(true);
 
     const removed = await apply({ backup: '30 4 * * *', timeZone: 'Europe/Berlin', maintenance: 'off' });
-    expect(removed.map((change) => change.change)).toEqual(['unchanged', 'unchanged', 'delete']);
-    expect(await listOwnSchedules(client, prefix)).toEqual(ids.slice(0, 2).sort());
+    expect(removed.map((change) => [change.scheduleId, change.change])).toEqual([
+      [ids[0], 'unchanged'],
+      [ids[1], 'unchanged'],
+      [ids[3], 'unchanged'],
+      [ids[4], 'unchanged'],
+      [ids[2], 'delete'],
+    ]);
+    expect(await listOwnSchedules(client, prefix)).toEqual([ids[0], ids[1], ids[3], ids[4]].sort());
   });
 
   it('runs each time missed while no worker was up exactly once when the worker returns', async () => {
@@ -136,7 +145,7 @@ describe('schedules', () => {
     const cliPrefix = `${prefix}cli-`;
     const dir = mkdtempSync(join(tmpdir(), 'ops-schedules-'));
     const policyFile = join(dir, 'policy.yaml');
-    writeFileSync(policyFile, `databases:\n  ${database}: { url: "${sourceUrl}" }\nschedules:\n  restoreDrill: "off"\n  maintenance: "off"\n`);
+    writeFileSync(policyFile, `databases:\n  ${database}: { url: "${sourceUrl}" }\nschedules:\n  restoreDrill: "off"\n  maintenance: "off"\n  dailyReport: "off"\n  weeklyReport: "off"\n`);
     const env = { OPS_CONFIG: policyFile, OPS_SCHEDULE_PREFIX: cliPrefix, OPS_TASK_QUEUE: taskQueue };
     const cli = async (...args: string[]) => {
       const result = await opsctlAsync(['--json', ...args], env);

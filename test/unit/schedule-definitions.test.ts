@@ -3,9 +3,17 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { scheduleDefinitions } from '../../schedules/definitions.js';
 
 describe('schedule definitions', () => {
+  it('declare the daily report at 08:00 and the weekly one on Monday at 08:00, in the configured time zone', () => {
+    const definitions = scheduleDefinitions(parsePolicy({ schedules: { timeZone: 'Europe/Berlin' } }, 'test'));
+    expect(definitions.filter((definition) => definition.workflowType === 'reportWorkflow').map(({ scheduleId, when, timeZone, args, overlap }) => ({ scheduleId, when, timeZone, args, overlap }))).toEqual([
+      { scheduleId: 'ops-report-daily', when: '0 8 * * *', timeZone: 'Europe/Berlin', args: [{ period: 'daily', requestedBy: 'schedule' }], overlap: 'SKIP' },
+      { scheduleId: 'ops-report-weekly', when: '0 8 * * mon', timeZone: 'Europe/Berlin', args: [{ period: 'weekly', requestedBy: 'schedule' }], overlap: 'SKIP' },
+    ]);
+  });
+
   it('declare the health check every 5 minutes only when the policy lists workloads to check', () => {
     const without = scheduleDefinitions(parsePolicy({}, 'test'));
-    expect(without.map((definition) => definition.scheduleId)).toEqual(['ops-backup-default', 'ops-restore-drill-default', 'ops-maintenance-default']);
+    expect(without.map((definition) => definition.scheduleId)).toEqual(['ops-backup-default', 'ops-restore-drill-default', 'ops-maintenance-default', 'ops-report-daily', 'ops-report-weekly']);
 
     const policy = parsePolicy({ healthCheck: { targets: [{ namespace: 'shop', deployment: 'api' }, { namespace: 'shop', deployment: 'web' }] } }, 'test');
     const health = scheduleDefinitions(policy).find((definition) => definition.scheduleId === 'ops-health-check');
