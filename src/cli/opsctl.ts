@@ -11,6 +11,7 @@ import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
 import { registerRemediationCommands } from './commands/remediation.js';
 import { registerReportCommands } from './commands/reports.js';
+import { registerSloCommands } from './commands/slo.js';
 import { registerRolloutCommands } from './commands/rollouts.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { EXIT, UserError } from './output.js';
@@ -51,6 +52,7 @@ registerMaintenanceCommands(program, context);
 registerRolloutCommands(program, context);
 registerRemediationCommands(program, context);
 registerReportCommands(program, context);
+registerSloCommands(program, context);
 registerScheduleCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     temporal: clients.temporal,
     temporalConnection: clients.temporalConnection,
     logger,
+    opsState: { pool: clients.pool, schedulePrefix: env.OPS_SCHEDULE_PREFIX },
     intake: {
       taskQueue: env.OPS_TASK_QUEUE,
       webhookToken: env.OPS_WEBHOOK_TOKEN,

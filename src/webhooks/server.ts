@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } fro
 import type { Logger } from '../logging/logger.js';
 import { registerIntakeRoutes, type IntakeDeps } from './intake.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+import { registerOpsStateMetrics, type OpsStateSources } from './ops-state-metrics.js';
 
 /** Largest body any route accepts; bigger deliveries get 413 before they are read whole. */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -15,6 +16,8 @@ export interface WebhookServerDeps {
   metrics?: WebhookMetrics;
   /** How long /readyz waits for Temporal before answering 503. */
   readinessTimeoutMs?: number;
+  /** Our tables and schedules as gauges in /metrics; absent in tests of the server alone. */
+  opsState?: Omit<OpsStateSources, 'temporal'>;
   /** The alert routes; absent in tests of the server alone. */
   intake?: Omit<IntakeDeps, 'temporal' | 'alertsAccepted'>;
 }
@@ -26,6 +29,7 @@ export interface WebhookServerDeps {
  */
 export function buildWebhookServer(deps: WebhookServerDeps) {
   const metrics = deps.metrics ?? createWebhookMetrics();
+  if (deps.opsState) registerOpsStateMetrics(metrics.registry, { ...deps.opsState, temporal: deps.temporal });
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'webhooks' }) as FastifyBaseLogger,
     // Requests are counted in /metrics; a log line each would drown the log in an alert storm.
