@@ -29,6 +29,7 @@ export function sloRuleGroups(policy: Pick<Policy, 'slos' | 'reports'>): { group
     const template = slo.kind === 'availability' ? policy.reports.queries.errorRatio : policy.reports.queries.slowRatio;
     const labels = { slo: slo.name, service: slo.service };
     const budget = Number((1 - slo.objective).toPrecision(12));
+    const fill = (window: string) => template.replaceAll('$service', slo.service).replaceAll('$window', window).replaceAll('$threshold', String(slo.threshold ?? ''));
     const recorded = (window: string) => `slo:bad_ratio:rate${window}{slo="${slo.name}"}`;
     const burning = (pairs: typeof PAGE) =>
       pairs.map(({ long, short, factor }) => `(${recorded(long)} / ${budget} > ${factor} and ${recorded(short)} / ${budget} > ${factor})`).join('\n  or\n');
@@ -36,11 +37,10 @@ export function sloRuleGroups(policy: Pick<Policy, 'slos' | 'reports'>): { group
     groups.push({
       name: `slo-${slo.name}`,
       rules: [
-        ...WINDOWS.map((window) => ({
-          record: `slo:bad_ratio:rate${window}`,
-          expr: template.replaceAll('$service', slo.service).replaceAll('$window', window).replaceAll('$threshold', String(slo.threshold ?? '')),
-          labels,
-        })),
+        ...WINDOWS.map((window) => ({ record: `slo:bad_ratio:rate${window}`, expr: fill(window), labels })),
+        // The whole SLO window and the objective, for dashboards: budget left = 1 - bad / (1 - objective).
+        { record: 'slo:bad_ratio:window', expr: fill(`${Math.round(slo.window / 86_400_000)}d`), labels },
+        { record: 'slo:objective', expr: `vector(${slo.objective})`, labels },
         {
           alert: 'SLOBurnRateCritical',
           expr: burning(PAGE),

@@ -14,7 +14,13 @@ describe('SLO burn-rate rules', () => {
   it('fill the policy query templates and page at 14.4x over 1h and 6x over 6h of the allowance', () => {
     const policy = parsePolicy({ slos: [{ name: 'checkout-latency', service: 'checkout', kind: 'latency', threshold: 0.25, objective: 0.995, window: '28d' }] }, 'test');
     const [group] = sloRuleGroups(policy).groups;
-    expect(group!.rules.filter((rule) => rule.record).map((rule) => rule.record)).toEqual(['5m', '30m', '1h', '2h', '6h', '1d', '3d'].map((window) => `slo:bad_ratio:rate${window}`));
+    expect(group!.rules.filter((rule) => rule.record).map((rule) => rule.record)).toEqual([
+      ...['5m', '30m', '1h', '2h', '6h', '1d', '3d'].map((window) => `slo:bad_ratio:rate${window}`),
+      'slo:bad_ratio:window',
+      'slo:objective',
+    ]);
+    expect(group!.rules.find((rule) => rule.record === 'slo:bad_ratio:window')!.expr).toContain('[28d]');
+    expect(group!.rules.find((rule) => rule.record === 'slo:objective')).toEqual({ record: 'slo:objective', expr: 'vector(0.995)', labels: { slo: 'checkout-latency', service: 'checkout' } });
     expect(group!.rules[2]!.expr).toBe(
       '1 - sum(increase(http_request_duration_seconds_bucket{service="checkout",le="0.25"}[1h])) / sum(increase(http_request_duration_seconds_count{service="checkout"}[1h]))',
     );
