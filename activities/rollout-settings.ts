@@ -30,6 +30,12 @@ export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'ro
       };
     },
 
+    /** What the daily image scan looks at, and whether it may start rollouts. */
+    async imageScanSettings(): Promise<{ workloads: Policy['rollouts']['scan']['workloads']; autoRollout: boolean; blockingSeverity: Policy['rollouts']['scanner']['blockingSeverity'] }> {
+      const { scan, scanner } = deps.policy.rollouts;
+      return { workloads: scan.workloads, autoRollout: scan.autoRollout, blockingSeverity: scanner.blockingSeverity };
+    },
+
     /** Whether a rollout window is open at `at`, and if not, when the next one opens (within 14 days). */
     async rolloutWindow(input: { at: string }): Promise<{ open: boolean; opensAt?: string; windows: string[] }> {
       const { windows } = deps.policy.rollouts;

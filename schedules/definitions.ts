@@ -9,8 +9,8 @@ import { parseDuration } from '../src/domain/durations.js';
  * SCHEDULE_PREFIX); schedules under the prefix
  * that are no longer declared are deleted, others are never touched.
  *
- * The daily image scan gets its schedule when its workflow exists; a schedule that starts an unknown workflow
- * type would only fill the task queue with failing tasks.
+ * The health check and the image scan are declared only when the policy
+ * lists workloads for them: an empty run every few minutes is only noise.
  */
 export const SCHEDULE_PREFIX = 'ops-';
 
@@ -34,7 +34,7 @@ export interface ScheduleDefinition {
 }
 
 export function scheduleDefinitions(
-  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck'>>,
+  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts'>>,
   options: { prefix?: string; databases?: string[] } = {},
 ): ScheduleDefinition[] {
   const { schedules } = policy;
@@ -95,6 +95,21 @@ export function scheduleDefinitions(
       catchupWindow: period === 'daily' ? '12h' : '2d',
       jitter: '5m',
       note: `${period === 'daily' ? 'Daily report of the previous day' : 'Weekly report of the previous Monday to Sunday'}: services, SLOs, incidents, backups, rollouts to S3, Slack and email`,
+    });
+  }
+  const scanned = policy.rollouts?.scan.workloads.length ?? 0;
+  if (scanned > 0) {
+    definitions.push({
+      scheduleId: `${prefix}image-scan`,
+      when: schedules.imageScan,
+      timeZone: schedules.timeZone,
+      workflowType: 'imageScanWorkflow',
+      workflowId: 'image-scan',
+      args: [{ requestedBy: 'schedule' }],
+      overlap: 'SKIP',
+      catchupWindow: '6h',
+      jitter: '15m',
+      note: `Daily scan of the images of ${scanned} workloads; starts rollouts of newer tags that fix vulnerabilities`,
     });
   }
   if ((policy.healthCheck?.targets.length ?? 0) > 0) {

@@ -9,3 +9,4 @@ export { securityRolloutWorkflow } from './security-rollout.js';
 export { remediationWorkflow } from './remediation.js';
 export { healthCheckWorkflow } from './health-check.js';
 export { reportWorkflow } from './report.js';
+export { imageScanWorkflow } from './image-scan.js';

@@ -47,6 +47,26 @@ export const rolloutPolicySection = {
         .prefault(EVERY_KEY_DEFAULTED),
       /** When rollouts may change workloads (same forms as maintenance windows); none means any time. */
       windows: z.array(maintenanceWindowSchema).default([]),
+      /** The daily scan of running images (imageScanWorkflow): which workloads, and whether it starts rollouts. */
+      scan: z
+        .object({
+          workloads: z
+            .array(
+              z
+                .object({
+                  namespace: z.string().min(1),
+                  deployment: z.string().min(1),
+                  kind: z.enum(['Deployment', 'StatefulSet']).default('Deployment'),
+                  container: z.string().min(1).optional(),
+                })
+                .strict(),
+            )
+            .default([]),
+          /** Start a rollout when the newest tag fixes vulnerabilities at or above blockingSeverity and brings none. */
+          autoRollout: z.boolean().default(true),
+        })
+        .strict()
+        .prefault(EVERY_KEY_DEFAULTED),
       /** The rollout must complete within this, whatever the workload's own progress deadline. */
       rolloutTimeout: duration('15m'),
       /** After the rollout completes, the workload must stay healthy this long. */

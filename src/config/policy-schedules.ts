@@ -35,9 +35,11 @@ export const schedulePolicySection = {
       /** The daily report (the previous UTC day) and the weekly one (the previous Monday to Sunday). */
       dailyReport: when('0 8 * * *'),
       weeklyReport: when('0 8 * * mon'),
+      /** The scan of running images in `rollouts.scan.workloads` (none listed: no schedule). */
+      imageScan: when('0 6 * * *'),
       /** The health check of the workloads in `healthCheck.targets` (none listed: no schedule). */
       healthCheck: when('every 5m'),
     })
     .strict()
-    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', healthCheck: 'every 5m' }),
+    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m' }),
 };

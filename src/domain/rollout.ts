@@ -86,6 +86,16 @@ export function newBlockingVulnerabilities(current: ScanReport, candidate: ScanR
   );
 }
 
+/** A report's vulnerabilities at or above `blocking`. */
+export function blockingVulnerabilities(report: ScanReport, blocking: VulnerabilitySeverity): Vulnerability[] {
+  return newBlockingVulnerabilities({ image: report.image, vulnerabilities: [] }, report, blocking);
+}
+
+/** The current image's vulnerabilities at or above `blocking` that the candidate no longer has. */
+export function fixedVulnerabilities(current: ScanReport, candidate: ScanReport, blocking: VulnerabilitySeverity): Vulnerability[] {
+  return newBlockingVulnerabilities(candidate, current, blocking);
+}
+
 /** A policy query with $namespace and $workload filled in. */
 export function renderQuery(template: string, values: { namespace: string; workload: string }): string {
   return template.replaceAll('$namespace', values.namespace).replaceAll('$workload', values.workload);

@@ -72,7 +72,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
   it('runs each line as written, and each workflow does its job', async () => {
     const commands = readmeCommands();
     const types = commands.map((command) => /--type (\w+)/.exec(command)?.[1]);
-    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow']);
+    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow', 'imageScanWorkflow']);
     const temporal = await ensureTool('temporal', () => undefined);
     const env = { ...process.env, PATH: `${temporal.replace(/\/temporal$/, '')}:${process.env.PATH}`, TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: testStack().namespace };
     const results: Record<string, unknown> = {};
@@ -100,6 +100,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(kube.image('Deployment', 'shop', 'api')).toBe('registry.example.com/shop/api:1.4.3');
     expect(results.remediationWorkflow).toMatchObject({ outcome: 'dry-run', steps: [{ step: '1-rolling-restart', outcome: 'dry-run', detail: 'would rolling restart of Deployment shop/api' }] });
     expect(results.reportWorkflow).toMatchObject({ window: { period: 'daily' }, htmlKey: expect.stringMatching(/^reports\/daily\/\d{4}-\d\d-\d\d\.html$/) });
+    expect(results.imageScanWorkflow).toEqual({ dryRun: true, findings: [] });
     expect(results.healthCheckWorkflow).toMatchObject({ dryRun: true, targets: 1, decisions: [{ target: 'shop/api', rule: 'pods', action: 'none' }] });
   });
 });

@@ -11,6 +11,18 @@ describe('schedule definitions', () => {
     ]);
   });
 
+  it('declare the daily image scan only when the policy lists workloads to scan', () => {
+    const policy = parsePolicy({ rollouts: { scan: { workloads: [{ namespace: 'shop', deployment: 'api' }] } } }, 'test');
+    expect(scheduleDefinitions(policy).find((definition) => definition.workflowType === 'imageScanWorkflow')).toMatchObject({
+      scheduleId: 'ops-image-scan',
+      when: '0 6 * * *',
+      workflowId: 'image-scan',
+      overlap: 'SKIP',
+      note: 'Daily scan of the images of 1 workloads; starts rollouts of newer tags that fix vulnerabilities',
+    });
+    expect(scheduleDefinitions(parsePolicy({}, 'test')).map((definition) => definition.workflowType)).not.toContain('imageScanWorkflow');
+  });
+
   it('declare the health check every 5 minutes only when the policy lists workloads to check', () => {
     const without = scheduleDefinitions(parsePolicy({}, 'test'));
     expect(without.map((definition) => definition.scheduleId)).toEqual(['ops-backup-default', 'ops-restore-drill-default', 'ops-maintenance-default', 'ops-report-daily', 'ops-report-weekly']);
