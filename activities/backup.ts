@@ -42,6 +42,8 @@ export interface BackupDeps {
   /** How often the dump reports its bytes to the workflow; default 10 s. */
   progressIntervalMs?: number;
   policy: Pick<Policy, 'backups'>;
+  /** The task queue of a dedicated data worker for dumps and restores (OPS_DATA_TASK_QUEUE); absent: the workflow's own. */
+  dataTaskQueue?: string | undefined;
 }
 
 export interface BackupManifest {
@@ -129,10 +131,10 @@ export function createBackupActivities(deps: BackupDeps) {
 
   return {
     /** The policy's backup defaults; refuses a database that is not configured. */
-    async backupDefaults(input: { database: string }): Promise<{ prefix: string; verify: boolean; retention: RetentionPolicy }> {
+    async backupDefaults(input: { database: string }): Promise<{ prefix: string; verify: boolean; retention: RetentionPolicy; dataTaskQueue?: string }> {
       urlOf(input.database);
       const { prefix, verify, retention } = deps.policy.backups;
-      return { prefix, verify, retention };
+      return { prefix, verify, retention, ...(deps.dataTaskQueue ? { dataTaskQueue: deps.dataTaskQueue } : {}) };
     },
 
     /** The manifest of the newest backup of `database`, for a restore drill. */

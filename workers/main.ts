@@ -59,6 +59,7 @@ async function main(): Promise<void> {
       kube: () => clients.kube(),
       prometheusUrl: env.PROMETHEUS_URL,
       taskQueue: env.OPS_TASK_QUEUE,
+      dataTaskQueue: env.OPS_DATA_TASK_QUEUE,
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,

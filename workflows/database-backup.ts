@@ -91,8 +91,11 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   let manifest: BackupManifest;
   let verification: DatabaseBackupResult['verification'];
   try {
+    // Dumps and restores move the data: a dedicated data worker may serve them on a queue of its own.
+    const onDataWorker = 'dataTaskQueue' in defaults && defaults.dataTaskQueue ? { taskQueue: defaults.dataTaskQueue } : {};
     const dumping = proxyActivities<ReturnType<typeof createBackupActivities>>({
       ...longJob,
+      ...onDataWorker,
       retry: { ...longJob.retry, maximumAttempts: Math.max(1, Math.floor(input.attempts ?? 5)) },
     });
     manifest = await dumping.dumpToS3({ database, key: progress.key, requestedBy });
@@ -100,7 +103,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
     progress.sha256 = manifest.sha256;
     if (input.verify ?? defaults.verify) {
       progress.phase = 'verifying';
-      verification = await backup.verifyBackup({ manifest, requestedBy });
+      verification = await proxyActivities<ReturnType<typeof createBackupActivities>>({ ...longJob, ...onDataWorker }).verifyBackup({ manifest, requestedBy });
       progress.verification = verification;
     }
   } catch (error) {

@@ -55,6 +55,8 @@ const envSchema = z.object({
   TEMPORAL_TLS_KEY: existingFile.optional(),
   TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
   OPS_TASK_QUEUE: nonEmpty.default('ops'),
+  /** Where backups run their dump and restore, when a dedicated data worker serves them (workers/data-worker.ts); default the main queue. */
+  OPS_DATA_TASK_QUEUE: nonEmpty.optional(),
   /** Schedule IDs start with this; apply deletes only undeclared schedules under it (two deployments in one namespace use two). */
   OPS_SCHEDULE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9-]*-$/, 'expected lower-case letters, digits and "-", ending in "-" (for example ops-)').default('ops-'),
   DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/ops_automation'),

@@ -1,15 +1,20 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selfCheckWorkflow } from '../../workflows/index.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createActivities } from '../../activities/index.js';
+import { parsePolicy } from '../../src/config/policy.js';
+import { databaseBackupWorkflow, selfCheckWorkflow } from '../../workflows/index.js';
 import { freePort } from '../../scripts/stack/net.js';
-import { connectStack, stackEnv, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, seededDatabase, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Starts `workers/main.ts` as a real process, the way `npm start` and the Dockerfile do. */
-function startWorkerProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+/** Starts `workers/main.ts` (or another entrypoint) as a real process, the way `npm start` and the Dockerfile do. */
+function startWorkerProcess(env: Record<string, string>, entry = 'workers/main.ts') {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,5 +71,43 @@ describe('the worker process', () => {
     const worker = startWorkerProcess({ ...stackEnv(testStack()), OPS_WORKER_METRICS_PORT: 'nine' });
     expect(await worker.exited).toBe(2);
     expect(worker.output()).toBe('ops-worker: Invalid environment: OPS_WORKER_METRICS_PORT: expected a port number (got "nine")\n');
+  });
+
+  it("sends a backup's dump and restore to a data worker on its own queue when OPS_DATA_TASK_QUEUE is set", async () => {
+    const taskQueue = uniqueTaskQueue('main');
+    const dataTaskQueue = uniqueTaskQueue('data');
+    const database = `data-${taskQueue.slice(-6)}`;
+    const url = await seededDatabase(`ops_data_${taskQueue.slice(-6).replace(/-/g, '_')}`, 'CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 500)');
+    const policy = join(mkdtempSync(join(tmpdir(), 'ops-data-worker-')), 'policy.yaml');
+    writeFileSync(policy, `databases:\n  ${database}: { url: "${url}" }\n`);
+    const dataWorker = startWorkerProcess({ ...stackEnv(testStack()), OPS_CONFIG: policy, OPS_DATA_TASK_QUEUE: dataTaskQueue, OPS_WORKER_METRICS_PORT: '0' }, 'workers/data-worker.ts');
+    const main = await startBackgroundWorker(
+      taskQueue,
+      createActivities(clients.activityDeps({ taskQueue, dataTaskQueue, policy: parsePolicy({ databases: { [database]: { url } } }, 'test'), databaseUrl: (name) => (name === database ? url : undefined) })),
+    );
+    try {
+      const result = await clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${database}`, args: [{ database, requestedBy: 'test' }] });
+      expect(result.verification).toMatchObject({ rows: 500 });
+      const history = await clients.client.workflow.getHandle(`backup-${database}`).fetchHistory();
+      const scheduled = history.events!.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [event.activityTaskScheduledEventAttributes!.activityType!.name, event.activityTaskScheduledEventAttributes!.taskQueue!.name]);
+      expect(scheduled).toEqual(
+        expect.arrayContaining([
+          ['dumpToS3', dataTaskQueue],
+          ['verifyBackup', dataTaskQueue],
+          ['applyRetention', taskQueue],
+        ]),
+      );
+    } finally {
+      await main.stop();
+      dataWorker.child.kill('SIGTERM');
+    }
+    expect(await dataWorker.exited).toBe(0);
+    expect(dataWorker.output()).toContain('data worker polling');
+  });
+
+  it('a data worker without its queue refuses to start, naming the variable', async () => {
+    const worker = startWorkerProcess({ ...stackEnv(testStack()) }, 'workers/data-worker.ts');
+    expect(await worker.exited).toBe(2);
+    expect(worker.output()).toBe('ops-data-worker: OPS_DATA_TASK_QUEUE: set it (and the same on the main worker) to run a data worker\n');
   });
 });

@@ -1,0 +1,63 @@
+import { hostname } from 'node:os';
+import { Worker } from '@temporalio/worker';
+import { createBackupActivities } from '../activities/backup.js';
+import { createPgPool } from '../src/clients/postgres.js';
+import { createS3Client } from '../src/clients/s3.js';
+import { connectTemporalClient, connectWorkerConnection } from '../src/clients/temporal.js';
+import { ConfigError, loadConfig } from '../src/config/index.js';
+import { databaseUrlResolver } from '../src/config/policy-databases.js';
+import { createLogger } from '../src/logging/logger.js';
+import { installRuntime } from './runtime.js';
+
+/**
+ * A dedicated data worker: activities only, on OPS_DATA_TASK_QUEUE, for the
+ * work that moves a database's bytes (pg_dump streamed to S3, the restore
+ * that verifies it). Set the same OPS_DATA_TASK_QUEUE on the main worker and
+ * backups send those two steps here, so they can run on a host near the
+ * database with its own memory budget. It loads no workflow code and none of
+ * the Kubernetes, Slack or SMTP clients.
+ */
+async function main(): Promise<void> {
+  const { env, policy } = loadConfig();
+  if (!env.OPS_DATA_TASK_QUEUE) throw new ConfigError('OPS_DATA_TASK_QUEUE: set it (and the same on the main worker) to run a data worker');
+  const logger = createLogger({ level: env.OPS_LOG_LEVEL, name: 'ops-data-worker' });
+  installRuntime(logger, env.OPS_WORKER_METRICS_PORT);
+  const { client: temporal, connection: temporalConnection } = await connectTemporalClient(env);
+  const pool = createPgPool(env.DATABASE_URL, 'ops-data-worker');
+  const s3 = createS3Client(env);
+  const connection = await connectWorkerConnection(env);
+  const worker = await Worker.create({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.OPS_DATA_TASK_QUEUE,
+    activities: createBackupActivities({ pool, s3, bucket: env.S3_BUCKET, databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL), temporal, policy }),
+    identity: `ops-data-worker@${hostname()}:${process.pid}`,
+    // One dump or restore at a time keeps memory to one stream's buffers.
+    maxConcurrentActivityTaskExecutions: 1,
+    shutdownGraceTime: '30s',
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'shutting down: letting the running dump or restore finish');
+    worker.shutdown();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  logger.info({ taskQueue: env.OPS_DATA_TASK_QUEUE }, 'data worker polling');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    s3.destroy();
+    await Promise.allSettled([pool.end(), temporalConnection.close()]);
+  }
+  logger.info('data worker stopped');
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`ops-data-worker: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`ops-data-worker: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
