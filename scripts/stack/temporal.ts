@@ -26,7 +26,7 @@ export async function waitForTaskQueuePoller(
   connection: Connection,
   namespace: string,
   taskQueue: string,
-  options: { what?: string; timeoutMs?: number; alive?: () => void } = {},
+  options: { what?: string; timeoutMs?: number; alive?: () => void; activities?: boolean } = {},
 ): Promise<void> {
   await waitFor(
     options.what ?? 'the worker',
@@ -35,7 +35,7 @@ export async function waitForTaskQueuePoller(
       const { pollers } = await connection.workflowService.describeTaskQueue({
         namespace,
         taskQueue: { name: taskQueue },
-        taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+        taskQueueType: options.activities ? 2 : 1, // TASK_QUEUE_TYPE_ACTIVITY or _WORKFLOW
       });
       return (pollers?.length ?? 0) > 0;
     },

@@ -39,7 +39,7 @@ describe('docker-compose.yml', () => {
 
   it('brings up every role of the design', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['alertmanager', 'grafana', 'minio', 'postgresql', 'prometheus', 'temporal', 'temporal-ui', 'webhooks', 'worker'].sort(),
+      ['alertmanager', 'data-worker', 'grafana', 'minio', 'postgresql', 'prometheus', 'temporal', 'temporal-ui', 'webhooks', 'worker'].sort(),
     );
     expect(services.temporal?.environment?.DB).toBe('postgres12');
   });
@@ -58,7 +58,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives the worker and the webhook server an environment our config accepts', () => {
-    for (const name of ['worker', 'webhooks']) {
+    for (const name of ['worker', 'webhooks', 'data-worker']) {
       const env = loadEnv(services[name]?.environment ?? {});
       expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
       expect(env.OPS_TASK_QUEUE).toBe('ops');
@@ -70,8 +70,12 @@ describe('docker-compose.yml', () => {
 
   it('runs entrypoints that the build produces', () => {
     expect(services.worker?.command).toEqual(['node', 'dist/workers/main.js']);
+    // The data worker runs as `npm run start:data-worker` does, and both workers agree on its queue.
+    expect(['node', ...(services['data-worker']?.command ?? []).slice(1)].join(' ')).toBe((JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts['start:data-worker']);
+    expect(services.worker?.environment?.OPS_DATA_TASK_QUEUE).toBe(services['data-worker']?.environment?.OPS_DATA_TASK_QUEUE);
     expect(services.webhooks?.command).toEqual(['node', 'dist/src/webhooks/main.js']);
     expect(existsSync(`${ROOT}/workers/main.ts`)).toBe(true);
+    expect(existsSync(`${ROOT}/workers/data-worker.ts`)).toBe(true);
     expect(existsSync(`${ROOT}/src/webhooks/main.ts`)).toBe(true);
   });
 
