@@ -1,4 +1,6 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ErrorType } from '../domain/errors.js';
+import { failureMessage } from '../domain/failures.js';
 import { EXIT, UserError } from './output.js';
 
 /**
@@ -13,4 +15,27 @@ export async function onWorkflow<T>(handle: WorkflowHandle, notFound: string, ru
     if (error instanceof WorkflowUpdateFailedError) throw new UserError(`${handle.workflowId}: ${error.cause?.message ?? error.message}`, EXIT.refused);
     throw error;
   }
+}
+
+/**
+ * Starts a workflow and waits for its result: one already running under that
+ * ID is refused (5), a failure is its innermost message (1, or 4 when what it
+ * needed does not exist).
+ */
+export async function runToEnd<T>(what: string, workflowId: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`${what} is already running (${workflowId})`, EXIT.refused);
+    if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), innermostType(error) === ErrorType.NotFound ? EXIT.notFound : EXIT.failure);
+    throw error;
+  }
+}
+
+function innermostType(error: Error): string | undefined {
+  let type: string | undefined;
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    if (current instanceof ApplicationFailure && current.type) type = current.type;
+  }
+  return type;
 }

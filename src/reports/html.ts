@@ -1,8 +1,8 @@
 import type { ReportData } from '../domain/report.js';
-import { SEVERITIES } from '../domain/severity.js';
-import { bytes, duration, NO_DATA, percent, ratio, seconds, timestamp, title } from './format.js';
+import { NO_DATA, percent, seconds, timestamp, title } from './format.js';
 import { reportSummary } from './markdown.js';
 import { barChart, escapeXml, lineChart } from './svg-charts.js';
+import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, servicesTable, slosTable, type Table } from './tables.js';
 
 /**
  * The report as one self-contained HTML page (inline CSS and SVG, no script,
@@ -10,20 +10,17 @@ import { barChart, escapeXml, lineChart } from './svg-charts.js';
  */
 export function renderReportHtml(data: ReportData): string {
   const cell = (text: string) => `<td${text === NO_DATA ? ' class="no-data"' : ''}>${escapeXml(text)}</td>`;
-  const table = (header: string[], rows: string[][]) =>
+  const table = ({ header, rows }: Table) =>
     `<table><thead><tr>${header.map((name) => `<th>${escapeXml(name)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map(cell).join('')}</tr>`).join('')}</tbody></table>`;
   const section = (id: string, heading: string, body: string) => `<section id="${id}"><h2>${escapeXml(heading)}</h2>${body}</section>`;
-  const { incidents, backups, rollouts } = data.operations;
+  const { incidents, backups } = data.operations;
 
   const services = section(
     'services',
     'Services',
     (data.services.length === 0
       ? '<p>No services configured (reports.services).</p>'
-      : table(
-          ['Service', 'Availability', 'Error ratio', 'p50', 'p95', 'p99'],
-          data.services.map((service) => [service.service, percent(service.availability, 3), percent(service.errorRatio), seconds(service.p50), seconds(service.p95), seconds(service.p99)]),
-        )) +
+      : table(servicesTable(data))) +
       lineChart('error-ratio', 'Error ratio per day', data.services.map((service) => ({ name: service.service, points: service.errorRatioByDay })), (value) => percent(value, 1)) +
       lineChart(
         'latency',
@@ -41,29 +38,15 @@ export function renderReportHtml(data: ReportData): string {
     'SLOs and error budgets',
     data.slos.length === 0
       ? '<p>No SLOs defined (slos).</p>'
-      : table(
-          ['SLO', 'Service', 'Objective', 'Window', 'Attainment', 'Error budget left', 'Burn rate (period)'],
-          data.slos.map((slo) => [
-            slo.name,
-            slo.service,
-            `${percent(slo.objective, 2)}${slo.kind === 'latency' ? ` under ${seconds(slo.threshold)}` : ''}`,
-            `${slo.windowDays}d`,
-            percent(slo.attainment, 3),
-            percent(slo.budgetLeft, 1),
-            ratio(slo.burnRate),
-          ]),
-        ) + lineChart('error-budget', 'Error budget left per day', data.slos.map((slo) => ({ name: slo.name, points: slo.budgetLeftByDay })), (value) => percent(value, 0), { max: 1 }),
+      : table(slosTable(data)) + lineChart('error-budget', 'Error budget left per day', data.slos.map((slo) => ({ name: slo.name, points: slo.budgetLeftByDay })), (value) => percent(value, 0), { max: 1 }),
   );
 
   const incidentSection = section(
     'incidents',
     'Incidents',
-    table(
-      ['Opened', ...SEVERITIES, 'Acknowledged', 'Resolved', 'MTTA', 'MTTR', 'Open at end'],
-      [[String(incidents.opened), ...SEVERITIES.map((severity) => String(incidents.bySeverity[severity])), String(incidents.acknowledged), String(incidents.resolved), duration(incidents.mttaMs), duration(incidents.mttrMs), String(incidents.openAtEnd)]],
-    ) +
+    table(incidentsTable(data)) +
       '<h3>Noisiest alerts</h3>' +
-      (incidents.noisiest.length === 0 ? '<p>No alerts.</p>' : table(['Alert', 'Alerts', 'Incidents'], incidents.noisiest.map((entry) => [entry.alertname, String(entry.alerts), String(entry.incidents)]))) +
+      (incidents.noisiest.length === 0 ? '<p>No alerts.</p>' : table(noisiestTable(data))) +
       barChart('incidents', 'Incidents opened per day', { name: 'incidents', points: incidents.openedByDay }, (value) => String(value)),
   );
 
@@ -72,12 +55,9 @@ export function renderReportHtml(data: ReportData): string {
     'Backups',
     backups.length === 0
       ? '<p>No backups recorded.</p>'
-      : table(
-          ['Database', 'Succeeded in period', 'Last success', 'Last verified', 'Last size'],
-          backups.map((backup) => [backup.database, String(backup.succeeded), timestamp(backup.lastSuccess), timestamp(backup.lastVerified), bytes(backup.lastBytes)]),
-        ),
+      : table(backupsTable(data)),
   );
-  const rolloutSection = section('rollouts', 'Rollouts', table(['Started', 'Succeeded', 'Rolled back', 'Failed'], [[String(rollouts.started), String(rollouts.succeeded), String(rollouts.rolledBack), String(rollouts.failed)]]));
+  const rolloutSection = section('rollouts', 'Rollouts', table(rolloutsTable(data)));
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title(data))}</title>

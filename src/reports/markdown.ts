@@ -1,11 +1,16 @@
-import type { ReportData } from '../domain/report.js';
+import type { DayFigure, ReportData } from '../domain/report.js';
 import { SEVERITIES } from '../domain/severity.js';
-import { bytes, duration, NO_DATA, percent, ratio, seconds, timestamp, title } from './format.js';
+import { duration, NO_DATA, percent, seconds, timestamp, title } from './format.js';
+import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, servicesTable, slosTable, type Table } from './tables.js';
 
 /** The report as Markdown: the same sections and figures as the HTML page, tables instead of charts. */
 export function renderReportMarkdown(data: ReportData): string {
-  const table = (header: string[], rows: string[][]) => [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
-  const { incidents, backups, rollouts } = data.operations;
+  const table = ({ header, rows }: Table) => [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+  const { incidents, backups } = data.operations;
+  const days = (pick: (service: ReportData['services'][number]) => DayFigure[], format: (value: number | undefined) => string): Table => ({
+    header: ['Service', ...(data.services[0] ? pick(data.services[0]).map((day) => day.day.slice(5)) : [])],
+    rows: data.services.map((service) => [service.service, ...pick(service).map((day) => format(day.value))]),
+  });
   const lines = [
     `# ${title(data)}`,
     '',
@@ -17,69 +22,39 @@ export function renderReportMarkdown(data: ReportData): string {
     '',
     '## Services',
     '',
-    data.services.length === 0
-      ? 'No services configured (reports.services).'
-      : table(
-          ['Service', 'Availability', 'Error ratio', 'p50', 'p95', 'p99'],
-          data.services.map((service) => [service.service, percent(service.availability, 3), percent(service.errorRatio), seconds(service.p50), seconds(service.p95), seconds(service.p99)]),
-        ),
+    data.services.length === 0 ? 'No services configured (reports.services).' : table(servicesTable(data)),
     '',
     '### Error ratio per day',
     '',
-    data.services.length === 0
-      ? ''
-      : table(['Service', ...data.services[0]!.errorRatioByDay.map((day) => day.day.slice(5))], data.services.map((service) => [service.service, ...service.errorRatioByDay.map((day) => percent(day.value))])),
+    data.services.length === 0 ? '' : table(days((service) => service.errorRatioByDay, (value) => percent(value))),
     '',
     '### p95 latency per day',
     '',
-    data.services.length === 0
-      ? ''
-      : table(['Service', ...data.services[0]!.p95ByDay.map((day) => day.day.slice(5))], data.services.map((service) => [service.service, ...service.p95ByDay.map((day) => seconds(day.value))])),
+    data.services.length === 0 ? '' : table(days((service) => service.p95ByDay, seconds)),
     '',
     '## SLOs',
     '',
-    data.slos.length === 0
-      ? 'No SLOs defined (slos).'
-      : table(
-          ['SLO', 'Service', 'Objective', 'Window', 'Attainment', 'Error budget left', 'Burn rate (period)'],
-          data.slos.map((slo) => [
-            slo.name,
-            slo.service,
-            `${percent(slo.objective, 2)}${slo.kind === 'latency' ? ` under ${seconds(slo.threshold)}` : ''}`,
-            `${slo.windowDays}d`,
-            percent(slo.attainment, 3),
-            percent(slo.budgetLeft, 1),
-            ratio(slo.burnRate),
-          ]),
-        ),
+    data.slos.length === 0 ? 'No SLOs defined (slos).' : table(slosTable(data)),
     '',
     '## Incidents',
     '',
-    table(
-      ['Opened', ...SEVERITIES, 'Acknowledged', 'Resolved', 'MTTA', 'MTTR', 'Open at end'],
-      [[String(incidents.opened), ...SEVERITIES.map((severity) => String(incidents.bySeverity[severity])), String(incidents.acknowledged), String(incidents.resolved), duration(incidents.mttaMs), duration(incidents.mttrMs), String(incidents.openAtEnd)]],
-    ),
+    table(incidentsTable(data)),
     '',
     '### Noisiest alerts',
     '',
-    incidents.noisiest.length === 0 ? 'No alerts.' : table(['Alert', 'Alerts', 'Incidents'], incidents.noisiest.map((entry) => [entry.alertname, String(entry.alerts), String(entry.incidents)])),
+    incidents.noisiest.length === 0 ? 'No alerts.' : table(noisiestTable(data)),
     '',
     '### Incidents opened per day',
     '',
-    table(incidents.openedByDay.map((day) => day.day.slice(5)), [incidents.openedByDay.map((day) => String(day.value ?? NO_DATA))]),
+    table({ header: incidents.openedByDay.map((day) => day.day.slice(5)), rows: [incidents.openedByDay.map((day) => String(day.value ?? NO_DATA))] }),
     '',
     '## Backups',
     '',
-    backups.length === 0
-      ? 'No backups recorded.'
-      : table(
-          ['Database', 'Succeeded in period', 'Last success', 'Last verified', 'Last size'],
-          backups.map((backup) => [backup.database, String(backup.succeeded), timestamp(backup.lastSuccess), timestamp(backup.lastVerified), bytes(backup.lastBytes)]),
-        ),
+    backups.length === 0 ? 'No backups recorded.' : table(backupsTable(data)),
     '',
     '## Rollouts',
     '',
-    table(['Started', 'Succeeded', 'Rolled back', 'Failed'], [[String(rollouts.started), String(rollouts.succeeded), String(rollouts.rolledBack), String(rollouts.failed)]]),
+    table(rolloutsTable(data)),
     '',
   ];
   return lines.join('\n');

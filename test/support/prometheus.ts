@@ -38,6 +38,30 @@ export class TestExporter {
   }
 }
 
+/** Starts Debian's prometheus on a free loopback port with `config`, and waits until `ready(url)` holds. */
+async function launchPrometheus(dir: string, config: string, extraArgs: string[], ready: (url: string) => Promise<boolean>): Promise<{ process: ManagedProcess; url: string }> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const configFile = join(dir, 'prometheus.yml');
+  writeFileSync(configFile, config);
+  const server = ManagedProcess.start(
+    'prometheus',
+    'prometheus',
+    [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs],
+    { logFile: join(dir, 'prometheus.log') },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    `Prometheus on ${url}`,
+    async () => {
+      if (!server.running) throw new Error(`it exited; last log lines:\n${server.tail()}`);
+      return ready(url);
+    },
+    60_000,
+  );
+  return { process: server, url };
+}
+
 export class TestPrometheus {
   private process: ManagedProcess | undefined;
   url = '';
@@ -48,31 +72,13 @@ export class TestPrometheus {
   ) {}
 
   async start(): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
-    const port = await freePort();
-    const configFile = join(this.dir, 'prometheus.yml');
-    writeFileSync(
-      configFile,
-      ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', '  - job_name: test-exporter', '    static_configs:', `      - targets: ['127.0.0.1:${this.exporterPort}']`, ''].join('\n'),
-    );
-    this.process = ManagedProcess.start(
-      'prometheus',
-      'prometheus',
-      [`--config.file=${configFile}`, `--storage.tsdb.path=${join(this.dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
-      { logFile: join(this.dir, 'prometheus.log') },
-    );
-    this.url = `http://127.0.0.1:${port}`;
-    await waitFor(
-      `Prometheus on ${this.url}`,
-      async () => {
-        if (!this.process!.running) throw new Error(`it exited; last log lines:\n${this.process!.tail()}`);
-        const response = await fetch(`${this.url}/api/v1/targets`).catch(() => undefined);
-        if (!response?.ok) return false;
-        const body = (await response.json()) as { data: { activeTargets: { health: string }[] } };
-        return body.data.activeTargets.some((target) => target.health === 'up');
-      },
-      30_000,
-    );
+    const config = ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', '  - job_name: test-exporter', '    static_configs:', `      - targets: ['127.0.0.1:${this.exporterPort}']`, ''].join('\n');
+    ({ process: this.process, url: this.url } = await launchPrometheus(this.dir, config, [], async (url) => {
+      const response = await fetch(`${url}/api/v1/targets`).catch(() => undefined);
+      if (!response?.ok) return false;
+      const body = (await response.json()) as { data: { activeTargets: { health: string }[] } };
+      return body.data.activeTargets.some((target) => target.health === 'up');
+    }));
   }
 
   async stop(): Promise<void> {
@@ -99,24 +105,7 @@ export class HistoricalPrometheus {
   }
 
   async start(): Promise<void> {
-    const port = await freePort();
-    const configFile = join(this.dir, 'prometheus.yml');
-    writeFileSync(configFile, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n');
-    this.process = ManagedProcess.start(
-      'prometheus',
-      'prometheus',
-      [`--config.file=${configFile}`, `--storage.tsdb.path=${join(this.dir, 'data')}`, '--storage.tsdb.retention.time=90d', `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
-      { logFile: join(this.dir, 'prometheus.log') },
-    );
-    this.url = `http://127.0.0.1:${port}`;
-    await waitFor(
-      `Prometheus on ${this.url}`,
-      async () => {
-        if (!this.process!.running) throw new Error(`it exited; last log lines:\n${this.process!.tail()}`);
-        return (await fetch(`${this.url}/-/ready`).catch(() => undefined))?.ok === true;
-      },
-      60_000,
-    );
+    ({ process: this.process, url: this.url } = await launchPrometheus(this.dir, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n', ['--storage.tsdb.retention.time=90d'], async (url) => (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok === true));
   }
 
   async stop(): Promise<void> {

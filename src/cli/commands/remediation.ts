@@ -1,11 +1,10 @@
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
-import { ErrorType } from '../../domain/errors.js';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { failureMessage } from '../../domain/failures.js';
 import { healthCheckWorkflow, type HealthCheckResult } from '../../../workflows/health-check.js';
 import { remediationWorkflow, type RemediationResult } from '../../../workflows/remediation.js';
 import { requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
+import { runToEnd } from '../workflow-errors.js';
 
 /**
  * `opsctl remediation run <runbook>`: a runbook by hand (remediationWorkflow).
@@ -28,25 +27,6 @@ function parseLabels(pairs: string[]): Record<string, string> {
       return [pair.slice(0, at), pair.slice(at + 1)];
     }),
   );
-}
-
-/** Runs a workflow to its end; a refusal or failure is one line with a meaningful exit code. */
-async function runToEnd<T>(what: string, workflowId: string, start: () => Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`${what} is already running (${workflowId})`, EXIT.refused);
-    if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), innermostType(error) === ErrorType.NotFound ? EXIT.notFound : EXIT.failure);
-    throw error;
-  }
-}
-
-function innermostType(error: Error): string | undefined {
-  let type: string | undefined;
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof ApplicationFailure && current.type) type = current.type;
-  }
-  return type;
 }
 
 export function registerRemediationCommands(program: Command, context: RemediationContext): void {

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
-import { failureMessage } from '../../domain/failures.js';
 import { renderReportHtml } from '../../reports/html.js';
 import { renderReportMarkdown } from '../../reports/markdown.js';
 import { reportWorkflow, type ReportResult } from '../../../workflows/report.js';
 import { requesterOption } from '../common-options.js';
 import { EXIT, printJson, UserError } from '../output.js';
+import { runToEnd } from '../workflow-errors.js';
 
 /** `opsctl report run daily|weekly [--out FILE]`: a report now (reportWorkflow), written locally too when asked. */
 export interface ReportContext {
@@ -34,18 +34,13 @@ export function registerReportCommands(program: Command, context: ReportContext)
       if (options.at !== undefined && Number.isNaN(Date.parse(options.at))) throw new UserError(`--at "${options.at}": expected an RFC 3339 time such as 2026-11-23T08:00:00Z`, EXIT.usage);
       const client = await context.temporal();
       const workflowId = `report-${chosen}-by-${options.by}`;
-      let result: ReportResult;
-      try {
-        result = await client.workflow.execute(reportWorkflow, {
+      const result: ReportResult = await runToEnd(`a ${chosen} report`, workflowId, () =>
+        client.workflow.execute(reportWorkflow, {
           taskQueue: context.taskQueue(),
           workflowId,
           args: [{ period: chosen, requestedBy: options.by, ...(options.at ? { at: new Date(options.at).toISOString() } : {}), ...(options.deliver ? {} : { destinations: [] }) }],
-        });
-      } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`a ${chosen} report is already being built (${workflowId})`, EXIT.refused);
-        if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), EXIT.failure);
-        throw error;
-      }
+        }),
+      );
       if (options.out) writeFileSync(options.out, options.out.endsWith('.html') ? renderReportHtml(result.data) : renderReportMarkdown(result.data));
       if (context.json()) return printJson({ ...result, ...(options.out ? { out: options.out } : {}) });
       process.stdout.write(`${result.summary}\n\ns3://${result.bucket}/${result.markdownKey}\ns3://${result.bucket}/${result.htmlKey}\n`);
