@@ -8,7 +8,7 @@ import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
 import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
 import { failureMessage } from '../../domain/failures.js';
 import { databaseMaintenanceWorkflow, type DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
-import { databaseOption, requesterOption } from '../common-options.js';
+import { collect, databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 
 /**
@@ -24,7 +24,6 @@ export interface MaintenanceContext {
   json: () => boolean;
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** "sun,sat 02:00-04:00" -> { days: ['sun', 'sat'], start: '02:00', end: '04:00' } */
 function parseWeekly(text: string) {

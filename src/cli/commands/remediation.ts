@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { healthCheckWorkflow, type HealthCheckResult } from '../../../workflows/health-check.js';
 import { remediationWorkflow, type RemediationResult } from '../../../workflows/remediation.js';
-import { requesterOption } from '../common-options.js';
+import { collect, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 import { runToEnd } from '../workflow-errors.js';
 
@@ -17,7 +17,6 @@ export interface RemediationContext {
   json: () => boolean;
 }
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function parseLabels(pairs: string[]): Record<string, string> {
   return Object.fromEntries(
