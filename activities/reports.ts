@@ -8,6 +8,7 @@ import { budgetLeft, burnRate, reportObjectKey, type DayFigure, type OperationsF
 import { SEVERITIES, type Severity } from '../src/domain/severity.js';
 import { renderReportHtml } from '../src/reports/html.js';
 import { renderReportMarkdown, reportSummary } from '../src/reports/markdown.js';
+import { writeAuditEvent } from './audit.js';
 import { instantQuery } from './prometheus.js';
 
 /**
@@ -223,17 +224,34 @@ export function createReportActivities(deps: ReportDeps) {
       await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: markdownKey, Body: markdown, ContentType: 'text/markdown; charset=utf-8' }));
       await deps.s3.send(new PutObjectCommand({ Bucket: deps.bucket, Key: htmlKey, Body: html, ContentType: 'text/html; charset=utf-8' }));
       const link = reports.linkBase ? `${reports.linkBase.replace(/\/+$/, '')}/${htmlKey}` : `s3://${deps.bucket}/${htmlKey}`;
+      await writeAuditEvent(
+        deps.pool,
+        { actor: 'system', action: 'report.publish', target: `s3://${deps.bucket}/${htmlKey}`, outcome: 'succeeded', details: { markdownKey, htmlKey }, idempotencyKey: `report-publish:${htmlKey}:${data.generatedAt}` },
+        Context.current().info.workflowExecution,
+      );
       return { bucket: deps.bucket, markdownKey, htmlKey, link, summary: reportSummary(data), bytes: Buffer.byteLength(markdown) + Buffer.byteLength(html) };
     },
 
-    /** Mails the stored HTML report; the Message-ID comes from the object key, so a retried send is recognisable as the same mail. */
-    async emailReport(input: { htmlKey: string; subject: string; to: string[]; summary: string }): Promise<{ messageId: string }> {
+    /**
+     * Mails the stored HTML report once per report: a send already recorded
+     * (a retry after the mail went out) is not repeated, and the Message-ID
+     * comes from the object key, so a mail client sees any copy as the same mail.
+     */
+    async emailReport(input: { htmlKey: string; subject: string; to: string[]; summary: string }): Promise<{ messageId: string; sent: boolean }> {
       if (!deps.smtp) throw ApplicationFailure.nonRetryable('the report has recipients but email is not configured (set SMTP_URL)', ErrorType.InvalidInput);
+      const messageId = `<${input.htmlKey.replace(/[^A-Za-z0-9.-]/g, '.')}@ops-automation>`;
+      const idempotencyKey = `report-email:${input.htmlKey}:${[...input.to].sort().join(',')}`;
+      const already = await deps.pool.query('SELECT 1 FROM audit_events WHERE idempotency_key = $1', [idempotencyKey]);
+      if (already.rowCount) return { messageId, sent: false };
       const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: input.htmlKey }));
       const html = (await object.Body?.transformToString('utf8')) ?? '';
-      const messageId = `<${input.htmlKey.replace(/[^A-Za-z0-9.-]/g, '.')}@ops-automation>`;
       await deps.smtp.sendMail({ from: deps.smtpFrom, to: input.to, subject: input.subject, text: input.summary, html, messageId });
-      return { messageId };
+      await writeAuditEvent(
+        deps.pool,
+        { actor: 'system', action: 'report.email', target: input.to.join(','), outcome: 'succeeded', details: { htmlKey: input.htmlKey, messageId }, idempotencyKey },
+        Context.current().info.workflowExecution,
+      );
+      return { messageId, sent: true };
     },
   };
 }

@@ -202,6 +202,11 @@ describe('reports', () => {
     expect(mail.messages[0]).toMatchObject({ to: ['lead@example.com', 'sre@example.com'], subject: `Daily operations report ${result.window.date}` });
     expect(mail.messages[0]!.raw).toContain('text/html');
     expect(result.email).toMatchObject({ to: ['lead@example.com', 'sre@example.com'] });
+    const audit = await pool.query(`SELECT action, target FROM audit_events WHERE action LIKE 'report.%' ORDER BY id`);
+    expect(audit.rows).toEqual([
+      { action: 'report.publish', target: `s3://${clients.stack.s3.bucket}/${result.htmlKey}` },
+      { action: 'report.email', target: 'lead@example.com,sre@example.com' },
+    ]);
   });
 
   it('builds the weekly report over the last full Monday-to-Sunday week', async () => {
