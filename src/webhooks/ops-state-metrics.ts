@@ -17,76 +17,57 @@ export interface OpsStateSources {
   schedulePrefix: string;
 }
 
+type Sample = { labels: Record<string, string>; value: number };
+
 export function registerOpsStateMetrics(registry: Registry, sources: OpsStateSources): void {
-  const quietly = async (read: () => Promise<void>) => {
-    try {
-      await read();
-    } catch {
-      // Unreadable this scrape: the gauge stays empty.
-    }
-  };
+  /** A gauge whose samples are read afresh at every scrape; an unreadable source leaves it empty for that scrape. */
+  const gauge = (name: string, help: string, labelNames: string[], read: () => Promise<Sample[]>) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        try {
+          for (const sample of await read()) this.set(sample.labels, sample.value);
+        } catch {
+          // Unreadable this scrape: the gauge stays empty.
+        }
+      },
+    });
 
-  new Gauge({
-    name: 'ops_backup_last_success_timestamp_seconds',
-    help: 'When the newest successful backup of each database finished (Unix seconds).',
-    labelNames: ['database'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      await quietly(async () => {
-        const { rows } = await sources.pool.query<{ database: string; finished: number }>('SELECT database, extract(epoch FROM max(finished_at))::float8 AS finished FROM backups GROUP BY database');
-        for (const row of rows) this.set({ database: row.database }, row.finished);
-      });
-    },
-  });
+  /** A gauge from one SQL query: its `value` column, every other column a label (NULL reads "none"). */
+  const tableGauge = (name: string, help: string, labelNames: string[], sql: string) =>
+    gauge(name, help, labelNames, async () => {
+      const { rows } = await sources.pool.query<Record<string, unknown> & { value: number }>(sql);
+      return rows.map(({ value, ...labels }) => ({ value, labels: Object.fromEntries(Object.entries(labels).map(([key, label]) => [key, label === null ? 'none' : String(label)])) }));
+    });
 
-  new Gauge({
-    name: 'ops_backup_last_verified_timestamp_seconds',
-    help: 'When the newest backup of each database that a restore verified was verified (Unix seconds).',
-    labelNames: ['database'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      await quietly(async () => {
-        const { rows } = await sources.pool.query<{ database: string; verified: number }>(
-          'SELECT database, extract(epoch FROM max(verified_at))::float8 AS verified FROM backups WHERE verified_at IS NOT NULL GROUP BY database',
-        );
-        for (const row of rows) this.set({ database: row.database }, row.verified);
-      });
-    },
-  });
-
-  new Gauge({
-    name: 'ops_incidents_open',
-    help: 'Incidents not resolved, by severity and status.',
-    labelNames: ['severity', 'status'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      await quietly(async () => {
-        const { rows } = await sources.pool.query<{ severity: string; status: string; count: number }>(
-          "SELECT severity, status, count(*)::int AS count FROM incidents WHERE status <> 'resolved' GROUP BY severity, status",
-        );
-        for (const row of rows) this.set({ severity: row.severity, status: row.status }, row.count);
-      });
-    },
-  });
-
-  new Gauge({
-    name: 'ops_pages_last_24h',
-    help: 'Pages and notifications sent in the last 24 hours, by channel, escalation level and outcome.',
-    labelNames: ['channel', 'level', 'outcome'] as const,
-    registers: [registry],
-    async collect() {
-      this.reset();
-      await quietly(async () => {
-        const { rows } = await sources.pool.query<{ channel: string; level: number | null; outcome: string; count: number }>(
-          "SELECT channel, level, outcome, count(*)::int AS count FROM notifications WHERE sent_at > now() - interval '24 hours' GROUP BY channel, level, outcome",
-        );
-        for (const row of rows) this.set({ channel: row.channel, level: row.level === null ? 'none' : String(row.level), outcome: row.outcome }, row.count);
-      });
-    },
-  });
+  tableGauge(
+    'ops_backup_last_success_timestamp_seconds',
+    'When the newest successful backup of each database finished (Unix seconds).',
+    ['database'],
+    'SELECT database, extract(epoch FROM max(finished_at))::float8 AS value FROM backups GROUP BY database',
+  );
+  tableGauge(
+    'ops_backup_last_verified_timestamp_seconds',
+    'When the newest backup of each database that a restore verified was verified (Unix seconds).',
+    ['database'],
+    'SELECT database, extract(epoch FROM max(verified_at))::float8 AS value FROM backups WHERE verified_at IS NOT NULL GROUP BY database',
+  );
+  tableGauge(
+    'ops_incidents_open',
+    'Incidents not resolved, by severity and status.',
+    ['severity', 'status'],
+    "SELECT severity, status, count(*)::int AS value FROM incidents WHERE status <> 'resolved' GROUP BY severity, status",
+  );
+  tableGauge(
+    'ops_pages_last_24h',
+    'Pages and notifications sent in the last 24 hours, by channel, escalation level and outcome.',
+    ['channel', 'level', 'outcome'],
+    "SELECT channel, level, outcome, count(*)::int AS value FROM notifications WHERE sent_at > now() - interval '24 hours' GROUP BY channel, level, outcome",
+  );
 
   // One read of the schedules per scrape, shared by the three schedule gauges (collected concurrently).
   type ScheduleState = { id: string; missed: number; lastRun?: number; paused: boolean };
@@ -107,21 +88,12 @@ export function registerOpsStateMetrics(registry: Registry, sources: OpsStateSou
     return reading.states;
   };
   const scheduleGauge = (name: string, help: string, value: (state: ScheduleState) => number | undefined) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['schedule'] as const,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        await quietly(async () => {
-          for (const state of await schedules()) {
-            const current = value(state);
-            if (current !== undefined) this.set({ schedule: state.id }, current);
-          }
-        });
-      },
-    });
+    gauge(name, help, ['schedule'], async () =>
+      (await schedules()).flatMap((state) => {
+        const current = value(state);
+        return current === undefined ? [] : [{ labels: { schedule: state.id }, value: current }];
+      }),
+    );
   scheduleGauge('ops_schedule_missed_runs', 'Runs of each of our schedules that Temporal skipped because they fell outside the catch-up window (only grows).', (state) => state.missed);
   scheduleGauge('ops_schedule_last_run_timestamp_seconds', 'When each of our schedules last started a workflow (Unix seconds).', (state) => state.lastRun);
   scheduleGauge('ops_schedule_paused', '1 when an operator paused the schedule.', (state) => (state.paused ? 1 : 0));
