@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
+import { formatDuration } from '../src/domain/durations.js';
 import type { Guardrail } from '../src/domain/remediation.js';
 
 /**
@@ -16,7 +17,6 @@ export interface GuardrailDeps {
 /** A refusal says why, and whether the limit (not just the cooldown) is used up. */
 export type GuardDecision = { granted: true } | { granted: false; reason: string; exhausted: boolean };
 
-const seconds = (ms: number) => (ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`);
 
 export function createGuardrailActivities(deps: GuardrailDeps) {
   return {
@@ -47,9 +47,9 @@ export function createGuardrailActivities(deps: GuardrailDeps) {
         const count = Number(recent.rows[0]!.count);
         const lastMsAgo = recent.rows[0]!.last_ms_ago === null ? undefined : Number(recent.rows[0]!.last_ms_ago);
         let refusal: string | undefined;
-        if (count >= maxActions) refusal = `guardrail: ${count} of at most ${maxActions} actions on this target in the last ${seconds(windowMs)}`;
+        if (count >= maxActions) refusal = `guardrail: ${count} of at most ${maxActions} actions on this target in the last ${formatDuration(windowMs)}`;
         else if (cooldownMs > 0 && lastMsAgo !== undefined && lastMsAgo < cooldownMs) {
-          refusal = `guardrail: cooldown of ${seconds(cooldownMs)}, the last action on this target was ${seconds(lastMsAgo)} ago`;
+          refusal = `guardrail: cooldown of ${formatDuration(cooldownMs)}, the last action on this target was ${formatDuration(lastMsAgo)} ago`;
         }
         if (!refusal && !input.dryRun) {
           await client.query(

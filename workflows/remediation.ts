@@ -247,6 +247,7 @@ async function verify(runbook: Runbook, incidentWorkflowId: string | undefined, 
       : { passed: false, detail: `nothing to verify; ${bad.map((step) => `${step.step} ${step.outcome}`).join(', ')}`, attempts: 0 };
   }
   const deadline = Date.now() + runbook.verify.withinMs;
+  const seconds = Math.round(runbook.verify.withinMs / 1000);
   let attempts = 0;
   for (;;) {
     attempts += 1;
@@ -259,7 +260,6 @@ async function verify(runbook: Runbook, incidentWorkflowId: string | undefined, 
       const result = await checks.httpCheck(check);
       if (!result.ok) problems.push(result.detail);
     }
-    const seconds = Math.round(runbook.verify.withinMs / 1000);
     if (problems.length === 0) return { passed: true, detail: `verified: ${[watchAlerts ? 'alerts resolved' : '', check ? `${check.url} healthy` : ''].filter(Boolean).join(', ')}`, attempts };
     if (Date.now() + runbook.verify.intervalMs > deadline) return { passed: false, detail: `after ${seconds}s ${problems.join('; ')}`, attempts };
     await sleep(runbook.verify.intervalMs);

@@ -18,3 +18,8 @@ export function parseDuration(text: string | number): number | undefined {
   }
   return consumed === trimmed.length && consumed > 0 ? Math.round(total) : undefined;
 }
+
+/** A duration for a message, in whole minutes when it is some, else in seconds: "10m", "90s". */
+export function formatDuration(ms: number): string {
+  return ms >= 60_000 && ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`;
+}

@@ -1,3 +1,5 @@
+import { formatDuration } from './durations.js';
+
 /**
  * The health check's rules, as pure decisions over what Kubernetes and
  * Prometheus report: stuck pods, CPU against requests over a window, and
@@ -45,7 +47,6 @@ export function windowCovered(samples: number | undefined): boolean {
   return samples !== undefined && samples >= WINDOW_POINTS - 1;
 }
 
-const seconds = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${Math.round(ms / 1000)}s`);
 
 /** Pods that are not Running and Ready, and have not been for at least `notReadyForMs`. */
 export function stuckPods(pods: PodReadiness[], now: number, notReadyForMs: number): Array<PodReadiness & { forMs: number }> {
@@ -82,12 +83,12 @@ export function cpuDecision(
 ): Omit<HealthDecision, 'taken'> & { action: 'scale-up' | 'scale-down' | 'none'; refused?: string } {
   const percent = (value: number) => `${Math.round(value * 1000) / 10}%`;
   if (windowCovered(figures.upSamples) && figures.upMin !== undefined && figures.upMin > settings.scaleUpAbove) {
-    const reason = `CPU above ${percent(settings.scaleUpAbove)} of requests for ${seconds(settings.scaleUpFor)} (lowest ${percent(figures.upMin)})`;
+    const reason = `CPU above ${percent(settings.scaleUpAbove)} of requests for ${formatDuration(settings.scaleUpFor)} (lowest ${percent(figures.upMin)})`;
     if (replicas >= settings.maxReplicas) return { target, rule: 'cpu', action: 'scale-up', from: replicas, reason, refused: `already at the maximum of ${settings.maxReplicas} replicas` };
     return { target, rule: 'cpu', action: 'scale-up', from: replicas, to: replicas + 1, reason };
   }
   if (windowCovered(figures.downSamples) && figures.downMax !== undefined && figures.downMax < settings.scaleDownBelow) {
-    const reason = `CPU below ${percent(settings.scaleDownBelow)} of requests for ${seconds(settings.scaleDownFor)} (highest ${percent(figures.downMax)})`;
+    const reason = `CPU below ${percent(settings.scaleDownBelow)} of requests for ${formatDuration(settings.scaleDownFor)} (highest ${percent(figures.downMax)})`;
     if (replicas <= settings.minReplicas) return { target, rule: 'cpu', action: 'scale-down', from: replicas, reason, refused: `already at the minimum of ${settings.minReplicas} replicas` };
     return { target, rule: 'cpu', action: 'scale-down', from: replicas, to: replicas - 1, reason };
   }
@@ -95,8 +96,8 @@ export function cpuDecision(
     return { target, rule: 'cpu', action: 'none', reason: 'no data: Prometheus has no CPU figures for the whole window' };
   }
   const parts = [
-    figures.upMin !== undefined ? `lowest ${percent(figures.upMin)} over ${seconds(settings.scaleUpFor)} (scale up above ${percent(settings.scaleUpAbove)})` : undefined,
-    figures.downMax !== undefined ? `highest ${percent(figures.downMax)} over ${seconds(settings.scaleDownFor)} (scale down below ${percent(settings.scaleDownBelow)})` : undefined,
+    figures.upMin !== undefined ? `lowest ${percent(figures.upMin)} over ${formatDuration(settings.scaleUpFor)} (scale up above ${percent(settings.scaleUpAbove)})` : undefined,
+    figures.downMax !== undefined ? `highest ${percent(figures.downMax)} over ${formatDuration(settings.scaleDownFor)} (scale down below ${percent(settings.scaleDownBelow)})` : undefined,
   ].filter(Boolean);
   return { target, rule: 'cpu', action: 'none', reason: `CPU within bounds: ${parts.join('; ')}` };
 }
@@ -114,12 +115,12 @@ export function memoryDecision(
   settings: MemorySettings,
 ): Omit<HealthDecision, 'taken'> & { action: 'rolling-restart' | 'none' } {
   if (!windowCovered(samples) || growthPerSecond === undefined) {
-    return { target, rule: 'memory', action: 'none', reason: `no data: Prometheus has no memory figures for the whole ${seconds(settings.over)}` };
+    return { target, rule: 'memory', action: 'none', reason: `no data: Prometheus has no memory figures for the whole ${formatDuration(settings.over)}` };
   }
   const perHour = growthPerSecond * 3600;
   const mb = (bytes: number) => `${Math.round(bytes / 100_000) / 10} MB`;
   if (perHour > settings.maxGrowthPerHour) {
-    return { target, rule: 'memory', action: 'rolling-restart', reason: `memory grew ${mb(perHour)}/h over ${seconds(settings.over)} (limit ${mb(settings.maxGrowthPerHour)}/h)` };
+    return { target, rule: 'memory', action: 'rolling-restart', reason: `memory grew ${mb(perHour)}/h over ${formatDuration(settings.over)} (limit ${mb(settings.maxGrowthPerHour)}/h)` };
   }
   return { target, rule: 'memory', action: 'none', reason: `memory growth ${mb(perHour)}/h within ${mb(settings.maxGrowthPerHour)}/h` };
 }
