@@ -12,10 +12,20 @@ export interface S3Settings {
   S3_SECRET_ACCESS_KEY: string;
 }
 
-/** Path-style addressing for anything but AWS itself, which is what MinIO and most S3 servers expect. */
+/**
+ * Path-style addressing for anything but AWS itself, which is what MinIO and
+ * most S3 servers expect.
+ *
+ * Parts of a multipart upload are sent with an UNSIGNED-PAYLOAD signature
+ * (headers and URL stay signed). Otherwise the SDK hashes every part with
+ * SHA-256 to sign it and S3 hashes it again to check, although each part
+ * already carries a CRC32 checksum that S3 verifies, and a backup computes the
+ * SHA-256 of the whole dump for its manifest. On a backup host that hashing is
+ * CPU taken from pg_dump (npm run bench:backup).
+ */
 export function createS3Client(settings: S3Settings): S3Client {
   const isAws = /\.amazonaws\.com(\.cn)?(:\d+)?\/?$/.test(new URL(settings.S3_ENDPOINT).host);
-  return new S3Client({
+  const client = new S3Client({
     endpoint: settings.S3_ENDPOINT,
     region: settings.S3_REGION,
     forcePathStyle: !isAws,
@@ -26,6 +36,15 @@ export function createS3Client(settings: S3Settings): S3Client {
     // Retries belong to Temporal's activity retry policy, where they are visible.
     maxAttempts: 1,
   });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (context.commandName === 'UploadPartCommand' && request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      return next(args);
+    },
+    { step: 'build', name: 'unsignedUploadPartPayload' },
+  );
+  return client;
 }
 
 /** Creates the bucket when it does not exist; an existing one is left alone. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
@@ -125,6 +125,9 @@ describe('database backup under failure', () => {
     expect((objects.Contents ?? []).map((object) => object.Key).sort()).toEqual([result.manifest.key, `${result.manifest.key}.manifest.json`]);
     const manifest = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${result.manifest.key}.manifest.json` }));
     expect(JSON.parse(await manifest.Body!.transformToString())).toEqual(result.manifest);
+    // Its parts went unsigned, each with a CRC32 that MinIO checked and kept: the object's checksum covers every part.
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: result.manifest.key, ChecksumMode: 'ENABLED' }));
+    expect(head.ChecksumCRC32).toMatch(new RegExp(`^[A-Za-z0-9+/]{6}==-${Math.ceil(result.manifest.bytes / (8 * 1024 * 1024))}$`));
   });
 
   it('fails after its last retry when PostgreSQL does not answer, opens an incident, and the next good backup resolves it', async () => {
