@@ -12,6 +12,7 @@ import { ensureDatabase } from '../scripts/stack/postgres.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import { databaseBackupWorkflow } from '../workflows/database-backup.js';
+import { cpuDuring } from './process-cpu.js';
 import { peakRssMiB } from './process-memory.js';
 
 /**
@@ -24,7 +25,9 @@ import { peakRssMiB } from './process-memory.js';
  *     workers/data-worker.ts on OPS_DATA_TASK_QUEUE), whose peak RSS is the
  *     memory a host that only runs backups needs;
  *   - the old way: pg_dump to a local file, then upload the file.
- * Prints wall times, the workers' peak RSS at each size, and ends with
+ * Prints wall times, the CPU seconds of pg_dump and of the worker (what the
+ * streaming takes from the two cores pg_dump shares with it), the workers' peak
+ * RSS at each size, and ends with
  * `ratio=<backup / pg_dump alone>` for the large database.
  * Targets: ratio <= 1.15, faster than the old way, worker peak RSS < 200 MB.
  * Generated databases are kept (ops_bench_backup_*) so a second run skips the
@@ -85,16 +88,22 @@ function pgDumpTo(url: string, fd: number): Promise<void> {
   });
 }
 
+/** The node arguments of a package.json script that runs `node ...`, so the bench starts a worker exactly as its npm script does. */
+function nodeScriptArgs(name: string): string[] {
+  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const [command, ...args] = scripts[name]!.split(' ');
+  if (command !== 'node') throw new Error(`${name} should run node, not ${command}`);
+  return args;
+}
+
+/** The all-in-one worker as `npm run start:worker` runs it (under tsx, with its Node flags). */
 function startWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, nodeScriptArgs('start:worker'), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** The data worker as it is deployed: `npm run start:data-worker`'s own command (compiled, with its Node flags). */
 function startDataWorker(env: Record<string, string>): ChildProcess {
-  const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const [command, ...args] = scripts['start:data-worker']!.split(' ');
-  if (command !== 'node') throw new Error(`start:data-worker should run node, not ${command}`);
-  return spawn(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(process.execPath, nodeScriptArgs('start:data-worker'), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 async function main() {
@@ -124,9 +133,9 @@ async function main() {
       await pgDumpTo(url, openSync('/dev/null', 'w'));
 
       const devNull = openSync('/dev/null', 'w');
-      const alone = await timed(() => pgDumpTo(url, devNull));
+      const alone = await timed(() => cpuDuring(process.pid, () => pgDumpTo(url, devNull)));
       closeSync(devNull);
-      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s`);
+      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.children.toFixed(1)} s`);
 
       // A fresh worker per size, so each peak RSS is that size's own.
       const policy = join(scratch, `policy-${size.name}.yaml`);
@@ -143,15 +152,18 @@ async function main() {
       await waitForTaskQueuePoller(connection, stack.namespace, `${TASK_QUEUE}-${size.name}`);
       const idleRss = peakRssMiB(worker.pid!);
       const backup = await timed(() =>
-        client.workflow.execute(databaseBackupWorkflow, {
-          taskQueue: `${TASK_QUEUE}-${size.name}`,
-          workflowId: `backup-${database}`,
-          args: [{ database, verify: false, requestedBy: 'bench' }],
-        }),
+        cpuDuring(worker.pid!, () =>
+          client.workflow.execute(databaseBackupWorkflow, {
+            taskQueue: `${TASK_QUEUE}-${size.name}`,
+            workflowId: `backup-${database}`,
+            args: [{ database, verify: false, requestedBy: 'bench' }],
+          }),
+        ),
       );
       const rss = peakRssMiB(worker.pid!);
       worker.kill('SIGTERM');
-      say(`  backup workflow (to MinIO)   ${backup.seconds.toFixed(1)} s, ${mib(backup.value.manifest.bytes)} MiB dump, worker peak RSS ${rss.toFixed(0)} MiB (${idleRss.toFixed(0)} MiB before the backup)`);
+      say(`  backup workflow (to MinIO)   ${backup.seconds.toFixed(1)} s, ${mib(backup.value.value.manifest.bytes)} MiB dump, worker peak RSS ${rss.toFixed(0)} MiB (${idleRss.toFixed(0)} MiB before the backup)`);
+      say(`                               CPU: pg_dump ${backup.value.children.toFixed(1)} s, worker ${backup.value.self.toFixed(1)} s`);
 
       // The same backup, its dump on the dedicated data worker.
       const splitQueue = `${TASK_QUEUE}-${size.name}-split`;
@@ -164,12 +176,15 @@ async function main() {
       await waitForTaskQueuePoller(connection, stack.namespace, dataQueue, { what: 'the data worker', activities: true });
       const dataIdleRss = peakRssMiB(data.pid!);
       const split = await timed(() =>
-        client.workflow.execute(databaseBackupWorkflow, { taskQueue: splitQueue, workflowId: `backup-${database}`, args: [{ database, verify: false, requestedBy: 'bench' }] }),
+        cpuDuring(data.pid!, () =>
+          client.workflow.execute(databaseBackupWorkflow, { taskQueue: splitQueue, workflowId: `backup-${database}`, args: [{ database, verify: false, requestedBy: 'bench' }] }),
+        ),
       );
       const dataRss = peakRssMiB(data.pid!);
       main.kill('SIGTERM');
       data.kill('SIGTERM');
       say(`  backup on a data worker      ${split.seconds.toFixed(1)} s, data worker peak RSS ${dataRss.toFixed(0)} MiB (${dataIdleRss.toFixed(0)} MiB before the backup)`);
+      say(`                               CPU: pg_dump ${split.value.children.toFixed(1)} s, data worker ${split.value.self.toFixed(1)} s`);
 
       const file = join(scratch, 'dump.bin');
       const oldWay = await timed(async () => {
@@ -183,7 +198,7 @@ async function main() {
       });
       say(`  old way (file, then upload)  ${oldWay.seconds.toFixed(1)} s (${mib(statSync(file).size)} MiB file)`);
       rmSync(file, { force: true });
-      results[size.name] = { pgDump: alone.seconds, backup: backup.seconds, oldWay: oldWay.seconds, bytes: backup.value.manifest.bytes, rss, idleRss, split: split.seconds, dataRss, dataIdleRss };
+      results[size.name] = { pgDump: alone.seconds, backup: backup.seconds, oldWay: oldWay.seconds, bytes: backup.value.value.manifest.bytes, rss, idleRss, split: split.seconds, dataRss, dataIdleRss };
     }
     await connection.close();
     s3.destroy();

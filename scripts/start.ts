@@ -142,8 +142,8 @@ async function startObjectStore(accessKey: string, secretKey: string, bucket: st
 }
 
 /** Starts a TypeScript entrypoint of ours as a child process with the stack's environment. */
-function startNode(name: string, entry: string, env: NodeJS.ProcessEnv): ManagedProcess {
-  const child = ManagedProcess.start(name, process.execPath, ['--import', 'tsx', entry], {
+function startNode(name: string, entry: string, env: NodeJS.ProcessEnv, nodeFlags: string[] = []): ManagedProcess {
+  const child = ManagedProcess.start(name, process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env,
     logFile: join(LOG_DIR, `${name}.log`),
@@ -186,7 +186,8 @@ async function main(): Promise<void> {
   };
 
   say('starting the worker (migrates the database, ensures the bucket) ...');
-  const worker = startNode('worker', 'workers/main.ts', childEnv);
+  // The worker's Node flags are those of `npm run start:worker` and the Dockerfile (see the README on backups).
+  const worker = startNode('worker', 'workers/main.ts', childEnv, ['--heap-growing-percent=100']);
   await waitForWorker(worker, temporalAddress, env.TEMPORAL_NAMESPACE, env.OPS_TASK_QUEUE);
   summary.push([
     'Worker',
