@@ -18,6 +18,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
+import { choosePartSize } from '../src/domain/backup-part-size.js';
 import { decideRetention, hasRetentionRule, type RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
 import type { Policy } from '../src/config/policy.js';
@@ -57,11 +58,11 @@ export interface BackupManifest {
   finishedAt: string;
   /** Row count of every table, taken in the very snapshot pg_dump dumped. */
   tables: Record<string, number>;
+  /** The multipart part size the dump was uploaded with (absent in manifests written before it was chosen per dump). */
+  partSize?: number;
 }
 
-/** S3 allows 10,000 parts: 8 MiB parts cover dumps up to about 78 GiB. */
-const PART_SIZE = 8 * 1024 * 1024;
-/** Parts in flight: peak memory is about PART_SIZE * (QUEUE_SIZE + 1). */
+/** Parts in flight: peak memory is about the part size * (QUEUE_SIZE + 1). */
 const QUEUE_SIZE = 2;
 
 /** libpq settings from a URL, so no password ever appears in a process's arguments. */
@@ -89,6 +90,31 @@ async function tableCounts(client: pg.Client): Promise<Record<string, number>> {
     counts[`${row.schemaname}.${row.relname}`] = Number(count[0]!.n);
   }
   return counts;
+}
+
+/**
+ * What the dump may grow to: the database's size on disk (a custom-format dump is
+ * compressed and has no indexes, so usually far smaller), or its largest recent
+ * dump when that was larger (data that compresses worse as text than on disk).
+ */
+async function expectedDumpBytes(source: pg.Client, pool: pg.Pool, database: string): Promise<number> {
+  const [onDisk, recent] = await Promise.all([
+    source.query<{ bytes: string }>('SELECT pg_database_size(current_database()) AS bytes'),
+    pool.query<{ bytes: string | null }>(
+      'SELECT max(bytes) AS bytes FROM (SELECT bytes FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 5) latest',
+      [database],
+    ),
+  ]);
+  return Math.max(Number(onDisk.rows[0]!.bytes), Number(recent.rows[0]?.bytes ?? 0));
+}
+
+/** The part size for a dump of about `expected` bytes; a dump no upload can hold is final, not retried. */
+function partSizeFor(expected: number, database: string): number {
+  try {
+    return choosePartSize(expected);
+  } catch (error) {
+    throw ApplicationFailure.nonRetryable(`cannot back up "${database}": ${(error as Error).message}`, ErrorType.InvalidInput);
+  }
 }
 
 /** host:port/database of a URL, for error messages: never its credentials. */
@@ -224,6 +250,7 @@ export function createBackupActivities(deps: BackupDeps) {
         await snapshotClient.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const snapshot = (await snapshotClient.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
         const serverVersion = (await snapshotClient.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+        const partSize = partSizeFor(await expectedDumpBytes(snapshotClient, deps.pool, input.database), input.database);
 
         const dump = spawn('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`], {
           env: libpqEnv(url),
@@ -251,7 +278,7 @@ export function createBackupActivities(deps: BackupDeps) {
         upload = new Upload({
           client: deps.s3,
           params: { Bucket: deps.bucket, Key: input.key, Body: counter, ContentType: 'application/octet-stream' },
-          partSize: PART_SIZE,
+          partSize,
           queueSize: QUEUE_SIZE,
           leavePartsOnError: false,
         });
@@ -277,6 +304,7 @@ export function createBackupActivities(deps: BackupDeps) {
           startedAt,
           finishedAt: new Date().toISOString(),
           tables,
+          partSize,
         };
         const manifestKey = `${input.key}.manifest.json`;
         await deps.s3.send(

@@ -61,6 +61,8 @@ describe('database backup', () => {
       database,
       bytes: expect.any(Number),
       tables: { 'public.customers': 500, 'public.orders': 20000, 'billing.invoices': 300 },
+      // A small database: the floor part size.
+      partSize: 8 * 1024 * 1024,
     });
     expect(result.manifest.key).toMatch(new RegExp(`^backups/${database}/\\d{4}-\\d\\d-\\d\\dT\\d\\d-\\d\\d-\\d\\dZ-[0-9a-f]{8}\\.dump$`));
     expect(result.verification).toEqual({ tables: 3, rows: 20800 });
@@ -151,5 +153,23 @@ describe('database backup', () => {
     const [newest] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`, [database])).rows;
     const drill = await clients.client.workflow.execute(databaseRestoreDrillWorkflow, { taskQueue, workflowId: `restore-drill-${database}`, args: [{ database }] });
     expect(drill).toEqual({ key: newest!.object_key, tables: 3, rows: 20800 });
+  });
+
+  it('sizes its parts for the dump it expects, so a database whose last dump was 100 GiB still fits S3\'s 10,000 parts', async () => {
+    const previous = `backups/${database}/a-100-gib-dump-of-last-night.dump`;
+    await clients.pool.query(
+      `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
+       VALUES ($1, $2, $3, $3 || '.manifest.json', $4, repeat('0', 64), '17', now() - interval '2 hours', now() - interval '1 hour', 'test')`,
+      [database, testStack().s3.bucket, previous, 100 * 1024 ** 3],
+    );
+    try {
+      const result = await clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${database}`, args: [{ database, verify: false }] });
+      // 10,000 parts must hold twice the expected 100 GiB: 21 MiB parts (8 MiB parts stop at 78 GiB).
+      expect(result.manifest.partSize).toBe(21 * 1024 * 1024);
+      const manifest = JSON.parse(Buffer.from(await text(`${result.manifest.key}.manifest.json`)).toString()) as BackupManifest;
+      expect(manifest.partSize).toBe(21 * 1024 * 1024);
+    } finally {
+      await clients.pool.query(`DELETE FROM backups WHERE object_key = $1`, [previous]);
+    }
   });
 });
