@@ -10,6 +10,7 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListMultipartUploadsCommand,
   PutObjectCommand,
   type S3Client,
@@ -127,6 +128,18 @@ function redactedHost(url: string): string {
  * Aborts multipart uploads left under `key` by an attempt that died with S3
  * unreachable (its own abort could not get through), so their parts are freed.
  */
+/** Fails at once, and for good, when the bucket is not there: every retry would fail the same way. */
+async function requireBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+      throw ApplicationFailure.nonRetryable(`bucket "${bucket}" does not exist: create it, or name another one`, ErrorType.NotFound);
+    }
+    throw error;
+  }
+}
+
 async function abortLeftoverUploads(s3: S3Client, bucket: string, key: string): Promise<number> {
   const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
   const leftovers = (listed.Uploads ?? []).filter((upload) => upload.Key === key && upload.UploadId);
@@ -157,10 +170,10 @@ export function createBackupActivities(deps: BackupDeps) {
 
   return {
     /** The policy's backup defaults; refuses a database that is not configured. */
-    async backupDefaults(input: { database: string }): Promise<{ prefix: string; verify: boolean; retention: RetentionPolicy; dataTaskQueue?: string }> {
+    async backupDefaults(input: { database: string }): Promise<{ bucket: string; prefix: string; verify: boolean; retention: RetentionPolicy; dataTaskQueue?: string }> {
       urlOf(input.database);
-      const { prefix, verify, retention } = deps.policy.backups;
-      return { prefix, verify, retention, ...(deps.dataTaskQueue ? { dataTaskQueue: deps.dataTaskQueue } : {}) };
+      const { bucket, prefix, verify, retention } = deps.policy.backups;
+      return { bucket: bucket ?? deps.bucket, prefix, verify, retention, ...(deps.dataTaskQueue ? { dataTaskQueue: deps.dataTaskQueue } : {}) };
     },
 
     /** The manifest of the newest backup of `database`, for a restore drill. */
@@ -217,11 +230,14 @@ export function createBackupActivities(deps: BackupDeps) {
      * and could not hear the abort, the next attempt aborts the leftover
      * before it starts, so no orphan parts remain either way.
      */
-    async dumpToS3(input: { database: string; key: string; requestedBy: string }): Promise<BackupManifest> {
+    async dumpToS3(input: { database: string; bucket?: string; key: string; requestedBy: string }): Promise<BackupManifest> {
       const context = Context.current();
       const url = urlOf(input.database);
+      // Runs recorded before the bucket was chosen per backup name none: S3_BUCKET.
+      const bucket = input.bucket ?? deps.bucket;
+      await requireBucket(deps.s3, bucket);
       // Keys are unique per run: only a retry can find an upload of its own left behind.
-      if (context.info.attempt > 1) await abortLeftoverUploads(deps.s3, deps.bucket, input.key);
+      if (context.info.attempt > 1) await abortLeftoverUploads(deps.s3, bucket, input.key);
       const startedAt = new Date().toISOString();
       // One snapshot for the row counts and for pg_dump, held open until the dump is done.
       const snapshotClient = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
@@ -277,7 +293,7 @@ export function createBackupActivities(deps: BackupDeps) {
 
         upload = new Upload({
           client: deps.s3,
-          params: { Bucket: deps.bucket, Key: input.key, Body: counter, ContentType: 'application/octet-stream' },
+          params: { Bucket: bucket, Key: input.key, Body: counter, ContentType: 'application/octet-stream' },
           partSize,
           queueSize: QUEUE_SIZE,
           leavePartsOnError: false,
@@ -291,12 +307,12 @@ export function createBackupActivities(deps: BackupDeps) {
           dump.kill('SIGKILL');
           await upload.abort().catch(() => undefined);
           const message = (error as Error).message;
-          throw new Error(message.startsWith('pg_dump') ? message : `upload to s3://${deps.bucket}/${input.key} failed: ${message}`);
+          throw new Error(message.startsWith('pg_dump') ? message : `upload to s3://${bucket}/${input.key} failed: ${message}`);
         }
         clearInterval(reporter);
         const manifest: BackupManifest = {
           database: input.database,
-          bucket: deps.bucket,
+          bucket,
           key: input.key,
           bytes,
           sha256: hash.digest('hex'),
@@ -308,13 +324,13 @@ export function createBackupActivities(deps: BackupDeps) {
         };
         const manifestKey = `${input.key}.manifest.json`;
         await deps.s3.send(
-          new PutObjectCommand({ Bucket: deps.bucket, Key: manifestKey, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }),
+          new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }),
         );
         const { workflowExecution } = context.info;
         await deps.pool.query(
           `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (object_key) DO NOTHING`,
-          [input.database, deps.bucket, input.key, manifestKey, bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
+          [input.database, bucket, input.key, manifestKey, bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
         );
         await writeAuditEvent(
           deps.pool,

@@ -9,6 +9,8 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 export interface BackupProgress {
   database: string;
   phase: 'dumping' | 'verifying' | 'retention' | 'succeeded' | 'failed';
+  /** The bucket the dump goes to (absent: S3_BUCKET, in runs recorded before it was chosen per backup). */
+  bucket?: string;
   key: string;
   startedAt: string;
   /** Bytes of dump uploaded so far (live while dumping), then the dump's size. */

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { BackupManifest, createBackupActivities } from '../activities/backup.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
-import { backupFailedDedupKey, backupObjectKey, backupWorkflowId } from '../src/domain/backup.js';
+import { backupFailedDedupKey, backupObjectKey, backupWorkflowId, bucketNameProblem } from '../src/domain/backup.js';
 import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { failureMessage } from '../src/domain/failures.js';
@@ -36,6 +36,8 @@ export { progressQuery, type BackupProgress } from './database-backup-signals.js
 export interface DatabaseBackupInput {
   /** A named connection from the policy; "default" is DATABASE_URL. */
   database?: string;
+  /** The bucket the dump goes to; default from the policy (`backups.bucket`), else S3_BUCKET. */
+  bucket?: string;
   /** Key prefix in the bucket; default from the policy ("backups"). */
   prefix?: string;
   /** Restore the dump into a scratch database and compare row counts; default from the policy (on). */
@@ -63,13 +65,18 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   const { workflowId, runId } = workflowInfo();
   if (workflowId !== backupWorkflowId(database)) return runAsTheDatabasesBackup(database, input);
   const requestedBy = input.requestedBy?.trim() || 'system';
+  const bucketProblem = input.bucket === undefined ? undefined : bucketNameProblem(input.bucket);
+  if (bucketProblem) throw ApplicationFailure.nonRetryable(bucketProblem, ErrorType.InvalidInput);
   // Runs started before policy defaults and incidents existed keep their old steps.
   const withPolicy = patched('backup-policy-defaults');
-  const defaults = withPolicy ? await quick.backupDefaults({ database }) : { prefix: 'backups', verify: true, retention: undefined };
+  const defaults = withPolicy ? await quick.backupDefaults({ database }) : { bucket: undefined, prefix: 'backups', verify: true, retention: undefined };
+  // Defaults recorded before buckets were chosen per backup name none: the activity then uses S3_BUCKET.
+  const bucket = input.bucket ?? defaults.bucket;
   const now = new Date();
   const progress: BackupProgress = {
     database,
     phase: 'dumping',
+    ...(bucket ? { bucket } : {}),
     key: backupObjectKey(input.prefix ?? defaults.prefix, database, now, runId),
     startedAt: now.toISOString(),
   };
@@ -98,7 +105,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
       ...onDataWorker,
       retry: { ...longJob.retry, maximumAttempts: Math.max(1, Math.floor(input.attempts ?? 5)) },
     });
-    manifest = await dumping.dumpToS3({ database, key: progress.key, requestedBy });
+    manifest = await dumping.dumpToS3({ database, ...(bucket ? { bucket } : {}), key: progress.key, requestedBy });
     progress.bytes = manifest.bytes;
     progress.sha256 = manifest.sha256;
     if (input.verify ?? defaults.verify) {

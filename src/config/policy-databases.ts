@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bucketNameProblem } from '../domain/backup.js';
 import { duration } from './policy-incidents.js';
 
 /**
@@ -78,6 +79,14 @@ export const databasePolicySections = {
   databases: z.record(databaseName, connection).default({}),
   backups: z
     .object({
+      /** The bucket backups go to; default S3_BUCKET. */
+      bucket: z
+        .string()
+        .superRefine((name, context) => {
+          const problem = bucketNameProblem(name);
+          if (problem) context.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
       prefix: z.string().min(1).default('backups'),
       retention: retentionPolicySchema.default({ keepDays: 14, keepLast: 7 }),
       verify: z.boolean().default(true),

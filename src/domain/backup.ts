@@ -20,3 +20,16 @@ export function backupObjectKey(prefix: string, database: string, at: Date, runI
 export function backupFailedDedupKey(database: string): string {
   return `backup-failed-${database}`;
 }
+
+/**
+ * Why `name` is not an S3 bucket name (S3's general-purpose bucket rules), or
+ * undefined when it is one: refused before any request, with the rule it breaks.
+ */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return `bucket name "${name}" must be 3 to 63 characters long`;
+  if (!/^[a-z0-9.-]+$/.test(name)) return `bucket name "${name}" may hold only lower-case letters, digits, "." and "-"`;
+  if (!/^[a-z0-9].*[a-z0-9]$/.test(name)) return `bucket name "${name}" must begin and end with a letter or digit`;
+  if (name.includes('..')) return `bucket name "${name}" must not hold two dots in a row`;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return `bucket name "${name}" must not look like an IP address`;
+  return undefined;
+}

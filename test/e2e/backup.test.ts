@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,6 +153,39 @@ describe('database backup', () => {
     const [newest] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`, [database])).rows;
     const drill = await clients.client.workflow.execute(databaseRestoreDrillWorkflow, { taskQueue, workflowId: `restore-drill-${database}`, args: [{ database }] });
     expect(drill).toEqual({ key: newest!.object_key, tables: 3, rows: 20800 });
+  });
+
+  it('backs up into the bucket it is given and drills the restore from there; a missing or misspelt bucket fails at once', async () => {
+    const run = (bucket: string, verify = false) =>
+      clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${database}`, args: [{ database, bucket, verify }] });
+    const other = `ops-offsite-${Date.now().toString(36)}`;
+    await clients.s3.send(new CreateBucketCommand({ Bucket: other }));
+
+    const missing = `${other}-gone`;
+    const failure = await run(missing).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause?.message).toBe(`backup of "${database}" failed: bucket "${missing}" does not exist: create it, or name another one`);
+    // Retrying cannot create a bucket: one attempt, not five.
+    const history = await clients.client.workflow.getHandle(`backup-${database}`).fetchHistory();
+    const events = history.events!;
+    const activityOf = new Map(events.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [String(event.eventId), event.activityTaskScheduledEventAttributes!.activityType!.name]));
+    const started = events
+      .filter((event) => event.activityTaskStartedEventAttributes)
+      .map((event) => [activityOf.get(String(event.activityTaskStartedEventAttributes!.scheduledEventId)), event.activityTaskStartedEventAttributes!.attempt]);
+    expect(started).toEqual([['backupDefaults', 1], ['dumpToS3', 1], ['raiseIncident', 1]]);
+    const misspelt = await run('Offsite_Backups').catch((error: unknown) => error);
+    expect((misspelt as WorkflowFailedError).cause?.message).toBe('bucket name "Offsite_Backups" may hold only lower-case letters, digits, "." and "-"');
+
+    const result = await run(other, true);
+    expect(result.manifest.bucket).toBe(other);
+    expect(result.verification).toEqual({ tables: 3, rows: 20800 });
+    await clients.s3.send(new HeadObjectCommand({ Bucket: other, Key: result.manifest.key }));
+    await clients.s3.send(new HeadObjectCommand({ Bucket: other, Key: `${result.manifest.key}.manifest.json` }));
+    await expect(clients.s3.send(new HeadObjectCommand({ Bucket: testStack().s3.bucket, Key: result.manifest.key }))).rejects.toThrow();
+    const { rows } = await clients.pool.query(`SELECT bucket FROM backups WHERE object_key = $1`, [result.manifest.key]);
+    expect(rows).toEqual([{ bucket: other }]);
+    const drill = await clients.client.workflow.execute(databaseRestoreDrillWorkflow, { taskQueue, workflowId: `restore-drill-${database}-offsite`, args: [{ database }] });
+    expect(drill).toEqual({ key: result.manifest.key, tables: 3, rows: 20800 });
   });
 
   it('sizes its parts for the dump it expects, so a database whose last dump was 100 GiB still fits S3\'s 10,000 parts', async () => {

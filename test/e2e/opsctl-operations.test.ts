@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
@@ -134,6 +135,17 @@ describe('opsctl incident, backup and maintenance', () => {
 
     const verified = await json<{ key: string; tables: number; rows: number }>('backup', 'verify', '--database', database);
     expect(verified).toEqual({ key: listed[0]!.key, tables: 1, rows: 250 });
+
+    // Another bucket, for a run and for the list; a name S3 would refuse is refused before anything starts.
+    const offsite = `ops-offsite-${tag}`.toLowerCase();
+    await clients.s3.send(new CreateBucketCommand({ Bucket: offsite }));
+    const elsewhere = await run('backup', 'run', '--database', database, '--bucket', offsite, '--follow', '--no-verify');
+    expect(elsewhere.stdout).toMatch(new RegExp(`backed up ${database} to s3://${offsite}/backups/${database}/\\S+\\.dump `));
+    const offsiteList = await json<{ key: string }[]>('backup', 'list', '--database', database, '--bucket', offsite);
+    expect(offsiteList).toHaveLength(1);
+    expect(elsewhere.stdout).toContain(offsiteList[0]!.key);
+    const misspelt = await run('backup', 'run', '--database', database, '--bucket', 'Offsite_Backups');
+    expect([misspelt.status, misspelt.stderr]).toEqual([2, 'opsctl: bucket name "Offsite_Backups" may hold only lower-case letters, digits, "." and "-"\n']);
 
     const unknown = await run('backup', 'run', '--database', `nope-${tag}`, '--follow');
     expect([unknown.status, unknown.stderr]).toEqual([1, `opsctl: no database named "nope-${tag}" is configured\n`]);

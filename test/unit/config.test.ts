@@ -139,6 +139,21 @@ describe('policy file', () => {
     );
   });
 
+  it('sends backups to the bucket it names, and refuses a name S3 would refuse', () => {
+    expect(loadPolicy(write('bucket.yaml', 'backups:\n  bucket: ops-backups.eu-1\n')).backups).toMatchObject({ bucket: 'ops-backups.eu-1', prefix: 'backups', verify: true });
+    expect(loadPolicy(undefined).backups.bucket).toBeUndefined();
+    for (const [name, problem] of [
+      ['Ops_Backups', 'may hold only lower-case letters, digits, "." and "-"'],
+      ['ab', 'must be 3 to 63 characters long'],
+      ['-backups', 'must begin and end with a letter or digit'],
+      ['ops..backups', 'must not hold two dots in a row'],
+      ['10.0.0.1', 'must not look like an IP address'],
+    ]) {
+      const path = write(`bucket-${name}.yaml`, `backups:\n  bucket: "${name}"\n`);
+      expect(errorOf(() => loadPolicy(path)).message).toBe(`Invalid policy OPS_CONFIG ${path}: backups.bucket: bucket name "${name}" ${problem}`);
+    }
+  });
+
   it('turns a default duration into milliseconds when its section is given in part', () => {
     const path = write('partial.yaml', 'incidents:\n  defaultSeverity: high\nmaintenance:\n  retention: []\n');
     const policy = loadPolicy(path);

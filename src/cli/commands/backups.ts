@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client 
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { BackupManifest } from '../../../activities/backup.js';
-import { backupWorkflowId } from '../../domain/backup.js';
+import { backupWorkflowId, bucketNameProblem } from '../../domain/backup.js';
 import { failureMessage } from '../../domain/failures.js';
 import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery, type BackupProgress, type DatabaseBackupResult } from '../../../workflows/database-backup.js';
 import { databaseOption, requesterOption } from '../common-options.js';
@@ -51,10 +51,13 @@ export function registerBackupCommands(program: Command, context: BackupsContext
     .command('run')
     .description('back up a database now (pg_dump streamed to S3, then verified by a restore)')
     .option(...databaseOption)
+    .option('--bucket <name>', 'the bucket to back up to (default: the policy\'s backups.bucket, else S3_BUCKET)')
     .option('--no-verify', 'skip the restore check')
     .option('--follow', 'show live progress and wait for the result')
     .option(...requesterOption)
-    .action(async (options: { database: string; verify: boolean; follow?: boolean; by: string }) => {
+    .action(async (options: { database: string; bucket?: string; verify: boolean; follow?: boolean; by: string }) => {
+      const problem = options.bucket === undefined ? undefined : bucketNameProblem(options.bucket);
+      if (problem) throw new UserError(problem, EXIT.usage);
       const client = await context.temporal();
       const workflowId = backupWorkflowId(options.database);
       let handle;
@@ -62,7 +65,7 @@ export function registerBackupCommands(program: Command, context: BackupsContext
         handle = await client.workflow.start(databaseBackupWorkflow, {
           taskQueue: context.taskQueue(),
           workflowId,
-          args: [{ database: options.database, verify: options.verify, requestedBy: options.by }],
+          args: [{ database: options.database, ...(options.bucket ? { bucket: options.bucket } : {}), verify: options.verify, requestedBy: options.by }],
         });
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) {
@@ -99,10 +102,11 @@ export function registerBackupCommands(program: Command, context: BackupsContext
     .command('list')
     .description('the backups in the bucket, newest first, from their manifests')
     .option('--database <name>', 'only this database')
+    .option('--bucket <name>', 'the bucket to list (default S3_BUCKET)')
     .option('--prefix <prefix>', 'key prefix the backups are under', 'backups')
-    .action(async (options: { database?: string; prefix: string }) => {
+    .action(async (options: { database?: string; bucket?: string; prefix: string }) => {
       const s3 = context.s3();
-      const bucket = context.bucket();
+      const bucket = options.bucket ?? context.bucket();
       const prefix = `${options.prefix.replace(/\/+$/, '')}/${options.database ? `${options.database}/` : ''}`;
       const keys: string[] = [];
       let token: string | undefined;
