@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -65,6 +66,8 @@ export interface BackupManifest {
 
 /** Parts in flight: peak memory is about the part size * (QUEUE_SIZE + 1). */
 const QUEUE_SIZE = 2;
+/** pg_restore jobs of a verification, at most one per core: the restore shares the server with production. */
+const RESTORE_JOBS = 4;
 
 /** libpq settings from a URL, so no password ever appears in a process's arguments. */
 export function libpqEnv(url: string): NodeJS.ProcessEnv {
@@ -149,13 +152,24 @@ async function abortLeftoverUploads(s3: S3Client, bucket: string, key: string): 
   return leftovers.length;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+/** A `pg_restore --verbose` progress line ("pg_restore: creating TABLE ..."), as opposed to an error, a warning or their detail. */
+const progressLine = /^pg_restore: (?!error:|warning:|detail:|hint:)/;
+
+/**
+ * Runs pg_restore --verbose: each progress line goes to `onStep`, the rest of
+ * stderr (errors, warnings, the failed command) into the error. Killed when
+ * `signal` aborts.
+ */
+function restore(args: string[], env: NodeJS.ProcessEnv, onStep: (step: string) => void, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const child = spawn('pg_restore', ['--verbose', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], signal, killSignal: 'SIGKILL' });
+    const problems: string[] = [];
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      if (progressLine.test(line)) onStep(line.slice('pg_restore: '.length));
+      else if (problems.length < 50) problems.push(line);
+    });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}: ${stderr.trim().slice(0, 2000)}`))));
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_restore exited with ${code}: ${problems.join('\n').trim().slice(0, 2000)}`))));
   });
 }
 
@@ -247,15 +261,16 @@ export function createBackupActivities(deps: BackupDeps) {
         throw new Error(`cannot connect to database "${input.database}" (${redactedHost(url)}): ${(error as Error).message}`);
       }
       let bytes = 0;
-      const heartbeat = setInterval(() => context.heartbeat({ bytes }), 2000);
       const began = Date.now();
+      const figures = () => ({ bytes, bytesPerSecond: Math.round(bytes / Math.max((Date.now() - began) / 1000, 0.001)) });
+      // The same figures in the heartbeat (the Web UI's pending activity) and, less often, in the workflow's progress query.
+      const heartbeat = setInterval(() => context.heartbeat(figures()), 2000);
       const execution = context.info.workflowExecution;
       const reporter = deps.temporal && execution
         ? setInterval(() => {
-            const seconds = Math.max((Date.now() - began) / 1000, 0.001);
             void deps.temporal!.workflow
               .getHandle(execution.workflowId, execution.runId)
-              .signal(dumpProgressSignal, { bytes, bytesPerSecond: Math.round(bytes / seconds), attempt: context.info.attempt })
+              .signal(dumpProgressSignal, { ...figures(), attempt: context.info.attempt })
               .catch(() => undefined);
           }, deps.progressIntervalMs ?? 10_000)
         : undefined;
@@ -373,16 +388,21 @@ export function createBackupActivities(deps: BackupDeps) {
       scratchUrl.pathname = `/${scratch}`;
       const adminClient = new pg.Client({ connectionString: admin.toString() });
       await adminClient.connect();
+      // Heartbeats carry the phase and the latest figure, and keep coming through a long silent step (an index build).
+      let progress: { phase: 'downloading'; bytes: number } | { phase: 'restoring'; step: string } = { phase: 'downloading', bytes: 0 };
+      const heartbeat = setInterval(() => context.heartbeat(progress), 2000);
       try {
-        const object = await deps.s3.send(new GetObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }));
+        const object = await deps.s3.send(new GetObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }), { abortSignal: context.cancellationSignal });
         const hash = createHash('sha256');
         const hashing = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
             hash.update(chunk);
+            progress = { phase: 'downloading', bytes: (progress.phase === 'downloading' ? progress.bytes : 0) + chunk.length };
             callback(null, chunk);
           },
         });
-        await pipeline(object.Body as NodeJS.ReadableStream, hashing, createWriteStream(file));
+        await pipeline(object.Body as NodeJS.ReadableStream, hashing, createWriteStream(file), { signal: context.cancellationSignal });
+        context.heartbeat(progress);
         const sha256 = hash.digest('hex');
         if (sha256 !== manifest.sha256) {
           throw ApplicationFailure.nonRetryable(
@@ -390,12 +410,24 @@ export function createBackupActivities(deps: BackupDeps) {
             ErrorType.IntegrityCheckFailed,
           );
         }
-        context.heartbeat({ phase: 'restoring' });
+        progress = { phase: 'restoring', step: 'creating the scratch database' };
+        context.heartbeat(progress);
         await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`);
         await adminClient.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`);
         try {
-          await run('pg_restore', ['--no-owner', '--no-privileges', '--exit-on-error', `--dbname=${scratch}`, file], libpqEnv(scratchUrl.toString()));
+          // A parallel restore (the reason for the scratch file): tables load and indexes build side by side.
+          const jobs = Math.min(RESTORE_JOBS, availableParallelism());
+          await restore(
+            ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, `--dbname=${scratch}`, file],
+            libpqEnv(scratchUrl.toString()),
+            (step) => {
+              progress = { phase: 'restoring', step };
+              context.heartbeat(progress);
+            },
+            context.cancellationSignal,
+          );
         } catch (error) {
+          if (context.cancellationSignal.aborted) throw error;
           throw ApplicationFailure.nonRetryable(`pg_restore could not restore ${manifest.key}: ${(error as Error).message}`, ErrorType.IntegrityCheckFailed);
         }
         const scratchClient = new pg.Client({ connectionString: scratchUrl.toString() });
@@ -412,6 +444,7 @@ export function createBackupActivities(deps: BackupDeps) {
         await deps.pool.query(`UPDATE backups SET verified_at = now(), verification = $2 WHERE object_key = $1`, [manifest.key, JSON.stringify(result)]);
         return result;
       } finally {
+        clearInterval(heartbeat);
         await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`).catch(() => undefined);
         await adminClient.end();
         await rm(dir, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { BackupManifest, createBackupActivities } from '../activities/backup.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
-import { backupFailedDedupKey, backupObjectKey, backupWorkflowId, bucketNameProblem } from '../src/domain/backup.js';
+import { backupFailedDedupKey, backupObjectKey, backupWorkflowId, bucketNameProblem, restoreDrillFailedDedupKey } from '../src/domain/backup.js';
 import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { failureMessage } from '../src/domain/failures.js';
@@ -164,15 +164,37 @@ async function runAsTheDatabasesBackup(database: string, input: DatabaseBackupIn
 /**
  * databaseRestoreDrillWorkflow: restores the newest backup of a database into
  * a scratch database and checks every row, so an unrestorable backup is found
- * before it is needed. Run it on a schedule.
+ * before it is needed. Run it on a schedule. A drill that fails opens the
+ * incident `restore-drill-failed-<database>`; the next good drill resolves it.
  */
 export async function databaseRestoreDrillWorkflow(input: { database?: string; requestedBy?: string } = {}) {
   const database = input.database ?? 'default';
+  const { workflowId, runId } = workflowInfo();
   upsertSearchAttributes([
     { key: OpsKind, value: 'restore-drill' },
     { key: OpsService, value: database },
   ]);
-  const manifest = await backup.latestManifest({ database });
-  const verification = await backup.verifyBackup({ manifest, requestedBy: input.requestedBy?.trim() || 'system' });
-  return { key: manifest.key, ...verification };
+  // Drills recorded before drills raised incidents keep their old steps.
+  const withIncidents = patched('restore-drill-incidents');
+  const alert = {
+    dedupKey: restoreDrillFailedDedupKey(database),
+    labels: { alertname: 'DatabaseRestoreDrillFailed', service: database, database, severity: 'high' },
+  };
+  try {
+    const manifest = await backup.latestManifest({ database });
+    const verification = await backup.verifyBackup({ manifest, requestedBy: input.requestedBy?.trim() || 'system' });
+    if (withIncidents) {
+      await incidentsQuick.clearIncident({ ...alert, annotations: { summary: `Restore drill of ${database} succeeded` }, endsAt: new Date().toISOString() });
+    }
+    return { key: manifest.key, ...verification };
+  } catch (error) {
+    if (!withIncidents) throw error;
+    const cause = failureMessage(error);
+    await incidents.raiseIncident({
+      ...alert,
+      annotations: { summary: `Restore drill of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` },
+      startsAt: new Date().toISOString(),
+    });
+    throw ApplicationFailure.create({ message: `restore drill of "${database}" failed: ${cause}`, type: 'RestoreDrillFailed', nonRetryable: true, cause: error as Error });
+  }
 }

@@ -21,6 +21,11 @@ export function backupFailedDedupKey(database: string): string {
   return `backup-failed-${database}`;
 }
 
+/** The incident a failed restore drill raises (the newest backup cannot be restored), and the next good drill resolves. */
+export function restoreDrillFailedDedupKey(database: string): string {
+  return `restore-drill-failed-${database}`;
+}
+
 /**
  * Why `name` is not an S3 bucket name (S3's general-purpose bucket rules), or
  * undefined when it is one: refused before any request, with the rule it breaks.

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
@@ -10,7 +10,7 @@ import { freePort } from '../../scripts/stack/net.js';
 import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { startMinio, type RunningMinio } from '../../scripts/stack/minio.js';
 import { ensureTool } from '../../scripts/stack/tools.js';
-import { databaseBackupWorkflow, progressQuery, type BackupProgress } from '../../workflows/database-backup.js';
+import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery, type BackupProgress } from '../../workflows/database-backup.js';
 import { statusWhen } from '../support/incidents.js';
 import { connectStack, seededDatabase, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -110,11 +110,17 @@ describe('database backup under failure', () => {
     const seen: BackupProgress[] = [];
     let result: Awaited<ReturnType<typeof handle.result>> | undefined;
     const finished = handle.result().then((value) => (result = value));
+    const heartbeats: { bytes: number; bytesPerSecond: number }[] = [];
     while (!result) {
       seen.push(await handle.query(progressQuery));
+      const pending = (await handle.describe()).raw.pendingActivities?.find((activity) => activity.activityType?.name === 'dumpToS3');
+      const details = pending?.heartbeatDetails?.payloads?.[0]?.data;
+      if (details) heartbeats.push(JSON.parse(Buffer.from(details).toString()) as (typeof heartbeats)[number]);
       await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 100))]);
     }
     expect(seen.some((progress) => progress.phase === 'dumping' && progress.attempt === 2 && (progress.bytes ?? 0) > 0 && (progress.bytesPerSecond ?? 0) > 0)).toBe(true);
+    // The same figures are in the dump's heartbeat, where the Web UI shows them.
+    expect(heartbeats.some((beat) => beat.bytes > 0 && beat.bytesPerSecond > 0)).toBe(true);
 
     expect(result.manifest.bytes).toBeGreaterThan(30 * 1024 * 1024);
     expect(result.verification).toEqual({ tables: 1, rows: 600000 });
@@ -162,5 +168,26 @@ describe('database backup under failure', () => {
     const cleared = await statusWhen(incident, (status) => status.alerts.every((alert) => alert.status === 'resolved'));
     expect(cleared.alerts.map((alert) => alert.status)).toEqual(['resolved']);
     expect(cleared.timeline.map((event) => event.kind)).toContain('alert-resolved');
+  });
+
+  it('opens an incident when the restore drill cannot restore the newest backup, and the next good drill resolves it', async () => {
+    // The newest backup of the flaky database (made above) rots in the bucket.
+    const [newest] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`, [flaky])).rows;
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: newest!.object_key, Body: 'bit rot' }));
+    const drill = () => clients.client.workflow.execute(databaseRestoreDrillWorkflow, { taskQueue, workflowId: `restore-drill-${flaky}-${Date.now()}`, args: [{ database: flaky }] });
+    const failure = await drill().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause?.message).toMatch(new RegExp(`^restore drill of "${flaky}" failed: s3://${bucket}/\\S+ has SHA-256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}: the backup is corrupt$`));
+
+    const incident = clients.client.workflow.getHandle(`incident-restore-drill-failed-${flaky}`);
+    const open = await statusWhen(incident, (status) => status.alerts.some((alert) => alert.status === 'firing'));
+    expect(open).toMatchObject({ state: 'triggered', severity: 'high', service: flaky, title: `Restore drill of ${flaky} failed` });
+    expect(open.alerts[0]!.labels).toMatchObject({ alertname: 'DatabaseRestoreDrillFailed', database: flaky });
+    expect(open.alerts[0]!.annotations.description).toMatch(/the backup is corrupt/);
+
+    await clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${flaky}`, args: [{ database: flaky, verify: false }] });
+    await expect(drill()).resolves.toMatchObject({ tables: 1, rows: 600000 });
+    const cleared = await statusWhen(incident, (status) => status.alerts.every((alert) => alert.status === 'resolved'));
+    expect(cleared.alerts.map((alert) => alert.status)).toEqual(['resolved']);
   });
 });

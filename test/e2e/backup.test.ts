@@ -123,6 +123,28 @@ describe('database backup', () => {
     );
   });
 
+  it('shows what the verification is doing in its heartbeats, and names pg_restore\'s error, not its progress', async () => {
+    // The backup verified already: verifying it again leaves the retention test's set as it was.
+    const [verified] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 AND verified_at IS NOT NULL`, [database])).rows;
+    const manifest = JSON.parse(Buffer.from(await text(`${verified!.object_key}.manifest.json`)).toString()) as BackupManifest;
+    const activities = createBackupActivities(clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) }));
+    const environment = new MockActivityEnvironment();
+    const beats: { phase: string; bytes?: number; step?: string }[] = [];
+    environment.on('heartbeat', (details: (typeof beats)[number]) => beats.push(details));
+    await expect(environment.run(activities.verifyBackup, { manifest, requestedBy: 'test' })).resolves.toEqual({ tables: 3, rows: 20800 });
+    expect(beats).toContainEqual({ phase: 'downloading', bytes: manifest.bytes });
+    const steps = beats.filter((beat) => beat.phase === 'restoring').map((beat) => beat.step);
+    expect(steps).toContainEqual(expect.stringMatching(/TABLE DATA .*orders/));
+    expect(steps).toContainEqual(expect.stringMatching(/CONSTRAINT .*orders_pkey/));
+
+    // A file that matches its manifest's SHA-256 but is no dump: the error is pg_restore's, without its progress lines.
+    const garbage = Buffer.from('not a dump at all\n');
+    const key = `${manifest.key}.garbage`;
+    await clients.s3.send(new PutObjectCommand({ Bucket: manifest.bucket, Key: key, Body: garbage }));
+    const failure = environment.run(activities.verifyBackup, { manifest: { ...manifest, key, bytes: garbage.length, sha256: createHash('sha256').update(garbage).digest('hex') }, requestedBy: 'test' });
+    await expect(failure).rejects.toThrow(`pg_restore could not restore ${key}: pg_restore exited with 1: pg_restore: error: input file does not appear to be a valid archive`);
+  });
+
   it('keeps what the retention policy says, and always the newest verified backup', async () => {
     const run = (args: Parameters<typeof databaseBackupWorkflow>[0]) =>
       clients.client.workflow.execute(databaseBackupWorkflow, { taskQueue, workflowId: `backup-${database}`, args: [args] });
