@@ -127,10 +127,6 @@ function redactedHost(url: string): string {
   return `${parsed.host}${parsed.pathname}`;
 }
 
-/**
- * Aborts multipart uploads left under `key` by an attempt that died with S3
- * unreachable (its own abort could not get through), so their parts are freed.
- */
 /** Fails at once, and for good, when the bucket is not there: every retry would fail the same way. */
 async function requireBucket(s3: S3Client, bucket: string): Promise<void> {
   try {
@@ -143,6 +139,10 @@ async function requireBucket(s3: S3Client, bucket: string): Promise<void> {
   }
 }
 
+/**
+ * Aborts multipart uploads left under `key` by an attempt that died with S3
+ * unreachable (its own abort could not get through), so their parts are freed.
+ */
 async function abortLeftoverUploads(s3: S3Client, bucket: string, key: string): Promise<number> {
   const listed = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }));
   const leftovers = (listed.Uploads ?? []).filter((upload) => upload.Key === key && upload.UploadId);
@@ -389,20 +389,22 @@ export function createBackupActivities(deps: BackupDeps) {
       const adminClient = new pg.Client({ connectionString: admin.toString() });
       await adminClient.connect();
       // Heartbeats carry the phase and the latest figure, and keep coming through a long silent step (an index build).
-      let progress: { phase: 'downloading'; bytes: number } | { phase: 'restoring'; step: string } = { phase: 'downloading', bytes: 0 };
-      const heartbeat = setInterval(() => context.heartbeat(progress), 2000);
+      let downloaded = 0;
+      let step: string | undefined;
+      const beat = () => context.heartbeat(step === undefined ? { phase: 'downloading', bytes: downloaded } : { phase: 'restoring', step });
+      const heartbeat = setInterval(beat, 2000);
       try {
         const object = await deps.s3.send(new GetObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }), { abortSignal: context.cancellationSignal });
         const hash = createHash('sha256');
         const hashing = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
             hash.update(chunk);
-            progress = { phase: 'downloading', bytes: (progress.phase === 'downloading' ? progress.bytes : 0) + chunk.length };
+            downloaded += chunk.length;
             callback(null, chunk);
           },
         });
         await pipeline(object.Body as NodeJS.ReadableStream, hashing, createWriteStream(file), { signal: context.cancellationSignal });
-        context.heartbeat(progress);
+        beat();
         const sha256 = hash.digest('hex');
         if (sha256 !== manifest.sha256) {
           throw ApplicationFailure.nonRetryable(
@@ -410,8 +412,8 @@ export function createBackupActivities(deps: BackupDeps) {
             ErrorType.IntegrityCheckFailed,
           );
         }
-        progress = { phase: 'restoring', step: 'creating the scratch database' };
-        context.heartbeat(progress);
+        step = 'creating the scratch database';
+        beat();
         await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`);
         await adminClient.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`);
         try {
@@ -420,9 +422,9 @@ export function createBackupActivities(deps: BackupDeps) {
           await restore(
             ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, `--dbname=${scratch}`, file],
             libpqEnv(scratchUrl.toString()),
-            (step) => {
-              progress = { phase: 'restoring', step };
-              context.heartbeat(progress);
+            (current) => {
+              step = current;
+              beat();
             },
             context.cancellationSignal,
           );

@@ -76,7 +76,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   const progress: BackupProgress = {
     database,
     phase: 'dumping',
-    ...(bucket ? { bucket } : {}),
+    bucket,
     key: backupObjectKey(input.prefix ?? defaults.prefix, database, now, runId),
     startedAt: now.toISOString(),
   };
@@ -91,10 +91,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   ]);
   upsertMemo({ summary: `Backup of ${database} to ${progress.key}` });
 
-  const alert = {
-    dedupKey: backupFailedDedupKey(database),
-    labels: { alertname: 'DatabaseBackupFailed', service: database, database, severity: 'high' },
-  };
+  const alert = databaseAlert(backupFailedDedupKey(database), 'DatabaseBackupFailed', database);
   let manifest: BackupManifest;
   let verification: DatabaseBackupResult['verification'];
   try {
@@ -105,7 +102,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
       ...onDataWorker,
       retry: { ...longJob.retry, maximumAttempts: Math.max(1, Math.floor(input.attempts ?? 5)) },
     });
-    manifest = await dumping.dumpToS3({ database, ...(bucket ? { bucket } : {}), key: progress.key, requestedBy });
+    manifest = await dumping.dumpToS3({ database, bucket, key: progress.key, requestedBy });
     progress.bytes = manifest.bytes;
     progress.sha256 = manifest.sha256;
     if (input.verify ?? defaults.verify) {
@@ -176,17 +173,12 @@ export async function databaseRestoreDrillWorkflow(input: { database?: string; r
   ]);
   // Drills recorded before drills raised incidents keep their old steps.
   const withIncidents = patched('restore-drill-incidents');
-  const alert = {
-    dedupKey: restoreDrillFailedDedupKey(database),
-    labels: { alertname: 'DatabaseRestoreDrillFailed', service: database, database, severity: 'high' },
-  };
+  const alert = databaseAlert(restoreDrillFailedDedupKey(database), 'DatabaseRestoreDrillFailed', database);
+  let drill: { key: string; tables: number; rows: number };
   try {
     const manifest = await backup.latestManifest({ database });
     const verification = await backup.verifyBackup({ manifest, requestedBy: input.requestedBy?.trim() || 'system' });
-    if (withIncidents) {
-      await incidentsQuick.clearIncident({ ...alert, annotations: { summary: `Restore drill of ${database} succeeded` }, endsAt: new Date().toISOString() });
-    }
-    return { key: manifest.key, ...verification };
+    drill = { key: manifest.key, ...verification };
   } catch (error) {
     if (!withIncidents) throw error;
     const cause = failureMessage(error);
@@ -197,4 +189,12 @@ export async function databaseRestoreDrillWorkflow(input: { database?: string; r
     });
     throw ApplicationFailure.create({ message: `restore drill of "${database}" failed: ${cause}`, type: 'RestoreDrillFailed', nonRetryable: true, cause: error as Error });
   }
+  // Outside the try: a drill that passed is not reported failed because resolving its incident did not get through.
+  if (withIncidents) await incidentsQuick.clearIncident({ ...alert, annotations: { summary: `Restore drill of ${database} succeeded` }, endsAt: new Date().toISOString() });
+  return drill;
+}
+
+/** The alert our own workflows raise about a database, in the incident its dedup key names. */
+function databaseAlert(dedupKey: string, alertname: string, database: string) {
+  return { dedupKey, labels: { alertname, service: database, database, severity: 'high' } };
 }

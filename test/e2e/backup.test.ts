@@ -17,6 +17,8 @@ import { connectStack, seededDatabase, startBackgroundWorker, testStack, uniqueT
 describe('database backup', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
+  /** The backup activities outside a worker, for what a workflow run cannot stage (a corrupt file, heartbeats). */
+  let activities: ReturnType<typeof createBackupActivities>;
   let sourceUrl: string;
   const source = `ops_backup_src_${Date.now().toString(36)}`;
   const taskQueue = uniqueTaskQueue('backup');
@@ -36,6 +38,7 @@ describe('database backup', () => {
       INSERT INTO billing.invoices (body) SELECT jsonb_build_object('n', n) FROM generate_series(1, 300) n;
     `);
     const deps = clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) });
+    activities = createBackupActivities(deps);
     worker = await startBackgroundWorker(taskQueue, createActivities(deps));
   });
 
@@ -111,7 +114,6 @@ describe('database backup', () => {
     const key = `${manifest.key}.corrupted`;
     await clients.s3.send(new PutObjectCommand({ Bucket: manifest.bucket, Key: key, Body: corrupted }));
 
-    const activities = createBackupActivities(clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) }));
     const environment = new MockActivityEnvironment();
     await expect(environment.run(activities.verifyBackup, { manifest: { ...manifest, key }, requestedBy: 'test' })).rejects.toThrow(
       /has SHA-256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}: the backup is corrupt/,
@@ -127,7 +129,6 @@ describe('database backup', () => {
     // The backup verified already: verifying it again leaves the retention test's set as it was.
     const [verified] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 AND verified_at IS NOT NULL`, [database])).rows;
     const manifest = JSON.parse(Buffer.from(await text(`${verified!.object_key}.manifest.json`)).toString()) as BackupManifest;
-    const activities = createBackupActivities(clients.activityDeps({ databaseUrl: (name) => (name === database ? sourceUrl : undefined) }));
     const environment = new MockActivityEnvironment();
     const beats: { phase: string; bytes?: number; step?: string }[] = [];
     environment.on('heartbeat', (details: (typeof beats)[number]) => beats.push(details));
