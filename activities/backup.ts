@@ -25,7 +25,7 @@ import { decideRetention, hasRetentionRule, type RetentionPolicy } from '../src/
 import { ErrorType } from '../src/domain/errors.js';
 import type { Policy } from '../src/config/policy.js';
 import { dumpProgressSignal } from '../workflows/database-backup-signals.js';
-import { writeAuditEvent } from './audit.js';
+import { writeAuditEvent } from '../src/db/audit.js';
 
 /**
  * Database backups: pg_dump (custom format) streamed straight into an S3

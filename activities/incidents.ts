@@ -7,7 +7,7 @@ import { choosePolicy, type EscalationPlan } from '../src/domain/escalation.js';
 import { matchesAll } from '../src/domain/matchers.js';
 import { muteReason } from '../src/domain/muting.js';
 import type { Severity, SeverityPolicy } from '../src/domain/severity.js';
-import { writeAuditEvent } from './audit.js';
+import { writeAuditEvent } from '../src/db/audit.js';
 
 /**
  * The incident's side of PostgreSQL: the rules it runs by, which of its alerts

@@ -2,7 +2,7 @@ import { ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, ty
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
-import { writeAuditEvent } from './audit.js';
+import { writeAuditEvent } from '../src/db/audit.js';
 
 /**
  * Deployments and StatefulSets through @kubernetes/client-node: read a

@@ -13,7 +13,7 @@ import {
   type RetentionStep,
   type TableName,
 } from '../src/domain/maintenance.js';
-import { writeAuditEvent } from './audit.js';
+import { writeAuditEvent } from '../src/db/audit.js';
 
 /**
  * Database maintenance on the configured databases: retention deletes in

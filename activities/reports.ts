@@ -8,7 +8,7 @@ import { budgetLeft, burnRate, reportObjectKey, type DayFigure, type OperationsF
 import { SEVERITIES, type Severity } from '../src/domain/severity.js';
 import { renderReportHtml } from '../src/reports/html.js';
 import { renderReportMarkdown, reportSummary } from '../src/reports/markdown.js';
-import { writeAuditEvent } from './audit.js';
+import { writeAuditEvent } from '../src/db/audit.js';
 import { instantQuery } from './prometheus.js';
 
 /**

@@ -1,6 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeAuditEvent } from '../../activities/audit.js';
+import { writeAuditEvent } from '../../src/db/audit.js';
 import { OpsKind, OpsStatus } from '../../src/domain/search-attributes.js';
 import { selfCheckWorkflow } from '../../workflows/index.js';
 import { connectStack, uniqueTaskQueue, withWorker, type StackClients } from '../support/stack.js';

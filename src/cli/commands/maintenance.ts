@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
-import { writeAuditEvent } from '../../../activities/audit.js';
+import { writeAuditEvent } from '../../db/audit.js';
 import { maintenanceWindowSchema } from '../../config/policy-incidents.js';
 import type { Policy } from '../../config/policy.js';
 import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
