@@ -5,6 +5,7 @@ import { createHttpCheckActivities } from './http-check.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
 import { createIncidentStatusActivities } from './incident-status.js';
 import { createNotifyActivities, type NotifyDeps } from './notify.js';
+import { createOnCallActivities } from './oncall.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes.js';
 import { createPostgresActivities, type PostgresDeps } from './postgres.js';
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createIncidentActivities({ ...deps, slackEnabled: deps.slack !== undefined }),
     ...createNotifyActivities(deps),
     ...createPagingActivities(deps),
+    ...createOnCallActivities(deps),
     ...createBackupActivities(deps),
     ...createRaiseIncidentActivities(deps),
     ...createPostgresActivities(deps),

@@ -33,6 +33,8 @@ export interface PageRequest {
   level?: number;
   /** The provider's ID of the trigger page, for an acknowledge or resolve (Slack ts). */
   previous?: string;
+  /** The person a schedule or person target resolved to, and why ("on call for primary (layer 1)"). */
+  person?: { id: string; reason: string };
 }
 
 export interface PageResult {
@@ -86,12 +88,12 @@ export function createPagingActivities(deps: PagingDeps) {
 
   async function record(request: PageRequest, outcome: 'delivered' | 'failed', providerId?: string, error?: string): Promise<void> {
     await deps.pool.query(
-      `INSERT INTO notifications (idempotency_key, incident_id, level, target, channel, kind, outcome, provider_id, error)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      `INSERT INTO notifications (idempotency_key, incident_id, level, target, channel, kind, outcome, provider_id, error, person, resolved_from)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (idempotency_key) DO UPDATE SET outcome = EXCLUDED.outcome, provider_id = EXCLUDED.provider_id,
          error = EXCLUDED.error, sent_at = now()
        WHERE notifications.outcome <> 'delivered'`,
-      [request.idempotencyKey, request.incident.id, request.level ?? null, targetKey(request.target), request.target.type, request.kind, outcome, providerId ?? null, error?.slice(0, 1000) ?? null],
+      [request.idempotencyKey, request.incident.id, request.level ?? null, targetKey(request.target), request.target.type, request.kind, outcome, providerId ?? null, error?.slice(0, 1000) ?? null, request.person?.id ?? null, request.person?.reason ?? null],
     );
   }
 
@@ -160,6 +162,7 @@ export function createPagingActivities(deps: PagingDeps) {
       incident: request.incident,
       level: request.level ?? null,
       idempotencyKey: request.idempotencyKey,
+      ...(request.person ? { person: { id: request.person.id, reason: request.person.reason, ...(target.phone ? { phone: target.phone } : {}) } } : {}),
     });
     const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': request.idempotencyKey };
     if (target.secretEnv) {
@@ -193,6 +196,9 @@ export function createPagingActivities(deps: PagingDeps) {
         case 'webhook':
           providerId = await sendWebhook(request, target);
           break;
+        case 'schedule':
+        case 'person':
+          throw ApplicationFailure.nonRetryable(`${targetKey(target)} is paged through the channels it resolves to, not directly`, ErrorType.InvalidInput);
       }
       await record(request, 'delivered', providerId);
       return { providerId };

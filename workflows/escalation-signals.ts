@@ -16,6 +16,10 @@ export interface PageOutcome {
   channel: string;
   outcome: 'delivered' | 'failed';
   error?: string;
+  /** For a schedule or person target: who it resolved to, and why. */
+  person?: string;
+  via?: string;
+  reason?: string;
 }
 
 /** Ladder -> incident: what it did, for the timeline and the status query. */

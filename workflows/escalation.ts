@@ -1,4 +1,5 @@
 import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { createOnCallActivities } from '../activities/oncall.js';
 import type { createPagingActivities, PageKind, PageRequest } from '../activities/paging.js';
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
 import type { Severity } from '../src/domain/severity.js';
@@ -38,6 +39,7 @@ export interface EscalationResult {
 // Local activities: a level's timer, its pages and the next timer take one workflow task.
 const pager = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(pagingLocal);
 const history = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(quickLocal);
+const oncall = proxyLocalActivities<ReturnType<typeof createOnCallActivities>>(quickLocal);
 
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
   const { workflowId } = workflowInfo();
@@ -55,8 +57,8 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   // An incident that has already closed no longer needs to hear from its ladder.
   const report = (progress: EscalationProgress) => parent.signal(escalationProgressSignal, progress).catch(() => undefined);
   const now = () => new Date().toISOString();
-  /** Targets paged so far, with the provider's ID of the page, to follow up on. */
-  const paged = new Map<string, { target: PageTarget; providerId: string }>();
+  /** Targets paged so far (by target key, with the person for people targets), with the provider's ID of the page, to follow up on. */
+  const paged = new Map<string, { target: PageTarget; providerId: string; person?: PageRequest['person'] }>();
   let levelsPaged = 0;
 
   const request = (target: PageTarget, kind: PageKind, key: string, level?: number, previous?: string): PageRequest => ({
@@ -68,11 +70,17 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     ...(previous !== undefined ? { previous } : {}),
   });
 
-  async function send(target: PageTarget, pageRequest: PageRequest): Promise<PageOutcome> {
-    const outcome = { target: targetKey(target), channel: target.type };
+  async function send(target: PageTarget, pageRequest: PageRequest, via?: PageTarget): Promise<PageOutcome> {
+    const person = pageRequest.person;
+    const outcome = {
+      target: targetKey(target),
+      channel: target.type,
+      ...(person && via ? { person: person.id, via: targetKey(via), reason: person.reason } : {}),
+    };
+    const pagedKey = person ? `${person.id}:${outcome.target}` : outcome.target;
     try {
       const result = await pager.sendPage(pageRequest);
-      if (pageRequest.kind === 'trigger' && !paged.has(outcome.target)) paged.set(outcome.target, { target, providerId: result.providerId });
+      if (pageRequest.kind === 'trigger' && !paged.has(pagedKey)) paged.set(pagedKey, { target, providerId: result.providerId, ...(person ? { person } : {}) });
       return { ...outcome, outcome: 'delivered' };
     } catch (error) {
       const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String((error as Error).message);
@@ -84,7 +92,25 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   async function pageLevel(targets: PageTarget[], cycle: number, level: number, final: boolean): Promise<PageOutcome[]> {
     const label = final ? 'final' : `l${level}`;
     const base = `${input.incidentId}:esc${input.sequence}:c${cycle}:${label}`;
-    return Promise.all(targets.map((target) => send(target, request(target, 'trigger', `${base}:${targetKey(target)}`, level))));
+    const pages = await Promise.all(
+      targets.map(async (target): Promise<PageOutcome[]> => {
+        if (target.type !== 'schedule' && target.type !== 'person') return [await send(target, request(target, 'trigger', `${base}:${targetKey(target)}`, level))];
+        // People targets page whoever they mean when the level fires: a handoff during the wait pages the new on-call.
+        const who = await oncall.resolvePageTarget({ target, atMs: Date.now() });
+        if (who.person === null || who.targets.length === 0) {
+          const failed = request(target, 'trigger', `${base}:${targetKey(target)}`, level);
+          await history.recordFailedPage({ request: { ...failed, ...(who.person ? { person: { id: who.person, reason: who.reason } } : {}) }, error: who.reason });
+          return [{ target: targetKey(target), channel: target.type, outcome: 'failed', error: who.reason, ...(who.person ? { person: who.person } : {}) }];
+        }
+        const person = { id: who.person, reason: who.reason };
+        return Promise.all(
+          who.targets.map((channel) =>
+            send(channel, { ...request(channel, 'trigger', `${base}:${targetKey(target)}:${who.person}:${targetKey(channel)}`, level), person }, target),
+          ),
+        );
+      }),
+    );
+    return pages.flat();
   }
 
   const { policy, responseTimesMs, businessHours } = input.plan;
@@ -135,8 +161,11 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     Promise.all(
       [...paged.values()]
         .filter(({ target }) => kind === 'resolve' || target.type === 'pagerduty')
-        .map(({ target, providerId }) =>
-          send(target, request(target, kind, `${input.incidentId}:esc${input.sequence}:${kind}:${targetKey(target)}`, undefined, providerId)),
+        .map(({ target, providerId, person }) =>
+          send(target, {
+            ...request(target, kind, `${input.incidentId}:esc${input.sequence}:${kind}:${person ? `${person.id}:` : ''}${targetKey(target)}`, undefined, providerId),
+            ...(person ? { person } : {}),
+          }),
         ),
     );
   if (stop!.reason === 'acknowledged') {

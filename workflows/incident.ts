@@ -576,7 +576,7 @@ function applyEscalationProgress(
       const name = progress.final ? 'final action' : `level ${progress.level}${progress.cycle > 0 ? ` (repeat ${progress.cycle})` : ''}`;
       return progress.pages.map((page) =>
         page.outcome === 'delivered'
-          ? record(state, progress.at, 'system', 'paged', `${name}: paged ${page.target}`)
+          ? record(state, progress.at, 'system', 'paged', `${name}: paged ${page.person ? `${page.person}, ${page.reason}, by ${page.target}` : page.target}`)
           : record(state, progress.at, 'system', 'page-failed', `${name}: could not page ${page.target}: ${page.error ?? 'failed'}`),
       );
     }

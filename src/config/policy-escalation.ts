@@ -21,8 +21,10 @@ const target = z.discriminatedUnion(
     z.object({ type: z.literal('email'), to: z.array(z.email({ error: 'expected an email address' })).min(1) }).strict(),
     z.object({ type: z.literal('pagerduty'), routingKeyEnv: envName.optional() }).strict(),
     z.object({ type: z.literal('webhook'), url: z.url({ protocol: /^https?$/ }), secretEnv: envName.optional() }).strict(),
+    z.object({ type: z.literal('schedule'), schedule: z.string().min(1) }).strict(),
+    z.object({ type: z.literal('person'), person: z.string().min(1) }).strict(),
   ],
-  { error: 'expected a target of type slack, email, pagerduty or webhook' },
+  { error: 'expected a target of type slack, email, pagerduty, webhook, schedule or person' },
 ) satisfies z.ZodType<PageTarget>;
 
 const level = z

@@ -9,6 +9,7 @@ import { rolloutPolicySection } from './policy-rollouts.js';
 import { schedulePolicySection } from './policy-schedules.js';
 import { escalationPolicySection } from './policy-escalation.js';
 import { incidentPolicySections } from './policy-incidents.js';
+import { oncallPolicySection } from './policy-oncall.js';
 
 /**
  * The policy file (OPS_CONFIG): what the product does, as opposed to where its
@@ -25,8 +26,28 @@ export const policySchema = z
     ...rolloutPolicySection,
     ...remediationPolicySections,
     ...reportPolicySections,
+    ...oncallPolicySection,
   })
-  .strict();
+  .strict()
+  .superRefine((policy, context) => {
+    // Ladders and approvals name people and schedules of the oncall section.
+    // Runs even when a section failed to parse: then there is nothing to cross-check.
+    if (!policy.oncall?.people || !Array.isArray(policy.escalation?.policies)) return;
+    policy.escalation.policies.forEach((ladder, policyIndex) => {
+      const levels = [...(ladder.levels ?? []).map((level, index) => ({ targets: level.targets, path: ['levels', index] })), { targets: ladder.finalTargets ?? [], path: ['finalAction'] }];
+      for (const { targets, path } of levels) {
+        (targets ?? []).forEach((target, index) => {
+          const where = ['escalation', 'policies', policyIndex, ...path, 'targets', index];
+          if (target.type === 'schedule' && !policy.oncall.schedules[target.schedule]) {
+            context.addIssue({ code: 'custom', path: [...where, 'schedule'], message: `no schedule named "${target.schedule}" in oncall.schedules` });
+          }
+          if (target.type === 'person' && !policy.oncall.people[target.person]) {
+            context.addIssue({ code: 'custom', path: [...where, 'person'], message: `no person "${target.person}" in oncall.people` });
+          }
+        });
+      }
+    });
+  });
 
 export type Policy = z.infer<typeof policySchema>;
 

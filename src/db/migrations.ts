@@ -203,4 +203,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX remediation_actions_guard ON remediation_actions (guard_key, taken_at DESC);
     `,
   },
+  {
+    id: 7,
+    name: 'oncall',
+    sql: `
+      -- Overrides made at run time (opsctl), read when a level fires.
+      CREATE TABLE oncall_overrides (
+        id          bigserial PRIMARY KEY,
+        schedule    text NOT NULL,
+        person      text NOT NULL,
+        starts_at   timestamptz NOT NULL,
+        ends_at     timestamptz NOT NULL CHECK (ends_at > starts_at),
+        created_by  text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        removed_by  text,
+        removed_at  timestamptz
+      );
+      CREATE INDEX oncall_overrides_schedule ON oncall_overrides (schedule, ends_at) WHERE removed_at IS NULL;
+      -- Who a schedule or person target resolved to, and why (layer n, override).
+      ALTER TABLE notifications ADD COLUMN person text, ADD COLUMN resolved_from text;
+      -- One-click acknowledgement links from email pages work once.
+      CREATE TABLE ack_tokens_used (
+        token_hash  text PRIMARY KEY,
+        incident    text NOT NULL,
+        person      text NOT NULL,
+        used_at     timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -14,7 +14,14 @@ export type PageTarget =
   | { type: 'slack'; channel?: string; mention?: string }
   | { type: 'email'; to: string[] }
   | { type: 'pagerduty'; routingKeyEnv?: string }
-  | { type: 'webhook'; url: string; secretEnv?: string };
+  | { type: 'webhook'; url: string; secretEnv?: string; phone?: string }
+  /** Whoever is on call on the schedule when the level fires, through their contact methods. */
+  | { type: 'schedule'; schedule: string }
+  /** One person, through their contact methods. */
+  | { type: 'person'; person: string };
+
+/** A target that names a channel itself, as opposed to one resolved to people when its level fires. */
+export type ChannelTarget = Exclude<PageTarget, { type: 'schedule' | 'person' }>;
 
 export interface EscalationLevel {
   targets: PageTarget[];
@@ -130,5 +137,9 @@ export function targetKey(target: PageTarget): string {
       return `pagerduty:${target.routingKeyEnv ?? 'PAGERDUTY_ROUTING_KEY'}`;
     case 'webhook':
       return `webhook:${target.url}`;
+    case 'schedule':
+      return `schedule:${target.schedule}`;
+    case 'person':
+      return `person:${target.person}`;
   }
 }

@@ -60,3 +60,24 @@ export function localTime(instantMs: number, timeZone: string): LocalTime {
     minuteOfDay: hour * 60 + minute,
   };
 }
+
+/** The instant's local wall-clock time in the zone, as milliseconds read as if it were UTC. */
+export function wallClockMs(instantMs: number, timeZone: string): number {
+  const local = localTime(instantMs, timeZone);
+  const seconds = ((instantMs % 60_000) + 60_000) % 60_000;
+  return Date.UTC(local.year, local.month - 1, local.day, local.hour, local.minute) + seconds;
+}
+
+/**
+ * The instant a wall-clock time happens in the zone. A time that happens
+ * twice (the hour the clocks go back) is its first occurrence; a time that
+ * never happens (the hour they go forward) is read with the offset before the
+ * change, which lands just after the gap, as a clock that was not turned would.
+ */
+export function instantOfWallClock(wallMs: number, timeZone: string): number {
+  const offsetAt = (instant: number) => wallClockMs(instant, timeZone) - instant;
+  const before = wallMs - offsetAt(wallMs - 86_400_000);
+  const after = wallMs - offsetAt(wallMs + 86_400_000);
+  const valid = [before, after].filter((candidate) => wallClockMs(candidate, timeZone) === wallMs);
+  return valid.length > 0 ? Math.min(...valid) : before;
+}

@@ -39,7 +39,7 @@ describe('escalation policies', () => {
 
   it('refuse routes to unknown policies, bad targets and secrets written into the file', () => {
     expect(() => policyOf({ policies: [ladder('a')], routes: [{ matchers: [], policy: 'b' }] })).toThrow(/escalation\.routes\[0\]\.policy: no policy named "b"/);
-    expect(() => policyOf({ policies: [{ name: 'a', levels: [{ targets: [{ type: 'sms' }] }] }] })).toThrow(/expected a target of type slack, email, pagerduty or webhook/);
+    expect(() => policyOf({ policies: [{ name: 'a', levels: [{ targets: [{ type: 'sms' }] }] }] })).toThrow(/expected a target of type slack, email, pagerduty, webhook, schedule or person/);
     expect(() => policyOf({ policies: [{ name: 'a', levels: [{ targets: [{ type: 'pagerduty', routingKey: 'R0123' }] }] }] })).toThrow(/routingKey/);
     expect(() => policyOf({ policies: [{ name: 'a', levels: [{ targets: [{ type: 'email', to: ['not-an-address'] }] }] }] })).toThrow(/expected an email address/);
   });
