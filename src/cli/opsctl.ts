@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
 import { registerBackupCommands } from './commands/backups.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
+import { registerOnCallCommands } from './commands/oncall.js';
 import { registerRemediationCommands } from './commands/remediation.js';
 import { registerReportCommands } from './commands/reports.js';
 import { registerSloCommands } from './commands/slo.js';
@@ -21,7 +22,7 @@ import { EXIT, UserError } from './output.js';
  * and a usage error never need a database or Temporal.
  */
 const program = new Command('opsctl')
-  .description('operate ops-automation: incidents, backups, database maintenance, rollouts, maintenance windows, schedules')
+  .description('operate ops-automation: incidents, on-call, backups, database maintenance, rollouts, maintenance windows, schedules')
   .option('--json', 'print JSON for scripts instead of tables')
   .exitOverride();
 
@@ -49,6 +50,7 @@ const context = {
 registerIncidentCommands(program, context);
 registerBackupCommands(program, context);
 registerMaintenanceCommands(program, context);
+registerOnCallCommands(program, context);
 registerRolloutCommands(program, context);
 registerRemediationCommands(program, context);
 registerReportCommands(program, context);

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
       severity: { defaultSeverity: policy.incidents.defaultSeverity, overrides: policy.severity.overrides },
       recordRejection: createRejectionRecorder(clients.pool, logger),
     },
+    oncall: { pool: clients.pool, policy, webhookToken: env.OPS_WEBHOOK_TOKEN },
   });
 
   const stop = async (signal: NodeJS.Signals) => {

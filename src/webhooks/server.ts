@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } fro
 import type { Logger } from '../logging/logger.js';
 import { registerIntakeRoutes, type IntakeDeps } from './intake.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
+import { registerOnCallRoutes, type OnCallRouteDeps } from './oncall-routes.js';
 import { registerOpsStateMetrics, type OpsStateSources } from './ops-state-metrics.js';
 
 /** Largest body any route accepts; bigger deliveries get 413 before they are read whole. */
@@ -20,6 +21,8 @@ export interface WebhookServerDeps {
   opsState?: Omit<OpsStateSources, 'temporal'>;
   /** The alert routes; absent in tests of the server alone. */
   intake?: Omit<IntakeDeps, 'temporal' | 'alertsAccepted'>;
+  /** Schedules as calendar feeds; absent in tests of the server alone. */
+  oncall?: OnCallRouteDeps;
 }
 
 /**
@@ -75,6 +78,7 @@ export function buildWebhookServer(deps: WebhookServerDeps) {
   });
 
   if (deps.intake) registerIntakeRoutes(app, { ...deps.intake, temporal: deps.temporal, alertsAccepted: metrics.alertsAccepted });
+  if (deps.oncall) registerOnCallRoutes(app, deps.oncall);
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
