@@ -67,7 +67,11 @@ export async function callSlack<T extends WebAPICallResult>(what: string, call: 
   }
 }
 
+/** A conversation ID (public C…, private G…, direct D…), as opposed to a name. */
+export const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+
 export function createSlackPoster(deps: SlackPosterDeps) {
+  const channelIds = new Map<string, string>();
   const slack = (): WebClient => {
     if (!deps.slack) throw ApplicationFailure.nonRetryable('Slack is not configured (set SLACK_TOKEN)', ErrorType.InvalidInput);
     return deps.slack;
@@ -87,8 +91,32 @@ export function createSlackPoster(deps: SlackPosterDeps) {
     return ref;
   }
 
+  /**
+   * Slack reads history only by channel ID: a configured name ("#incidents")
+   * is looked up once with conversations.list (scopes channels:read,
+   * groups:read) and remembered for the life of the worker.
+   */
+  async function channelId(channel: string): Promise<string> {
+    if (SLACK_CHANNEL_ID.test(channel)) return channel;
+    const name = channel.replace(/^#/, '');
+    const known = channelIds.get(name);
+    if (known) return known;
+    let cursor: string | undefined;
+    do {
+      const page = await callSlack('conversations.list', () =>
+        slack().conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: 1000, ...(cursor ? { cursor } : {}) }),
+      );
+      for (const entry of page.channels ?? []) if (entry.name && entry.id) channelIds.set(entry.name, entry.id);
+      cursor = page.response_metadata?.next_cursor || undefined;
+    } while (cursor && !channelIds.has(name));
+    const id = channelIds.get(name);
+    if (!id) throw ApplicationFailure.nonRetryable(`Slack has no channel named "${name}" that the app can see (invite it, or configure the channel ID)`, ErrorType.RemoteRejected);
+    return id;
+  }
+
   /** A message we posted before a crash, found by the key in its metadata. */
-  async function findPosted(channel: string, key: string, threadTs?: string): Promise<SlackMessageRef | undefined> {
+  async function findPosted(named: string, key: string, threadTs?: string): Promise<SlackMessageRef | undefined> {
+    const channel = await channelId(named);
     const page = threadTs
       ? await callSlack('conversations.replies', () =>
           slack().conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: 200 }),

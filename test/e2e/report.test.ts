@@ -194,7 +194,7 @@ describe('reports', () => {
     expect(html).toContain('<td class="no-data">no data</td>');
 
     // Slack: one summary in the report channel, linking to the page; email: the page itself.
-    const posted = slack.messages.filter((message) => message.channel === '#ops-reports');
+    const posted = slack.inChannel('#ops-reports');
     expect(posted).toHaveLength(1);
     expect(posted[0]!.text).toContain(`*Daily operations report ${result.window.date}*: 3 incidents (1 critical, 1 high, 1 medium), MTTA 10 min, MTTR 1 h 23 min, 3 open`);
     expect(posted[0]!.text).toContain(`https://reports.example.com/${result.htmlKey}`);

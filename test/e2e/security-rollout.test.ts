@@ -122,7 +122,7 @@ describe('security rollout', () => {
     expect(new Set(audit.rows.map((row: { actor: string; target: string }) => `${row.actor} ${row.target}`))).toEqual(new Set([`alice k8s/${namespace}/deployment/api`]));
     // Every step, in order, in a Slack thread under the rollout's announcement.
     const announcement = slack.topLevel().find((message) => String(message.text).includes(`rollout-${namespace}-api`))!;
-    expect(announcement).toMatchObject({ channel: '#deploys', text: `:rocket: Rollout of ${REPO}:1.4.2 to Deployment ${namespace}/api, requested by alice (rollout-${namespace}-api)` });
+    expect(announcement).toMatchObject({ channelName: 'deploys', text: `:rocket: Rollout of ${REPO}:1.4.2 to Deployment ${namespace}/api, requested by alice (rollout-${namespace}-api)` });
     expect(slack.replies(announcement.ts).map((message) => String(message.text).split(':')[0])).toEqual(['*checked*', '*scanned*', '*image-set*', '*rolled-out*', '*done*']);
   });
 

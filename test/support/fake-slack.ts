@@ -3,11 +3,17 @@ import type { AddressInfo } from 'node:net';
 
 /**
  * A local server speaking the Slack Web API methods we use (chat.postMessage,
- * chat.update, conversations.history, conversations.replies), for the real
- * @slack/web-api client. It records every call and can be told to fail.
+ * chat.update, chat.postEphemeral, conversations.history, conversations.replies,
+ * conversations.list), for the real @slack/web-api client. It records every
+ * call and can be told to fail. Like Slack, it knows channels by ID: a post
+ * may name a channel ("#incidents", which the fake then makes), every other
+ * method wants the ID (C…) and answers `channel_not_found` to a name.
  */
 export interface SlackMessage {
+  /** The channel's ID, as Slack answers it. */
   channel: string;
+  /** The channel's name, without "#". */
+  channelName: string;
   ts: string;
   text: string;
   blocks?: unknown[];
@@ -21,11 +27,23 @@ export interface SlackCall {
   args: Record<string, unknown>;
 }
 
-type Fault = { kind: 'rate-limit'; retryAfterSeconds: number } | { kind: 'drop-response' } | { kind: 'error'; error: string };
+type Fault = { kind: 'rate-limit'; retryAfterSeconds: number } | { kind: 'drop-response' } | { kind: 'error'; error: string } | { kind: 'http'; status: number };
+
+export interface SlackEphemeral {
+  channel: string;
+  user: string;
+  text: string;
+}
+
+const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,79}$/;
 
 export class FakeSlack {
   readonly messages: SlackMessage[] = [];
+  readonly ephemerals: SlackEphemeral[] = [];
   readonly calls: SlackCall[] = [];
+  /** Channel ID -> name. */
+  readonly channels = new Map<string, string>();
   private readonly faults = new Map<string, Fault[]>();
   private server: Server | undefined;
   private clock = 1_700_000_000;
@@ -55,6 +73,28 @@ export class FakeSlack {
     this.faults.set(method, [...(this.faults.get(method) ?? []), fault]);
   }
 
+  /** The ID of a channel by name ("#incidents" or "incidents"), making it if it does not exist yet. */
+  channelId(name: string): string {
+    const bare = name.replace(/^#/, '');
+    for (const [id, known] of this.channels) if (known === bare) return id;
+    const id = `C0${(this.channels.size + 1).toString(36).toUpperCase().padStart(8, '0')}`;
+    this.channels.set(id, bare);
+    return id;
+  }
+
+  inChannel(name: string): SlackMessage[] {
+    const bare = name.replace(/^#/, '');
+    return this.messages.filter((message) => message.channelName === bare);
+  }
+
+  /** A channel given by ID, or by name where Slack accepts one; undefined where Slack says channel_not_found. */
+  private channelOf(given: unknown, namesAllowed: boolean): string | undefined {
+    const text = String(given ?? '');
+    if (CHANNEL_ID.test(text)) return this.channels.has(text) ? text : undefined;
+    const bare = text.replace(/^#/, '');
+    return namesAllowed && CHANNEL_NAME.test(bare) ? this.channelId(bare) : undefined;
+  }
+
   topLevel(): SlackMessage[] {
     return this.messages.filter((message) => !message.thread_ts);
   }
@@ -80,6 +120,7 @@ export class FakeSlack {
       return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(fault.retryAfterSeconds) } };
     }
     if (fault?.kind === 'error') return { status: 200, body: { ok: false, error: fault.error } };
+    if (fault?.kind === 'http') return { status: fault.status, body: { ok: false, error: 'fatal_error' } };
     const result = this.apply(method, args);
     return { status: 200, body: result, drop: fault?.kind === 'drop-response' };
   }
@@ -87,9 +128,12 @@ export class FakeSlack {
   private apply(method: string, args: Record<string, unknown>): Record<string, unknown> {
     switch (method) {
       case 'chat.postMessage': {
+        const channel = this.channelOf(args.channel, true);
+        if (!channel) return { ok: false, error: 'channel_not_found' };
         this.clock += 1;
         const message: SlackMessage = {
-          channel: String(args.channel),
+          channel,
+          channelName: this.channels.get(channel)!,
           ts: `${this.clock}.000100`,
           text: String(args.text ?? ''),
           ...(args.blocks ? { blocks: args.blocks as unknown[] } : {}),
@@ -101,6 +145,7 @@ export class FakeSlack {
         return { ok: true, channel: message.channel, ts: message.ts, message };
       }
       case 'chat.update': {
+        if (!this.channelOf(args.channel, false)) return { ok: false, error: 'channel_not_found' };
         const message = this.messages.find((candidate) => candidate.channel === args.channel && candidate.ts === args.ts);
         if (!message) return { ok: false, error: 'message_not_found' };
         message.text = String(args.text ?? message.text);
@@ -108,7 +153,20 @@ export class FakeSlack {
         message.updates += 1;
         return { ok: true, channel: message.channel, ts: message.ts };
       }
+      case 'chat.postEphemeral': {
+        const channel = this.channelOf(args.channel, false);
+        if (!channel) return { ok: false, error: 'channel_not_found' };
+        if (!/^[UW][A-Z0-9]{2,}$/.test(String(args.user ?? ''))) return { ok: false, error: 'user_not_found' };
+        this.ephemerals.push({ channel, user: String(args.user), text: String(args.text ?? '') });
+        this.clock += 1;
+        return { ok: true, message_ts: `${this.clock}.000200` };
+      }
+      case 'conversations.list': {
+        const channels = [...this.channels].map(([id, name]) => ({ id, name, is_channel: true, is_archived: false }));
+        return { ok: true, channels, response_metadata: { next_cursor: '' } };
+      }
       case 'conversations.history': {
+        if (!this.channelOf(args.channel, false)) return { ok: false, error: 'channel_not_found' };
         const messages = this.topLevel()
           .filter((message) => message.channel === args.channel)
           .reverse()
@@ -116,6 +174,7 @@ export class FakeSlack {
         return { ok: true, messages, has_more: false };
       }
       case 'conversations.replies': {
+        if (!this.channelOf(args.channel, false)) return { ok: false, error: 'channel_not_found' };
         const parent = this.messages.find((message) => message.ts === args.ts);
         const messages = [parent, ...this.replies(String(args.ts))].filter(Boolean);
         return { ok: true, messages, has_more: false };

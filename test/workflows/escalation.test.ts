@@ -93,7 +93,7 @@ describe('escalation ladders', () => {
   const pdEvents = (incidentId: string) => pagerduty.requests.filter((request) => request.body.dedup_key === incidentId).map((request) => request.body.event_action);
   const mailsTo = (address: string, incidentService: string) =>
     mail.messages.filter((message) => message.to.includes(address) && message.subject.includes(incidentService));
-  const pagesIn = (channel: string, incidentService: string) => slack.messages.filter((message) => message.channel === channel && message.text.includes(incidentService));
+  const pagesIn = (channel: string, incidentService: string) => slack.inChannel(channel).filter((message) => message.text.includes(incidentService));
 
   it('climbs every level and the final action while nobody acknowledges, then tells everyone it resolved', async () => {
     const handle = await incidentOf('climb');

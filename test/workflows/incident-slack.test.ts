@@ -47,7 +47,7 @@ describe('incident Slack messages', () => {
     );
     await statusWhen(handle, (s) => s.notifications.length === 1);
     const [message] = messagesOf(handle.workflowId);
-    expect(message).toMatchObject({ channel: '#incidents', text: expect.stringContaining('CRITICAL Checkout is down - Triggered') });
+    expect(message).toMatchObject({ channelName: 'incidents', text: expect.stringContaining('CRITICAL Checkout is down - Triggered') });
     const blocks = JSON.stringify(message!.blocks);
     expect(blocks).toContain('*Service*\\ncheckout');
     expect(blocks).toContain(`/workflows/${encodeURIComponent(handle.workflowId)}|Temporal workflow>`);
