@@ -45,7 +45,29 @@ function headline(message: IncidentMessage): string {
   return `${message.phase === 'resolved' ? ':white_check_mark:' : SEVERITY_ICON[message.severity]} ${message.severity.toUpperCase()} ${message.title} - ${state}`;
 }
 
-/** The incident message in Block Kit: title, severity, service, state, and links. */
+/** The action_id of each button; the webhook server maps them back to updates. */
+export const INCIDENT_ACTIONS = { acknowledge: 'incident_acknowledge', resolve: 'incident_resolve', escalate: 'incident_escalate' } as const;
+
+/** Buttons for what can still be done: acknowledge and escalate while triggered, resolve until resolved. */
+function incidentButtons(message: IncidentMessage) {
+  if (message.phase === 'resolved') return [];
+  const workflowId = message.incidentId.split('/')[0]!;
+  const button = (text: string, actionId: string, style?: 'primary' | 'danger') => ({
+    type: 'button',
+    action_id: actionId,
+    text: { type: 'plain_text', text },
+    value: workflowId,
+    ...(style ? { style } : {}),
+  });
+  const buttons = [
+    ...(message.phase === 'triggered' ? [button('Acknowledge', INCIDENT_ACTIONS.acknowledge, 'primary')] : []),
+    button('Resolve', INCIDENT_ACTIONS.resolve),
+    ...(message.phase === 'triggered' ? [button('Escalate', INCIDENT_ACTIONS.escalate, 'danger')] : []),
+  ];
+  return [{ type: 'actions', block_id: 'incident_actions', elements: buttons }];
+}
+
+/** The incident message in Block Kit: title, severity, service, state, links, and the buttons that act on it. */
 export function incidentBlocks(message: IncidentMessage) {
   const links = [
     `<${message.links.temporal}|Temporal workflow>`,
@@ -64,6 +86,7 @@ export function incidentBlocks(message: IncidentMessage) {
       ],
     },
     { type: 'context', elements: [{ type: 'mrkdwn', text: links.join('  |  ') }] },
+    ...incidentButtons(message),
   ];
 }
 

@@ -12,6 +12,9 @@ const SECRET_VARIABLES = new Set([
   'TEMPORAL_API_KEY',
   'SMTP_URL',
   'DATABASE_URL',
+  'SLACK_SIGNING_SECRET',
+  'PAGERDUTY_WEBHOOK_SECRET',
+  'OPS_ACK_SECRET',
 ]);
 
 const hostPort = z
@@ -71,6 +74,14 @@ const envSchema = z.object({
   SLACK_TOKEN: nonEmpty.optional(),
   SLACK_API_URL: httpUrl.default('https://slack.com/api/'),
   SLACK_CHANNEL: nonEmpty.default('#ops-incidents'),
+  /** Verifies Slack's interactivity and slash-command requests (the app's Signing Secret). */
+  SLACK_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Verifies PagerDuty Webhooks v3 (the subscription's secret). */
+  PAGERDUTY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Signs the one-click acknowledgement links of email pages; default derived from OPS_WEBHOOK_TOKEN. */
+  OPS_ACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Where people reach the webhook server, for links in pages (email acknowledgement). */
+  OPS_PUBLIC_URL: httpUrl.default('http://localhost:8080'),
   SMTP_URL: smtpUrl.optional(),
   SMTP_FROM: nonEmpty.default('ops-automation <ops@localhost>'),
   PAGERDUTY_ROUTING_KEY: nonEmpty.optional(),

@@ -223,6 +223,13 @@ export const MIGRATIONS: readonly Migration[] = [
       -- Who a schedule or person target resolved to, and why (layer n, override).
       ALTER TABLE notifications ADD COLUMN person text, ADD COLUMN resolved_from text;
       -- One-click acknowledgement links from email pages work once.
+      -- Signed requests (Slack, PagerDuty) acted on, so a replayed one is refused.
+      CREATE TABLE signed_requests_seen (
+        source      text NOT NULL,
+        signature   text NOT NULL,
+        seen_at     timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (source, signature)
+      );
       CREATE TABLE ack_tokens_used (
         token_hash  text PRIMARY KEY,
         incident    text NOT NULL,

@@ -10,7 +10,7 @@ export const SIGNATURE_HEADER = 'x-ops-signature';
 export const REPLAY_WINDOW_SECONDS = 300;
 
 /** Constant time whatever the lengths: both sides are hashed to 32 bytes first. */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);

@@ -2,6 +2,7 @@ import { createClients } from '../clients/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { createLogger } from '../logging/logger.js';
 import { createRejectionRecorder } from './rejected-deliveries.js';
+import { createReplayGuard } from './replay-guard.js';
 import { buildWebhookServer } from './server.js';
 
 /** The webhook server process: intake in, signalWithStart out; it never waits on a workflow. */
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
     logger.warn('neither OPS_WEBHOOK_TOKEN nor OPS_WEBHOOK_HMAC_SECRET is set: every delivery will be refused with 401');
   }
   const clients = await createClients(env, 'ops-webhooks');
+  const replayGuard = createReplayGuard(clients.pool);
   const app = buildWebhookServer({
     temporal: clients.temporal,
     temporalConnection: clients.temporalConnection,
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
       recordRejection: createRejectionRecorder(clients.pool, logger),
     },
     oncall: { pool: clients.pool, policy, webhookToken: env.OPS_WEBHOOK_TOKEN },
+    slack: { pool: clients.pool, policy, signingSecret: env.SLACK_SIGNING_SECRET, slack: clients.slack, replayGuard },
   });
 
   const stop = async (signal: NodeJS.Signals) => {

@@ -4,6 +4,7 @@ import type { Logger } from '../logging/logger.js';
 import { registerIntakeRoutes, type IntakeDeps } from './intake.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 import { registerOnCallRoutes, type OnCallRouteDeps } from './oncall-routes.js';
+import { registerSlackRoutes, type SlackRouteDeps } from './slack-routes.js';
 import { registerOpsStateMetrics, type OpsStateSources } from './ops-state-metrics.js';
 
 /** Largest body any route accepts; bigger deliveries get 413 before they are read whole. */
@@ -23,6 +24,8 @@ export interface WebhookServerDeps {
   intake?: Omit<IntakeDeps, 'temporal' | 'alertsAccepted'>;
   /** Schedules as calendar feeds; absent in tests of the server alone. */
   oncall?: OnCallRouteDeps;
+  /** Slack's buttons and slash commands; absent in tests of the server alone. */
+  slack?: Omit<SlackRouteDeps, 'temporal' | 'logger'>;
 }
 
 /**
@@ -79,6 +82,7 @@ export function buildWebhookServer(deps: WebhookServerDeps) {
 
   if (deps.intake) registerIntakeRoutes(app, { ...deps.intake, temporal: deps.temporal, alertsAccepted: metrics.alertsAccepted });
   if (deps.oncall) registerOnCallRoutes(app, deps.oncall);
+  if (deps.slack) registerSlackRoutes(app, { ...deps.slack, temporal: deps.temporal, logger: deps.logger });
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);

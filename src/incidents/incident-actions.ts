@@ -1,0 +1,78 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { failureMessage } from '../domain/failures.js';
+import { incidentWorkflowId } from '../webhooks/dedup.js';
+import { acknowledgeUpdate, escalateUpdate, resolveUpdate } from '../../workflows/incident.js';
+import { approveUpdate, rejectUpdate } from '../../workflows/security-rollout.js';
+
+/**
+ * What a person does to an incident or a rollout from where the page landed
+ * (Slack, PagerDuty, an email link): the workflow's own updates, so its
+ * validators decide exactly as they do for opsctl and the temporal CLI.
+ * The answer is a sentence for that person, never a stack trace.
+ */
+export type IncidentAction = 'acknowledge' | 'resolve' | 'escalate';
+export type RolloutAction = 'approve' | 'reject';
+
+export interface ActionResult {
+  ok: boolean;
+  message: string;
+  workflowId?: string;
+}
+
+/**
+ * The running incident a person means: its workflow ID (`incident-ev-disk-db-1`),
+ * its dedup key (`ev-disk-db-1`), or the dedup_key an event was sent with (`disk-db-1`).
+ */
+export async function findRunningIncident(temporal: Client, reference: string): Promise<string | undefined> {
+  const ref = reference.trim();
+  const candidates = ref.startsWith('incident-') ? [ref] : [incidentWorkflowId(ref), incidentWorkflowId(`ev-${ref}`)];
+  for (const workflowId of candidates) {
+    try {
+      const description = await temporal.workflow.getHandle(workflowId).describe();
+      if (description.status.name === 'RUNNING') return workflowId;
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
+  }
+  return undefined;
+}
+
+async function update(run: () => Promise<unknown>, done: string, workflowId: string): Promise<ActionResult> {
+  try {
+    await run();
+    return { ok: true, message: done, workflowId };
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return { ok: false, message: `${workflowId} is not running`, workflowId };
+    if (error instanceof WorkflowUpdateFailedError) return { ok: false, message: `${workflowId}: ${failureMessage(error.cause ?? error)}`, workflowId };
+    throw error;
+  }
+}
+
+export async function actOnIncident(temporal: Client, input: { reference: string; action: IncidentAction; by: string; note?: string }): Promise<ActionResult> {
+  const workflowId = await findRunningIncident(temporal, input.reference);
+  if (!workflowId) return { ok: false, message: `no open incident "${input.reference}"` };
+  const handle = temporal.workflow.getHandle(workflowId);
+  switch (input.action) {
+    case 'acknowledge':
+      return update(() => handle.executeUpdate(acknowledgeUpdate, { args: [{ by: input.by }] }), `${workflowId} acknowledged by ${input.by}`, workflowId);
+    case 'resolve':
+      return update(
+        () => handle.executeUpdate(resolveUpdate, { args: [{ by: input.by, ...(input.note ? { note: input.note } : {}) }] }),
+        `${workflowId} resolved by ${input.by}`,
+        workflowId,
+      );
+    case 'escalate':
+      return update(() => handle.executeUpdate(escalateUpdate, { args: [{ by: input.by }] }), `${workflowId} escalated to the next level by ${input.by}`, workflowId);
+  }
+}
+
+export async function actOnRollout(temporal: Client, input: { workflowId: string; action: RolloutAction; by: string; reason?: string }): Promise<ActionResult> {
+  const handle = temporal.workflow.getHandle(input.workflowId);
+  return input.action === 'approve'
+    ? update(() => handle.executeUpdate(approveUpdate, { args: [{ by: input.by }] }), `${input.workflowId} approved by ${input.by}`, input.workflowId)
+    : update(
+        () => handle.executeUpdate(rejectUpdate, { args: [{ by: input.by, ...(input.reason ? { reason: input.reason } : {}) }] }),
+        `${input.workflowId} rejected by ${input.by}`,
+        input.workflowId,
+      );
+}
