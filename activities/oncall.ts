@@ -33,7 +33,7 @@ export function contactTargets(person: OnCallPerson): ChannelTarget[] {
   return [
     ...(person.slack ? [{ type: 'slack' as const, mention: `<@${person.slack}>` }] : []),
     ...(person.email ? [{ type: 'email' as const, to: [person.email] }] : []),
-    ...(person.pagerduty ? [{ type: 'pagerduty' as const, ...person.pagerduty }] : []),
+    ...(person.pagerduty ? [{ type: 'pagerduty' as const, ...(person.pagerduty.routingKeyEnv ? { routingKeyEnv: person.pagerduty.routingKeyEnv } : {}) }] : []),
     ...(person.webhook ? [{ type: 'webhook' as const, ...person.webhook, ...(person.phone ? { phone: person.phone } : {}) }] : []),
   ];
 }

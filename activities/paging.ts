@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Transporter } from 'nodemailer';
+import { ACK_TOKEN_TTL_SECONDS, signAckToken } from '../src/incidents/ack-token.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { targetKey, type PageTarget } from '../src/domain/escalation.js';
 import type { Severity } from '../src/domain/severity.js';
@@ -21,6 +22,8 @@ export interface PagingDeps extends SlackPosterDeps {
   pagerdutyEventsUrl: string;
   /** Reads a secret (routing key, signing secret) from the environment by name. */
   secret: (name: string) => string | undefined;
+  /** One-click acknowledgement links in email pages (GET /ack/<token> on the webhook server). */
+  ackLinks?: { secret: string; baseUrl: string } | undefined;
 }
 
 export type PageKind = 'trigger' | 'acknowledge' | 'resolve';
@@ -115,10 +118,21 @@ export function createPagingActivities(deps: PagingDeps) {
     const messageId = `<${createHash('sha256').update(request.idempotencyKey).digest('hex').slice(0, 40)}@ops-automation>`;
     const subject = headline(request);
     const { incident } = request;
-    const text = `${subject}\n\nService: ${incident.service}\nSeverity: ${incident.severity}\n${request.level ? `Escalation level: ${request.level}\n` : ''}\nDetails: ${incident.link}\n`;
+    // A trigger page carries a link that acknowledges as the person it went to (a list's first address).
+    const ackUrl =
+      request.kind === 'trigger' && deps.ackLinks
+        ? `${deps.ackLinks.baseUrl.replace(/\/$/, '')}/ack/${signAckToken(deps.ackLinks.secret, {
+            incident: incident.id,
+            person: request.person?.id ?? target.to[0]!,
+            expires: Math.floor(Date.now() / 1000) + ACK_TOKEN_TTL_SECONDS,
+          })}`
+        : undefined;
+    const text = `${subject}\n\nService: ${incident.service}\nSeverity: ${incident.severity}\n${request.level ? `Escalation level: ${request.level}\n` : ''}\nDetails: ${incident.link}\n${
+      ackUrl ? `Acknowledge: ${ackUrl}\n` : ''
+    }`;
     const html = `<h2>${escapeHtml(subject)}</h2><p><b>Service:</b> ${escapeHtml(incident.service)}<br><b>Severity:</b> ${escapeHtml(incident.severity)}${
       request.level ? `<br><b>Escalation level:</b> ${request.level}` : ''
-    }</p><p><a href="${escapeHtml(incident.link)}">Open the incident</a></p>`;
+    }</p><p><a href="${escapeHtml(incident.link)}">Open the incident</a>${ackUrl ? ` | <a href="${escapeHtml(ackUrl)}">Acknowledge</a>` : ''}</p>`;
     const info = (await deps.smtp.sendMail({ from: deps.smtpFrom, to: target.to, subject, text, html, messageId })) as { messageId?: string };
     return info.messageId ?? messageId;
   }

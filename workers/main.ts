@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { ackSecretOf } from '../src/incidents/ack-token.js';
 import { createActivities } from '../activities/index.js';
 import { createClients, connectWorkerConnection, ensureBucket, ensureSearchAttributes } from '../src/clients/index.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
   }
 
   const connection = await connectWorkerConnection(env);
+  const ackSecret = ackSecretOf(env);
   const worker = await createOpsWorker({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
       pagerdutyEventsUrl: env.PAGERDUTY_EVENTS_URL,
       // Routing keys and signing secrets are read when a page needs them, never stored or logged.
       secret: (name) => process.env[name],
+      ackLinks: ackSecret ? { secret: ackSecret, baseUrl: env.OPS_PUBLIC_URL } : undefined,
       databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL),
       temporal: clients.temporal,
       kube: () => clients.kube(),

@@ -21,7 +21,7 @@ const person = z
     timeZone: timeZone.optional(),
     slack: z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user ID such as U0ALICE001 (not a name or @handle)').optional(),
     email: z.email({ error: 'expected an email address' }).optional(),
-    pagerduty: z.object({ routingKeyEnv: envName.optional() }).strict().optional(),
+    pagerduty: z.object({ routingKeyEnv: envName.optional(), userId: z.string().regex(/^P[A-Z0-9]{5,}$/, 'expected a PagerDuty user ID such as PLH1HKV').optional() }).strict().optional(),
     webhook: z.object({ url: z.url({ protocol: /^https?$/ }), secretEnv: envName.optional() }).strict().optional(),
     phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +4915112345678').optional(),
   })

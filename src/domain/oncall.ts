@@ -20,7 +20,8 @@ export interface OnCallPerson {
   /** Slack user ID (U…/W…): the page mentions them. */
   slack?: string;
   email?: string;
-  pagerduty?: { routingKeyEnv?: string };
+  /** Paged through a routing key; `userId` maps PagerDuty's acknowledgements back to this person. */
+  pagerduty?: { routingKeyEnv?: string; userId?: string };
   webhook?: { url: string; secretEnv?: string };
   /** For a webhook-based SMS or voice provider: sent in the webhook's body. */
   phone?: string;

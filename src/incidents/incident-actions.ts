@@ -48,10 +48,20 @@ async function update(run: () => Promise<unknown>, done: string, workflowId: str
   }
 }
 
-export async function actOnIncident(temporal: Client, input: { reference: string; action: IncidentAction; by: string; note?: string }): Promise<ActionResult> {
-  const workflowId = await findRunningIncident(temporal, input.reference);
+/**
+ * `firstExecutionRunId` pins the incident to the run chain a page was sent
+ * for: an old PagerDuty incident never acknowledges a newer incident that
+ * happens to have the same workflow ID.
+ */
+export async function actOnIncident(
+  temporal: Client,
+  input: { reference: string; action: IncidentAction; by: string; note?: string; firstExecutionRunId?: string },
+): Promise<ActionResult> {
+  const workflowId = input.firstExecutionRunId ? input.reference : await findRunningIncident(temporal, input.reference);
   if (!workflowId) return { ok: false, message: `no open incident "${input.reference}"` };
-  const handle = temporal.workflow.getHandle(workflowId);
+  const handle = input.firstExecutionRunId
+    ? temporal.workflow.getHandle(workflowId, undefined, { firstExecutionRunId: input.firstExecutionRunId })
+    : temporal.workflow.getHandle(workflowId);
   switch (input.action) {
     case 'acknowledge':
       return update(() => handle.executeUpdate(acknowledgeUpdate, { args: [{ by: input.by }] }), `${workflowId} acknowledged by ${input.by}`, workflowId);

@@ -1,5 +1,6 @@
 import { createClients } from '../clients/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { ackSecretOf } from '../incidents/ack-token.js';
 import { createLogger } from '../logging/logger.js';
 import { createRejectionRecorder } from './rejected-deliveries.js';
 import { createReplayGuard } from './replay-guard.js';
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
     },
     oncall: { pool: clients.pool, policy, webhookToken: env.OPS_WEBHOOK_TOKEN },
     slack: { pool: clients.pool, policy, signingSecret: env.SLACK_SIGNING_SECRET, slack: clients.slack, replayGuard },
+    pagerduty: { pool: clients.pool, policy, webhookSecret: env.PAGERDUTY_WEBHOOK_SECRET, replayGuard },
+    ack: { pool: clients.pool, secret: ackSecretOf(env) },
   });
 
   const stop = async (signal: NodeJS.Signals) => {

@@ -11,6 +11,8 @@ const REMEMBER_MS = 10 * 60_000;
 export interface ReplayGuard {
   /** True the first time this signature is seen. */
   firstSighting(source: string, signature: string): Promise<boolean>;
+  /** Forgets a sighting whose request could not be acted on, so its sender's retry is accepted. */
+  forget(source: string, signature: string): Promise<void>;
 }
 
 export function createReplayGuard(pool: pg.Pool | undefined): ReplayGuard {
@@ -42,6 +44,10 @@ export function createReplayGuard(pool: pg.Pool | undefined): ReplayGuard {
       } catch {
         return true; // The database is down: this process's memory decides.
       }
+    },
+    async forget(source, signature) {
+      memory.delete(`${source}:${signature}`);
+      await pool?.query('DELETE FROM signed_requests_seen WHERE source = $1 AND signature = $2', [source, signature]).catch(() => undefined);
     },
   };
 }

@@ -4,6 +4,8 @@ import type { Logger } from '../logging/logger.js';
 import { registerIntakeRoutes, type IntakeDeps } from './intake.js';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 import { registerOnCallRoutes, type OnCallRouteDeps } from './oncall-routes.js';
+import { registerAckRoutes, type AckRouteDeps } from './ack-routes.js';
+import { registerPagerDutyRoutes, type PagerDutyRouteDeps } from './pagerduty-routes.js';
 import { registerSlackRoutes, type SlackRouteDeps } from './slack-routes.js';
 import { registerOpsStateMetrics, type OpsStateSources } from './ops-state-metrics.js';
 
@@ -26,6 +28,10 @@ export interface WebhookServerDeps {
   oncall?: OnCallRouteDeps;
   /** Slack's buttons and slash commands; absent in tests of the server alone. */
   slack?: Omit<SlackRouteDeps, 'temporal' | 'logger'>;
+  /** PagerDuty's webhooks; absent in tests of the server alone. */
+  pagerduty?: Omit<PagerDutyRouteDeps, 'temporal' | 'logger'>;
+  /** One-click acknowledgement from email pages; absent in tests of the server alone. */
+  ack?: Omit<AckRouteDeps, 'temporal' | 'logger'>;
 }
 
 /**
@@ -41,6 +47,8 @@ export function buildWebhookServer(deps: WebhookServerDeps) {
     // Requests are counted in /metrics; a log line each would drown the log in an alert storm.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Acknowledgement tokens and schedule names are path parameters longer than Fastify's default of 100.
+    routerOptions: { maxParamLength: 2048 },
     // Behind a proxy the client address comes from X-Forwarded-For.
     trustProxy: true,
   });
@@ -83,6 +91,8 @@ export function buildWebhookServer(deps: WebhookServerDeps) {
   if (deps.intake) registerIntakeRoutes(app, { ...deps.intake, temporal: deps.temporal, alertsAccepted: metrics.alertsAccepted });
   if (deps.oncall) registerOnCallRoutes(app, deps.oncall);
   if (deps.slack) registerSlackRoutes(app, { ...deps.slack, temporal: deps.temporal, logger: deps.logger });
+  if (deps.pagerduty) registerPagerDutyRoutes(app, { ...deps.pagerduty, temporal: deps.temporal, logger: deps.logger });
+  if (deps.ack) registerAckRoutes(app, { ...deps.ack, temporal: deps.temporal, logger: deps.logger });
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
