@@ -113,5 +113,15 @@ export function createNotifyActivities(deps: NotifyDeps) {
     async postThreadReply(input: { ref: SlackMessageRef; lines: string[]; idempotencyKey: string }): Promise<SlackMessageRef> {
       return postOnce(input.idempotencyKey, { text: input.lines.join('\n'), threadTs: input.ref.ts, channel: input.ref.channel });
     },
+
+    /** A rollout's request for approval, with Approve and Reject buttons, in its thread and shown in the channel. */
+    async postApprovalRequest(input: { ref: SlackMessageRef; text: string; workflowId: string; idempotencyKey: string }): Promise<SlackMessageRef> {
+      const button = (text: string, actionId: string, style: 'primary' | 'danger') => ({ type: 'button', action_id: actionId, text: { type: 'plain_text', text }, value: input.workflowId, style });
+      const blocks = [
+        { type: 'section', text: { type: 'mrkdwn', text: input.text } },
+        { type: 'actions', block_id: 'rollout_approval', elements: [button('Approve', 'rollout_approve', 'primary'), button('Reject', 'rollout_reject', 'danger')] },
+      ];
+      return postOnce(input.idempotencyKey, { text: input.text, blocks, threadTs: input.ref.ts, channel: input.ref.channel, broadcast: true });
+    },
   };
 }

@@ -1,9 +1,21 @@
+import type pg from 'pg';
 import type { Policy } from '../src/config/policy.js';
+import { listOverrides } from '../src/db/oncall-overrides.js';
+import type { ApprovalRoster } from '../src/domain/approval.js';
 import { nextOpening, windowIsOpen } from '../src/domain/muting.js';
 
 /** The policy's rollout settings, read by the rollout workflow at its start (workflows cannot read files). */
-export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'rollouts'>; slack?: unknown }) {
+export function createRolloutSettingsActivities(deps: { policy: Pick<Policy, 'rollouts' | 'oncall'>; slack?: unknown; pool?: pg.Pool }) {
   return {
+    /** Who may approve, read when a rollout starts to wait for approval: people, and schedules with their overrides. */
+    async approvalRoster(): Promise<ApprovalRoster> {
+      const { approvers } = deps.policy.rollouts.approval;
+      const schedules = approvers.flatMap((entry) => (typeof entry === 'object' && deps.policy.oncall.schedules[entry.schedule] ? [deps.policy.oncall.schedules[entry.schedule]!] : []));
+      const overrides: ApprovalRoster['overrides'] = {};
+      for (const schedule of schedules) overrides[schedule.name] = deps.pool ? await listOverrides(deps.pool, schedule.name, Date.now()) : [];
+      return { people: approvers.filter((entry): entry is string => typeof entry === 'string'), schedules, overrides };
+    },
+
     async rolloutSettings(): Promise<{
       blockingSeverity: Policy['rollouts']['scanner']['blockingSeverity'];
       approvalRequiredFor: Policy['rollouts']['approval']['requiredFor'];

@@ -132,7 +132,7 @@ export function createSlackPoster(deps: SlackPosterDeps) {
     return found?.ts ? { channel, ts: found.ts } : undefined;
   }
 
-  async function postOnce(key: string, post: { text: string; blocks?: unknown[]; threadTs?: string; channel?: string }): Promise<SlackMessageRef> {
+  async function postOnce(key: string, post: { text: string; blocks?: unknown[]; threadTs?: string; channel?: string; broadcast?: boolean }): Promise<SlackMessageRef> {
     const channel = post.channel ?? deps.slackChannel;
     // Only a retry can find a post of its own: an earlier attempt may have posted and lost the answer.
     const retry = Context.current().info.attempt > 1;
@@ -144,6 +144,7 @@ export function createSlackPoster(deps: SlackPosterDeps) {
         text: post.text,
         ...(post.blocks ? { blocks: post.blocks as never } : {}),
         ...(post.threadTs ? { thread_ts: post.threadTs } : {}),
+        ...((post.threadTs && post.broadcast ? { reply_broadcast: true } : {}) as object),
         metadata: { event_type: METADATA_EVENT, event_payload: { idempotency_key: key } },
         unfurl_links: false,
       }),

@@ -33,6 +33,7 @@ import {
   type AnalysisFigures,
   type Bump,
 } from '../src/domain/rollout.js';
+import { approvalRefusal, type ApprovalRoster } from '../src/domain/approval.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
 
@@ -118,6 +119,15 @@ const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivitie
 const slack = proxyActivities<ReturnType<typeof createNotifyActivities>>(notification);
 const audit = proxyActivities<ReturnType<typeof createAuditActivities>>(quickApiCall);
 
+/**
+ * Patch: approvals follow rollouts.approval.approvers and the four-eyes rule,
+ * and Slack carries Approve/Reject buttons. Rollouts recorded before it
+ * replay with any approver.
+ */
+const APPROVERS_PATCH = 'rollout-approvers';
+/** The failure type of a refused approval (the rollout goes on waiting). */
+export const APPROVAL_REFUSED = 'ApprovalRefused';
+
 const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'frozen', 'refused'];
 
 export async function securityRolloutWorkflow(input: SecurityRolloutInput): Promise<RolloutProgress> {
@@ -148,7 +158,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
           actor,
           action: `rollout.${what}`,
           target: `k8s/${namespace}/${kind.toLowerCase()}/${name}`,
-          outcome: what === 'refused' || what === 'failed' ? 'failed' : 'succeeded',
+          outcome: what === 'refused' || what === 'failed' ? 'failed' : what === 'approval-refused' ? 'refused' : 'succeeded',
           details: { detail, image: progress.to },
           idempotencyKey: `${workflowId}:${runId}:step-${index}`,
         }),
@@ -170,10 +180,20 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     if (!by?.trim()) throw new Error('an actor ("by") is required');
   };
 
+  // Who may approve, once the rollout waits for it (rollouts.approval.approvers; never the requester).
+  let approvalRules = false;
+  let roster: ApprovalRoster | undefined;
+
   setHandler(rolloutProgressQuery, () => progress);
   setHandler(
     approveUpdate,
     ({ by }) => {
+      // Decided in the handler, not the validator: a refused approval is recorded in the history, the steps and the audit log.
+      const refusal = approvalRules ? approvalRefusal(roster, by.trim(), requestedBy, Date.now()) : undefined;
+      if (refusal) {
+        step('approval-refused', refusal, by.trim());
+        throw ApplicationFailure.nonRetryable(refusal, APPROVAL_REFUSED);
+      }
       progress.approval = { decision: 'approved', by: by.trim(), at: new Date().toISOString() };
       step('approved', `approved by ${by.trim()}`, by.trim());
       return progress;
@@ -299,6 +319,19 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${image}, none new at ${settings.blockingSeverity} or above`);
 
     if (input.requireApproval || settings.approvalRequiredFor.includes(progress.bump as never)) {
+      if (patched(APPROVERS_PATCH)) {
+        // Read before the phase opens for approvals, so no approval is judged without it.
+        roster = await quick.approvalRoster();
+        approvalRules = true;
+        if (slackOn) {
+          const who = [...roster.people, ...roster.schedules.map((schedule) => `whoever is on call for ${schedule.name}`)];
+          const text = `*Approval needed*: ${progress.bump} bump of ${progress.workload} to ${image}, requested by ${requestedBy}.${who.length > 0 ? ` Approvers: ${who.join(', ')}.` : ''}`;
+          posting = posting.then(async () => {
+            const ref = await thread;
+            if (ref) await slack.postApprovalRequest({ ref, text, workflowId, idempotencyKey: `${workflowId}:${runId}:slack-approval` });
+          });
+        }
+      }
       setPhase('awaiting-approval');
       const timeoutMs = input.approvalTimeout ? parseDuration(input.approvalTimeout) ?? settings.approvalTimeoutMs : settings.approvalTimeoutMs;
       step('awaiting-approval', `${progress.bump} bump: waiting up to ${Math.round(timeoutMs / 1000)}s for approve or reject`);

@@ -26,6 +26,10 @@ export const rolloutPolicySection = {
           /** Bumps that wait for approve({by}); "unknown" is a tag that is not semver or a new repository. */
           requiredFor: z.array(z.enum(['major', 'minor', 'patch', 'downgrade', 'unknown'])).default(['major', 'downgrade', 'unknown']),
           timeout: duration('4h'),
+          /** Who may approve: person IDs of oncall.people, and `{ schedule: <name> }` for whoever is on call there. */
+          approvers: z
+            .array(z.union([z.string().min(1), z.object({ schedule: z.string().min(1) }).strict()], { error: 'expected a person ID or { schedule: <name> }' }))
+            .default([]),
         })
         .strict()
         .prefault(EVERY_KEY_DEFAULTED),

@@ -33,6 +33,13 @@ export const policySchema = z
     // Ladders and approvals name people and schedules of the oncall section.
     // Runs even when a section failed to parse: then there is nothing to cross-check.
     if (!policy.oncall?.people || !Array.isArray(policy.escalation?.policies)) return;
+    (policy.rollouts?.approval?.approvers ?? []).forEach((approver, index) => {
+      const path = ['rollouts', 'approval', 'approvers', index];
+      if (typeof approver === 'string' && !policy.oncall.people[approver]) context.addIssue({ code: 'custom', path, message: `no person "${approver}" in oncall.people` });
+      if (typeof approver === 'object' && !policy.oncall.schedules[approver.schedule]) {
+        context.addIssue({ code: 'custom', path: [...path, 'schedule'], message: `no schedule named "${approver.schedule}" in oncall.schedules` });
+      }
+    });
     policy.escalation.policies.forEach((ladder, policyIndex) => {
       const levels = [...(ladder.levels ?? []).map((level, index) => ({ targets: level.targets, path: ['levels', index] })), { targets: ladder.finalTargets ?? [], path: ['finalAction'] }];
       for (const { targets, path } of levels) {
