@@ -49,6 +49,21 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 export function createOnCallActivities(deps: OnCallDeps) {
   const { oncall } = deps.policy;
+  /**
+   * One read of a schedule's overrides in flight at a time: the levels of many
+   * ladders that fire together share it (an alert storm pages hundreds at once)
+   * instead of queueing for the pool. A read that starts later starts anew.
+   */
+  const reading = new Map<string, Promise<OnCallOverride[]>>();
+  const overridesOf = (schedule: string, atMs: number): Promise<OnCallOverride[]> => {
+    let read = reading.get(schedule);
+    if (!read) {
+      // From a minute back: a level a little late still sees overrides that began before it was due.
+      read = withTimeout(listOverrides(deps.pool, schedule, atMs - 60_000), OVERRIDES_TIMEOUT_MS).finally(() => reading.delete(schedule));
+      reading.set(schedule, read);
+    }
+    return read;
+  };
 
   function reach(id: string, reason: string): TargetResolution {
     const person = oncall.people[id];
@@ -67,7 +82,7 @@ export function createOnCallActivities(deps: OnCallDeps) {
       let overrides: OnCallOverride[] = [];
       let caveat = '';
       try {
-        overrides = await withTimeout(listOverrides(deps.pool, schedule.name, atMs), OVERRIDES_TIMEOUT_MS);
+        overrides = await overridesOf(schedule.name, atMs);
       } catch (error) {
         caveat = `; run-time overrides unavailable (${(error as Error).message}), decided by the policy alone`;
       }

@@ -13,17 +13,24 @@ import { REPO_ROOT } from '../scripts/stack/paths.js';
 
 /**
  * Escalation timing under load (npm run bench:escalation): 500 open incidents
- * whose ladders fire a level every 10 seconds, on one worker process. Each
- * page goes to a local webhook receiver that notes when it arrived; a page's
- * lateness is its arrival minus its due time (the previous level's start plus
- * the 10-second timeout). Prints p50/p99/max lateness, the worker's peak RSS,
- * and a last line `p99_lateness_ms=<n>`.
+ * whose ladders fire a level every 10 seconds, on one worker process. Half of
+ * them page a schedule target (whoever is on call for a rotation of four
+ * people that hands over every 7 seconds, resolved when the level fires, run-time
+ * overrides read from PostgreSQL); the other half, the baseline in the same
+ * run, page the same webhook directly. Each page goes to a local webhook
+ * receiver that notes when it arrived; a page's lateness is its arrival minus
+ * its due time (the previous level's start plus the 10-second timeout).
+ * Prints p50/p99/max lateness of both, the ratio of their p99s, the worker's
+ * peak RSS, and a last line `p99_lateness_ms=<n>` (the schedule targets').
  */
 
 const INCIDENTS = Number(process.env.BENCH_INCIDENTS ?? 500);
 const LEVELS = Number(process.env.BENCH_LEVELS ?? 4);
 const LEVEL_SECONDS = 10;
 const TASK_QUEUE = 'bench-escalation';
+const PEOPLE = ['ada', 'bea', 'cy', 'dee'];
+/** Every other incident pages the schedule; the rest are the baseline. */
+const bySchedule = (index: number) => index % 2 === 0;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 
@@ -48,12 +55,23 @@ async function main() {
       policyFile,
       [
         'version: 1',
+        'oncall:',
+        '  people:',
+        ...PEOPLE.map((person) => `    ${person}: { name: ${person}, webhook: { url: "${hookUrl}" } }`),
+        '  schedules:',
+        '    bench:',
+        '      timeZone: UTC',
+        `      layers: [{ people: [${PEOPLE.join(', ')}], start: "${new Date(Date.now() - 3_600_000).toISOString().slice(0, 16)}", shift: 7s }]`,
         'escalation:',
         '  defaultPolicy: bench',
+        '  routes: [{ matchers: [\'targets="schedule"\'], policy: bench-schedule }]',
         '  policies:',
         '    - name: bench',
         '      levels:',
         ...Array.from({ length: LEVELS }, () => [`        - timeout: ${LEVEL_SECONDS}s`, `          targets: [{ type: webhook, url: "${hookUrl}" }]`]).flat(),
+        '    - name: bench-schedule',
+        '      levels:',
+        ...Array.from({ length: LEVELS }, () => [`        - timeout: ${LEVEL_SECONDS}s`, '          targets: [{ type: schedule, schedule: bench }]']).flat(),
         '',
       ].join('\n'),
     );
@@ -75,7 +93,7 @@ async function main() {
     await waitForTaskQueuePoller(connection, 'default', TASK_QUEUE);
 
     say(`opening ${INCIDENTS} incidents, each climbing ${LEVELS} levels ${LEVEL_SECONDS}s apart ...`);
-    const ids: string[] = [];
+    const ids: Array<{ id: string; schedule: boolean }> = [];
     const openStarted = Date.now();
     let next = 0;
     await Promise.all(
@@ -92,11 +110,19 @@ async function main() {
               {
                 source: 'alertmanager',
                 receivedAt: new Date().toISOString(),
-                alerts: [{ fingerprint: `f${index}`, status: 'firing', labels: { alertname: 'Bench', service: `svc-${index % 50}`, severity: 'critical' }, annotations: {}, startsAt: '2026-11-23T10:00:00Z' }],
+                alerts: [
+                  {
+                    fingerprint: `f${index}`,
+                    status: 'firing',
+                    labels: { alertname: 'Bench', service: `svc-${index % 50}`, severity: 'critical', targets: bySchedule(index) ? 'schedule' : 'webhook' },
+                    annotations: {},
+                    startsAt: '2026-11-23T10:00:00Z',
+                  },
+                ],
               },
             ],
           });
-          ids.push(`incident-${dedupKey}`);
+          ids.push({ id: `incident-${dedupKey}`, schedule: bySchedule(index) });
         }
       }),
     );
@@ -105,31 +131,43 @@ async function main() {
     await waitFor('every page', async () => arrivals.size >= expectedPages, (LEVELS * LEVEL_SECONDS + 600) * 1000, 1000);
 
     // Due time of level n: the start of level n-1, as the ladder recorded it, plus the timeout.
-    const lateness: number[] = [];
-    for (const id of ids) {
+    const lateness = { schedule: [] as number[], baseline: [] as number[] };
+    const handoffs = new Set<string>();
+    for (const { id, schedule } of ids) {
       const status = await client.workflow.getHandle(id).query(statusQuery);
       const pages = status.escalation?.pages ?? [];
       for (let level = 2; level <= LEVELS; level += 1) {
         const previous = pages.find((page) => page.level === level - 1);
-        const key = `${status.incidentId}:esc1:c0:l${level}:webhook:${hookUrl}`;
+        const page = pages.find((candidate) => candidate.level === level);
+        const key = schedule
+          ? `${status.incidentId}:esc1:c0:l${level}:schedule:bench:${page?.person}:webhook:${hookUrl}`
+          : `${status.incidentId}:esc1:c0:l${level}:webhook:${hookUrl}`;
         const arrived = arrivals.get(key);
         if (!previous || arrived === undefined) throw new Error(`${id}: level ${level} page missing`);
-        lateness.push(arrived - (Date.parse(previous.at) + LEVEL_SECONDS * 1000));
+        if (schedule && previous.person !== page?.person) handoffs.add(id);
+        (schedule ? lateness.schedule : lateness.baseline).push(arrived - (Date.parse(previous.at) + LEVEL_SECONDS * 1000));
       }
     }
-    lateness.sort((a, b) => a - b);
-    const at = (q: number) => lateness[Math.min(lateness.length - 1, Math.floor(q * lateness.length))]!;
+    const quantile = (values: number[], q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+    for (const values of Object.values(lateness)) values.sort((a, b) => a - b);
     const rss = peakRssMiB(worker.pid!);
 
     say('  resolving every incident ...');
-    await Promise.all(ids.map((id) => client.workflow.getHandle(id).executeUpdate(resolveUpdate, { args: [{ by: 'bench' }] })));
+    await Promise.all(ids.map(({ id }) => client.workflow.getHandle(id).executeUpdate(resolveUpdate, { args: [{ by: 'bench' }] })));
     await connection.close();
 
+    const p99 = quantile(lateness.schedule, 0.99);
+    const baseline = quantile(lateness.baseline, 0.99);
     say('');
-    say(`pages: ${arrivals.size} (expected ${expectedPages}); timed pages (levels 2-${LEVELS}): ${lateness.length}`);
-    say(`lateness: p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${lateness.at(-1)} ms`);
+    say(`pages: ${arrivals.size} (expected ${expectedPages}); timed pages (levels 2-${LEVELS}): ${lateness.schedule.length} by schedule, ${lateness.baseline.length} direct`);
+    say(`ladders whose later level paged a new on-call after a handoff: ${handoffs.size} of ${lateness.schedule.length / (LEVELS - 1)}`);
+    for (const [name, values] of Object.entries(lateness)) {
+      say(`lateness (${name === 'schedule' ? 'schedule targets' : 'webhook targets, baseline'}): p50 ${quantile(values, 0.5)} ms, p99 ${quantile(values, 0.99)} ms, max ${values.at(-1)} ms`);
+    }
     say(`worker peak RSS ${rss.toFixed(0)} MiB`);
-    say(`p99_lateness_ms=${at(0.99)}`);
+    say(`baseline_p99_lateness_ms=${baseline}`);
+    say(`ratio=${(p99 / Math.max(baseline, 1)).toFixed(3)}`);
+    say(`p99_lateness_ms=${p99}`);
     if (arrivals.size !== expectedPages) process.exitCode = 1;
   } finally {
     if (worker) {

@@ -20,22 +20,25 @@ export interface ActionResult {
 }
 
 /**
- * The running incident a person means: its workflow ID (`incident-ev-disk-db-1`),
- * its dedup key (`ev-disk-db-1`), or the dedup_key an event was sent with (`disk-db-1`).
+ * The incident a person means: its workflow ID (`incident-ev-disk-db-1`), its
+ * dedup key (`ev-disk-db-1`), or the dedup_key an event was sent with
+ * (`disk-db-1`). With `running`, only a running one; else the newest of any.
  */
-export async function findRunningIncident(temporal: Client, reference: string): Promise<string | undefined> {
+export async function findIncident(temporal: Client, reference: string, options: { running: boolean }): Promise<string | undefined> {
   const ref = reference.trim();
   const candidates = ref.startsWith('incident-') ? [ref] : [incidentWorkflowId(ref), incidentWorkflowId(`ev-${ref}`)];
   for (const workflowId of candidates) {
     try {
       const description = await temporal.workflow.getHandle(workflowId).describe();
-      if (description.status.name === 'RUNNING') return workflowId;
+      if (!options.running || description.status.name === 'RUNNING') return workflowId;
     } catch (error) {
       if (!(error instanceof WorkflowNotFoundError)) throw error;
     }
   }
   return undefined;
 }
+
+export const findRunningIncident = (temporal: Client, reference: string) => findIncident(temporal, reference, { running: true });
 
 async function update(run: () => Promise<unknown>, done: string, workflowId: string): Promise<ActionResult> {
   try {

@@ -112,6 +112,10 @@ describe('opsctl incident, backup and maintenance', () => {
 
     const missing = await run('incident', 'show', `nope-${tag}`);
     expect([missing.status, missing.stderr]).toEqual([4, `opsctl: no open incident incident-nope-${tag}\n`]);
+    // An event's incident is named by the dedup_key it was sent with, as the README's curl example does.
+    await deliver(clients.client, taskQueue, `ev-disk-${tag}`, batch([alert(`disk-${tag}`, 'firing', { service, severity: 'high' })], { source: 'events' }));
+    const byEventKey = await json<IncidentStatus>('incident', 'show', `disk-${tag}`);
+    expect(byEventKey.workflowId).toBe(`incident-ev-disk-${tag}`);
     const badStatus = await run('incident', 'list', '--status', 'sleeping');
     expect([badStatus.status, badStatus.stderr]).toEqual([2, 'opsctl: --status "sleeping": expected one of triggered, acknowledged, resolved, open, all\n']);
   });

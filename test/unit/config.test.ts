@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { loadEnv } from '../../src/config/env.js';
+import { onCallAt } from '../../src/domain/oncall.js';
 import { loadPolicy, parsePolicy } from '../../src/config/policy.js';
 import { databaseUrlResolver } from '../../src/config/policy-databases.js';
 
@@ -200,6 +201,14 @@ describe('the example policy shipped in deploy/', () => {
       ['payments', 2, 0],
     ]);
     expect(policy.escalation.businessHours).toMatchObject({ timeZone: 'Europe/Berlin', startMinute: 540, endMinute: 1080, severities: ['medium', 'low'] });
+    expect(policy.escalation.policies[0]!.levels[0]!.targets[0]).toEqual({ type: 'schedule', schedule: 'primary' });
+    expect(Object.keys(policy.oncall.people)).toEqual(['alice', 'bob', 'carol', 'dave']);
+    // Week 1 of the rotation is alice's; on a weekday at noon dave's layer is on top; bob covers Christmas.
+    const primary = policy.oncall.schedules.primary!;
+    expect(onCallAt(primary, Date.parse('2026-10-24T10:00:00Z'))).toEqual({ person: 'alice', source: 'layer 1' });
+    expect(onCallAt(primary, Date.parse('2026-10-21T10:00:00Z'))).toEqual({ person: 'dave', source: 'layer 2' });
+    expect(onCallAt(primary, Date.parse('2026-12-25T10:00:00Z'))).toMatchObject({ person: 'bob', source: 'override' });
+    expect(policy.rollouts.approval.approvers).toEqual(['alice', { schedule: 'primary' }]);
     expect(policy.databases).toEqual({ orders: { urlFromEnv: 'ORDERS_DATABASE_URL' } });
     expect(policy.backups.retention).toEqual({ keepLast: 3, daily: 7, weekly: 4, monthly: 6 });
     expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m' });

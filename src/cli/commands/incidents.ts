@@ -1,6 +1,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { SEVERITIES } from '../../domain/severity.js';
+import { findIncident } from '../../incidents/incident-actions.js';
 import { acknowledgeUpdate, addNoteUpdate, escalateUpdate, resolveUpdate, statusQuery, type IncidentStatus } from '../../../workflows/incident.js';
 import { onWorkflow } from '../workflow-errors.js';
 import { printJson, printTable, UserError } from '../output.js';
@@ -17,9 +18,11 @@ export interface IncidentsContext {
 
 const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 
-/** `incident-payments-db` or just `payments-db`: both name the incident. */
-function workflowIdOf(id: string): string {
-  return id.startsWith('incident-') ? id : `incident-${id}`;
+/** `incident-ev-disk-db-1`, `ev-disk-db-1` or the event's `disk-db-1`: each names the incident. */
+async function handleOf(context: IncidentsContext, id: string): Promise<WorkflowHandle> {
+  const client = await context.temporal();
+  const found = await findIncident(client, id, { running: false });
+  return client.workflow.getHandle(found ?? (id.startsWith('incident-') ? id : `incident-${id}`));
 }
 
 /** A value for the visibility query; quotes and backslashes are refused rather than escaped. */
@@ -95,7 +98,7 @@ export function registerIncidentCommands(program: Command, context: IncidentsCon
     .command('show <id>')
     .description('one incident with its alerts and timeline (ID or dedup key)')
     .action(async (id: string) => {
-      const handle = (await context.temporal()).workflow.getHandle(workflowIdOf(id));
+      const handle = await handleOf(context, id);
       printStatus(await act(handle, () => handle.query(statusQuery)), context.json());
     });
 
@@ -104,7 +107,7 @@ export function registerIncidentCommands(program: Command, context: IncidentsCon
     .description('acknowledge: stops the escalation')
     .requiredOption('--by <who>', 'who acknowledges')
     .action(async (id: string, options: { by: string }) => {
-      const handle = (await context.temporal()).workflow.getHandle(workflowIdOf(id));
+      const handle = await handleOf(context, id);
       printStatus(await act(handle, () => handle.executeUpdate(acknowledgeUpdate, { args: [{ by: options.by }] })), context.json());
     });
 
@@ -114,7 +117,7 @@ export function registerIncidentCommands(program: Command, context: IncidentsCon
     .requiredOption('--by <who>', 'who resolves')
     .option('--note <text>', 'what was done')
     .action(async (id: string, options: { by: string; note?: string }) => {
-      const handle = (await context.temporal()).workflow.getHandle(workflowIdOf(id));
+      const handle = await handleOf(context, id);
       const args = [{ by: options.by, ...(options.note ? { note: options.note } : {}) }] as [{ by: string; note?: string }];
       printStatus(await act(handle, () => handle.executeUpdate(resolveUpdate, { args })), context.json());
     });
@@ -125,7 +128,7 @@ export function registerIncidentCommands(program: Command, context: IncidentsCon
     .requiredOption('--by <who>', 'who writes it')
     .requiredOption('--text <text>', 'the note')
     .action(async (id: string, options: { by: string; text: string }) => {
-      const handle = (await context.temporal()).workflow.getHandle(workflowIdOf(id));
+      const handle = await handleOf(context, id);
       printStatus(await act(handle, () => handle.executeUpdate(addNoteUpdate, { args: [{ by: options.by, text: options.text }] })), context.json());
     });
 
@@ -134,7 +137,7 @@ export function registerIncidentCommands(program: Command, context: IncidentsCon
     .description('page the next escalation level now')
     .requiredOption('--by <who>', 'who escalates')
     .action(async (id: string, options: { by: string }) => {
-      const handle = (await context.temporal()).workflow.getHandle(workflowIdOf(id));
+      const handle = await handleOf(context, id);
       printStatus(await act(handle, () => handle.executeUpdate(escalateUpdate, { args: [{ by: options.by }] })), context.json());
     });
 }
