@@ -98,7 +98,8 @@ export function createIncidentActivities(deps: IncidentDeps) {
       alerts: Array<{ fingerprint: string; labels: Labels }>;
     }): Promise<Record<string, string>> {
       const at = Date.now();
-      const stored = await storedMaintenanceWindows(deps.pool, { current: true });
+      // With our database down, the policy's windows still mute; opsctl's and other incidents' alerts are unknown.
+      const stored = await storedMaintenanceWindows(deps.pool, { current: true }).catch(() => []);
       const windows = [...policy.maintenanceWindows, ...stored.map((entry) => entry.window)];
       const reasons: Record<string, string> = {};
       for (const alert of input.alerts) {
@@ -107,11 +108,13 @@ export function createIncidentActivities(deps: IncidentDeps) {
         const rules = policy.inhibitRules.filter((rule) => matchesAll(rule.targetMatchers, alert.labels));
         for (const rule of rules) {
           const equal = Object.fromEntries(rule.equal.map((name) => [name, alert.labels[name] ?? '']));
-          const { rows } = await deps.pool.query<{ labels: Labels }>(
-            `SELECT labels FROM incident_alerts WHERE status = 'firing' AND labels @> $1::jsonb
-               AND NOT (incident_id = $2 AND fingerprint = $3) LIMIT 500`,
-            [JSON.stringify(equal), input.incidentId, alert.fingerprint],
-          );
+          const rows = await deps.pool
+            .query<{ labels: Labels }>(
+              `SELECT labels FROM incident_alerts WHERE status = 'firing' AND labels @> $1::jsonb
+                 AND NOT (incident_id = $2 AND fingerprint = $3) LIMIT 500`,
+              [JSON.stringify(equal), input.incidentId, alert.fingerprint],
+            )
+            .then((result) => result.rows, () => []);
           sources = [...sources, ...rows.map((row) => row.labels)];
         }
         const reason = muteReason(alert.labels, at, windows, rules, sources);

@@ -43,6 +43,16 @@ export interface PageRequest {
 export interface PageResult {
   providerId: string;
   skipped?: 'already-delivered';
+  /** The page went out but its row could not be written (our database is down): the ladder keeps it in its outbox. */
+  unrecorded?: true;
+}
+
+/** A notifications row the ladder still owes the database. */
+export interface PageRecord {
+  request: PageRequest;
+  outcome: 'delivered' | 'failed';
+  providerId?: string;
+  error?: string;
 }
 
 const PD_SEVERITY: Record<Severity, string> = { critical: 'critical', high: 'error', medium: 'warning', low: 'info' };
@@ -81,12 +91,21 @@ async function checkHttp(response: Response, what: string): Promise<void> {
 export function createPagingActivities(deps: PagingDeps) {
   const slackPoster = createSlackPoster(deps);
 
+  /**
+   * The provider's ID of a page already delivered under this key. Our database
+   * being down does not hold a page back: each channel carries the key in its
+   * own idempotency mechanism, so the send goes ahead.
+   */
   async function delivered(key: string): Promise<string | undefined> {
-    const { rows } = await deps.pool.query<{ provider_id: string }>(
-      `SELECT provider_id FROM notifications WHERE idempotency_key = $1 AND outcome = 'delivered'`,
-      [key],
-    );
-    return rows[0]?.provider_id;
+    try {
+      const { rows } = await deps.pool.query<{ provider_id: string }>(
+        `SELECT provider_id FROM notifications WHERE idempotency_key = $1 AND outcome = 'delivered'`,
+        [key],
+      );
+      return rows[0]?.provider_id;
+    } catch {
+      return undefined;
+    }
   }
 
   async function record(request: PageRequest, outcome: 'delivered' | 'failed', providerId?: string, error?: string): Promise<void> {
@@ -214,13 +233,23 @@ export function createPagingActivities(deps: PagingDeps) {
         case 'person':
           throw ApplicationFailure.nonRetryable(`${targetKey(target)} is paged through the channels it resolves to, not directly`, ErrorType.InvalidInput);
       }
-      await record(request, 'delivered', providerId);
+      try {
+        await record(request, 'delivered', providerId);
+      } catch {
+        // Sent is what matters; the row follows through the ladder's outbox once the database answers.
+        return { providerId, unrecorded: true };
+      }
       return { providerId };
     },
 
     /** A send that failed for good is history too: on-call asks for it after the fact. */
     async recordFailedPage(input: { request: PageRequest; error: string }): Promise<void> {
       await record(input.request, 'failed', undefined, input.error);
+    },
+
+    /** Writes the rows a ladder kept while the database was down; a row already written is left as it is. */
+    async recordPages(input: { records: PageRecord[] }): Promise<void> {
+      for (const entry of input.records) await record(entry.request, entry.outcome, entry.providerId, entry.error);
     },
   };
 }

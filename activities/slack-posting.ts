@@ -77,17 +77,23 @@ export function createSlackPoster(deps: SlackPosterDeps) {
     return deps.slack;
   };
 
+  /**
+   * Our record of a post. With our database down a post still goes out: the
+   * key in the message's metadata is then the record a retry looks for.
+   */
   async function recorded(key: string): Promise<SlackMessageRef | undefined> {
-    const { rows } = await deps.pool.query<SlackMessageRef>('SELECT channel, ts FROM slack_messages WHERE idempotency_key = $1', [key]);
-    return rows[0];
+    try {
+      const { rows } = await deps.pool.query<SlackMessageRef>('SELECT channel, ts FROM slack_messages WHERE idempotency_key = $1', [key]);
+      return rows[0];
+    } catch {
+      return undefined;
+    }
   }
 
   async function remember(key: string, ref: SlackMessageRef): Promise<SlackMessageRef> {
-    await deps.pool.query('INSERT INTO slack_messages (idempotency_key, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-      key,
-      ref.channel,
-      ref.ts,
-    ]);
+    await deps.pool
+      .query('INSERT INTO slack_messages (idempotency_key, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [key, ref.channel, ref.ts])
+      .catch(() => undefined);
     return ref;
   }
 

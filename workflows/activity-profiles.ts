@@ -79,3 +79,20 @@ export const pagingLocal: LocalActivityOptions = {
     nonRetryableErrorTypes,
   },
 };
+
+/**
+ * A call to our own database that the caller can do without for a while (a
+ * page's row, the incident's record): tried briefly, so a database that is
+ * down never holds up a ladder or an acknowledgement; the caller keeps what
+ * it could not write and tries again on a durable timer.
+ */
+export const ownStoreLocal: LocalActivityOptions = {
+  startToCloseTimeout: '5s',
+  retry: {
+    initialInterval: '500ms',
+    backoffCoefficient: 2,
+    maximumInterval: '2s',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes,
+  },
+};

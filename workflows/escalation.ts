@@ -1,9 +1,9 @@
-import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createOnCallActivities } from '../activities/oncall.js';
-import type { createPagingActivities, PageKind, PageRequest } from '../activities/paging.js';
+import type { createPagingActivities, PageKind, PageRecord, PageRequest } from '../activities/paging.js';
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
 import type { Severity } from '../src/domain/severity.js';
-import { pagingLocal, quickLocal } from './activity-profiles.js';
+import { pagingLocal, quickLocal, ownStoreLocal } from './activity-profiles.js';
 import {
   escalationProgressSignal,
   skipLevelSignal,
@@ -38,7 +38,7 @@ export interface EscalationResult {
 
 // Local activities: a level's timer, its pages and the next timer take one workflow task.
 const pager = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(pagingLocal);
-const history = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(quickLocal);
+const history = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(ownStoreLocal);
 const oncall = proxyLocalActivities<ReturnType<typeof createOnCallActivities>>(quickLocal);
 
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
@@ -61,6 +61,29 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   const paged = new Map<string, { target: PageTarget; providerId: string; person?: PageRequest['person'] }>();
   let levelsPaged = 0;
 
+  /**
+   * Rows of `notifications` the database could not take when the page went
+   * out. A page never waits on our own store: its row follows, each once
+   * (rows are keyed), as soon as the database answers again.
+   */
+  const outbox: PageRecord[] = [];
+  let flushing: Promise<void> | undefined;
+  const owe = (entry: PageRecord) => {
+    outbox.push(entry);
+    flushing ??= (async () => {
+      for (let attempt = 0; outbox.length > 0; attempt += 1) {
+        const batch = outbox.slice(0, 100);
+        try {
+          await history.recordPages({ records: batch });
+          outbox.splice(0, batch.length);
+        } catch {
+          await sleep(Math.min(60_000, 5_000 * 2 ** Math.min(attempt, 4)));
+        }
+      }
+      flushing = undefined;
+    })();
+  };
+
   const request = (target: PageTarget, kind: PageKind, key: string, level?: number, previous?: string): PageRequest => ({
     idempotencyKey: key,
     kind,
@@ -81,11 +104,21 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     try {
       const result = await pager.sendPage(pageRequest);
       if (pageRequest.kind === 'trigger' && !paged.has(pagedKey)) paged.set(pagedKey, { target, providerId: result.providerId, ...(person ? { person } : {}) });
+      if (result.unrecorded) owe({ request: pageRequest, outcome: 'delivered', providerId: result.providerId });
       return { ...outcome, outcome: 'delivered' };
     } catch (error) {
       const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String((error as Error).message);
-      await history.recordFailedPage({ request: pageRequest, error: cause });
+      await recordFailure(pageRequest, cause);
       return { ...outcome, outcome: 'failed', error: cause };
+    }
+  }
+
+  /** A failed page's row: written now, or owed when the database cannot take it. */
+  async function recordFailure(pageRequest: PageRequest, error: string): Promise<void> {
+    try {
+      await history.recordFailedPage({ request: pageRequest, error });
+    } catch {
+      owe({ request: pageRequest, outcome: 'failed', error });
     }
   }
 
@@ -99,7 +132,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
         const who = await oncall.resolvePageTarget({ target, atMs: Date.now() });
         if (who.person === null || who.targets.length === 0) {
           const failed = request(target, 'trigger', `${base}:${targetKey(target)}`, level);
-          await history.recordFailedPage({ request: { ...failed, ...(who.person ? { person: { id: who.person, reason: who.reason } } : {}) }, error: who.reason });
+          await recordFailure({ ...failed, ...(who.person ? { person: { id: who.person, reason: who.reason } } : {}) }, who.reason);
           return [{ target: targetKey(target), channel: target.type, outcome: 'failed', error: who.reason, ...(who.person ? { person: who.person } : {}) }];
         }
         const person = { id: who.person, reason: who.reason };
@@ -173,6 +206,8 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     await condition(() => stop!.reason === 'resolved');
   }
   await followUp('resolve');
+  // Every page has its row before the ladder ends.
+  while (flushing) await flushing;
   await report({ kind: 'finished', workflowId, at: now(), outcome: stop!.reason });
   return { outcome: stop!.reason, levelsPaged, pages: paged.size };
 }

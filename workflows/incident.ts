@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -11,12 +12,13 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   startChild,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createIncidentActivities, IncidentRulesSnapshot } from '../activities/incidents.js';
+import type { createIncidentActivities, IncidentRow, IncidentRulesSnapshot } from '../activities/incidents.js';
 import type { createNotifyActivities, SlackMessageRef } from '../activities/notify.js';
 import type { createRemediationSettingsActivities } from '../activities/remediation-settings.js';
 import type { AlertBatch, AlertSource } from '../src/domain/alerts.js';
@@ -38,8 +40,9 @@ import {
   type IncidentPhase,
   type IncidentState,
 } from '../src/domain/incident.js';
+import { failureMessage } from '../src/domain/failures.js';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
-import { notification, quickApiCall, quickLocal } from './activity-profiles.js';
+import { notification, ownStoreLocal, quickApiCall, quickLocal } from './activity-profiles.js';
 import { escalationWorkflow } from './escalation.js';
 import { remediationWorkflow } from './remediation.js';
 import { remediationProgressSignal } from './remediation-signals.js';
@@ -78,6 +81,9 @@ interface CarriedIncident {
   escalations?: number;
   children?: ChildRecord[];
   remediations?: RemediationRecord[];
+  /** Events our database has not taken yet, and those Slack has not shown yet. */
+  unpersisted?: IncidentEvent[];
+  unannounced?: IncidentEvent[];
 }
 
 /** A runbook this incident started; while one works, the incident holds its ladder until `holdUntil`. */
@@ -144,7 +150,7 @@ export const escalateUpdate = defineUpdate<IncidentStatus, [{ by: string }]>('es
 export const statusQuery = defineQuery<IncidentStatus>('status');
 
 const remoteStore = proxyActivities<ReturnType<typeof createIncidentActivities>>(quickApiCall);
-const localStore = proxyLocalActivities<ReturnType<typeof createIncidentActivities>>(quickLocal);
+const localStore = proxyLocalActivities<ReturnType<typeof createIncidentActivities>>(ownStoreLocal);
 
 /**
  * Patch: the incident's calls to its own PostgreSQL store run as local
@@ -184,6 +190,15 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   let remediationAskedFor: string | undefined;
   let escalationChanged = false;
   let unroutable: string | undefined;
+  /**
+   * A dependency that is down never ends the incident: what it could not take
+   * waits here and is tried again on a durable timer, and the timeline says so.
+   */
+  const unpersisted: IncidentEvent[] = [...(carried?.unpersisted ?? [])];
+  const unannounced: IncidentEvent[] = [...(carried?.unannounced ?? [])];
+  const store = { failures: 0, retryAt: 0 };
+  const slackOut = { failures: 0, retryAt: 0 };
+  let planRetryAt = 0;
 
   const status = (): IncidentStatus => ({
     incidentId,
@@ -262,8 +277,12 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   setHandler(
     escalateUpdate,
     async ({ by }) => {
+      try {
+        await getExternalWorkflowHandle(escalation!.workflowId).signal(skipLevelSignal, { by: by.trim() });
+      } catch {
+        throw ApplicationFailure.nonRetryable('the escalation ladder is not running', 'Conflict');
+      }
       outbox.push(record(state, now(), by.trim(), 'escalated', `escalated to the next level by ${by.trim()}`));
-      await getExternalWorkflowHandle(escalation!.workflowId).signal(skipLevelSignal, { by: by.trim() });
       return status();
     },
     {
@@ -285,18 +304,36 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const lean = patched(LEAN_STORE_PATCH);
   const incidents = lean ? localStore : remoteStore;
   let lastVisibility = '';
-  const rules: IncidentRulesSnapshot = await incidents.loadIncidentRules();
+  const rules: IncidentRulesSnapshot = await untilItAnswers('load the incident rules from the policy', () => incidents.loadIncidentRules());
   const remediating = rules.remediationEnabled === true && patched(REMEDIATION_PATCH);
+
+  /** Backoff for a dependency that keeps failing: 5 s doubling to 5 min. */
+  const backoffMs = (failures: number) => Math.min(300_000, 5_000 * 2 ** Math.min(failures - 1, 6));
+  const reason = (error: unknown) => failureMessage(error).slice(0, 300);
+
+  /** A call the incident cannot go on without: retried on a durable timer until it answers, said once on the timeline. */
+  async function untilItAnswers<T>(what: string, call: () => Promise<T>): Promise<T> {
+    for (let failures = 1; ; failures += 1) {
+      try {
+        return await call();
+      } catch (error) {
+        if (failures === 1) unpersisted.push(record(state, now(), 'system', 'dependency', `could not ${what}: ${reason(error)}; retrying`));
+        await sleep(backoffMs(failures));
+      }
+    }
+  }
 
   async function applyBatch(batch: AlertBatch): Promise<void> {
     const firing = batch.alerts.filter((alert) => alert.status === 'firing');
-    const mutes =
-      firing.length > 0
-        ? await incidents.evaluateMutes({
-            incidentId,
-            alerts: firing.map((alert) => ({ fingerprint: alert.fingerprint, labels: alert.labels })),
-          })
-        : {};
+    let mutes: Record<string, string> = {};
+    try {
+      if (firing.length > 0) {
+        mutes = await incidents.evaluateMutes({ incidentId, alerts: firing.map((alert) => ({ fingerprint: alert.fingerprint, labels: alert.labels })) });
+      }
+    } catch (error) {
+      // Better a page that a window would have muted than a silent incident.
+      outbox.push(record(state, now(), 'system', 'dependency', `could not check maintenance windows and inhibitions: ${reason(error)}; these alerts page`));
+    }
     const at = now();
     const links = batch.externalURL ? { externalURL: batch.externalURL } : {};
     outbox.push(...applyAlerts(state, batch.alerts, at, rules, mutes, links));
@@ -312,7 +349,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   }
 
   async function flush(): Promise<void> {
-    const events = outbox.splice(0);
+    const events = [...unpersisted.splice(0), ...outbox.splice(0)].sort((a, b) => a.seq - b.seq);
     const summary = `${state.severity.toUpperCase()} ${state.title} (${state.service})`;
     const visibility = `${state.phase}|${state.severity}|${state.service}|${summary}`;
     if (!lean || visibility !== lastVisibility) {
@@ -325,11 +362,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       ]);
       upsertMemo({ summary });
     }
-    await incidents.persistIncident({
-      incidentId,
-      workflowId: info.workflowId,
-      runId: info.runId,
-      incident: {
+    await persist(events, {
         dedupKey: state.dedupKey,
         source: state.source,
         title: state.title,
@@ -344,11 +377,45 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
         resolvedBy: state.resolvedBy,
         reopenCount: state.reopenCount,
         lastSeq: state.nextSeq - 1,
-      },
-      events,
-      alerts: changedAlerts(state, events),
     });
-    if (rules.slackEnabled) await announce(events);
+    if (!rules.slackEnabled) return;
+    // The incident's own complaints about Slack are not posted to Slack.
+    const shown = [...unannounced.splice(0), ...events.filter((event) => event.actor !== 'slack')];
+    if (Date.now() < slackOut.retryAt) {
+      unannounced.push(...shown);
+      return;
+    }
+    try {
+      await announce(shown);
+      if (slackOut.failures > 0) unpersisted.push(record(state, now(), 'slack', 'dependency', 'Slack answers again'));
+      slackOut.failures = 0;
+    } catch (error) {
+      unannounced.push(...shown);
+      slackOut.failures += 1;
+      slackOut.retryAt = Date.now() + backoffMs(slackOut.failures);
+      if (slackOut.failures === 1) unpersisted.push(record(state, now(), 'slack', 'dependency', `Slack: ${reason(error)}; trying again`));
+    }
+  }
+
+  /** The incident's row, events and alerts in PostgreSQL; kept for later when the database does not answer. */
+  async function persist(events: IncidentEvent[], incident: IncidentRow): Promise<void> {
+    if (Date.now() < store.retryAt) {
+      unpersisted.push(...events);
+      return;
+    }
+    try {
+      await incidents.persistIncident({ incidentId, workflowId: info.workflowId, runId: info.runId, incident, events, alerts: changedAlerts(state, events) });
+    } catch (error) {
+      unpersisted.push(...events);
+      store.failures += 1;
+      store.retryAt = Date.now() + backoffMs(store.failures);
+      if (store.failures === 1) unpersisted.push(record(state, now(), 'system', 'dependency', `could not record the incident in PostgreSQL: ${reason(error)}; retrying`));
+      return;
+    }
+    if (store.failures > 0) {
+      store.failures = 0;
+      outbox.push(record(state, now(), 'system', 'dependency', 'PostgreSQL answers again; the timeline is recorded'));
+    }
   }
 
   function incidentLink(): string {
@@ -398,8 +465,14 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     const firing = firingAlerts(state).filter((alert) => !alert.mutedBy);
     const asked = JSON.stringify(firing.map((alert) => alert.fingerprint).sort());
     if (firing.length === 0 || asked === remediationAskedFor) return;
+    let plans: Awaited<ReturnType<typeof runbooks.planRemediation>>;
+    try {
+      plans = await runbooks.planRemediation({ labels: firing.map((alert) => alert.labels), started: remediations.map((entry) => entry.runbook) });
+    } catch (error) {
+      outbox.push(record(state, now(), 'system', 'dependency', `could not plan runbooks: ${reason(error)}; the ladder is not held`));
+      return;
+    }
     remediationAskedFor = asked;
-    const plans = await runbooks.planRemediation({ labels: firing.map((alert) => alert.labels), started: remediations.map((entry) => entry.runbook) });
     for (const plan of plans) {
       const workflowId = `${info.workflowId}/${info.firstExecutionRunId.slice(0, 8)}/remediation-${plan.runbook}`;
       await startChild(remediationWorkflow, {
@@ -421,6 +494,18 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     return until !== undefined && until > Date.now() ? until : undefined;
   }
 
+  /** A ladder that has already ended (terminated by hand) cannot be told anything: it is marked finished. */
+  async function tellLadder(send: () => Promise<void>): Promise<void> {
+    try {
+      await send();
+    } catch {
+      if (escalation && !escalation.finished) {
+        escalation.finished = 'gone';
+        outbox.push(record(state, now(), 'system', 'escalation', `the escalation ladder ${escalation.workflowId} is no longer running`));
+      }
+    }
+  }
+
   /** Starts a ladder for a triggered, unmuted incident that has none running; tells a running one what changed. */
   async function steerEscalation(): Promise<void> {
     if (!rules.escalationEnabled) return;
@@ -431,7 +516,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       delete urgent.escalateNow;
       if (running && state.phase === 'triggered' && !escalation!.exhausted) {
         outbox.push(record(state, now(), `runbook:${urgent.runbook}`, 'escalated', `runbook ${urgent.runbook} did not help: escalated to the next level`));
-        await getExternalWorkflowHandle(escalation!.workflowId).signal(skipLevelSignal, { by: `runbook:${urgent.runbook}` });
+        await tellLadder(() => getExternalWorkflowHandle(escalation!.workflowId).signal(skipLevelSignal, { by: `runbook:${urgent.runbook}` }));
         return;
       }
     }
@@ -439,10 +524,12 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       const tell = state.phase === 'resolved' ? 'resolved' : state.phase === 'acknowledged' ? 'acknowledged' : undefined;
       if (tell && escalation!.told !== tell && !(tell === 'acknowledged' && escalation!.told === 'resolved')) {
         escalation!.told = tell;
-        await getExternalWorkflowHandle(escalation!.workflowId).signal(stopEscalationSignal, {
-          reason: tell,
-          by: (tell === 'resolved' ? state.resolvedBy : state.acknowledgedBy) ?? 'system',
-        });
+        await tellLadder(() =>
+          getExternalWorkflowHandle(escalation!.workflowId).signal(stopEscalationSignal, {
+            reason: tell,
+            by: (tell === 'resolved' ? state.resolvedBy : state.acknowledgedBy) ?? 'system',
+          }),
+        );
       }
       return;
     }
@@ -451,8 +538,15 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     const first = firingAlerts(state).find((alert) => !alert.mutedBy) ?? firingAlerts(state)[0]!;
     const routing = { labels: first.labels, severity: state.severity, service: state.service };
     // No route matched these: ask again only when what routing looks at changes, not on every alert.
-    if (JSON.stringify(routing) === unroutable) return;
-    const plan = await incidents.planEscalation(routing);
+    if (JSON.stringify(routing) === unroutable || Date.now() < planRetryAt) return;
+    let plan: Awaited<ReturnType<typeof incidents.planEscalation>>;
+    try {
+      plan = await incidents.planEscalation(routing);
+    } catch (error) {
+      planRetryAt = Date.now() + 30_000;
+      outbox.push(record(state, now(), 'system', 'dependency', `could not choose an escalation policy: ${reason(error)}; trying again in 30s`));
+      return;
+    }
     if (!plan) {
       unroutable = JSON.stringify(routing);
       return;
@@ -481,13 +575,22 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
   const work = () => pendingBatches.length > 0 || outbox.length > 0 || escalationChanged;
+  /** Something a dependency did not take is due to be tried again. */
+  const retryDue = () => (unpersisted.length > 0 && Date.now() >= store.retryAt) || (unannounced.length > 0 && Date.now() >= slackOut.retryAt);
+  /** When the next retry is due; Infinity when nothing waits for one. */
+  const nextRetryAt = () =>
+    Math.min(
+      unpersisted.length > 0 ? store.retryAt : Infinity,
+      unannounced.length > 0 ? slackOut.retryAt : Infinity,
+      planRetryAt > Date.now() ? planRetryAt : Infinity,
+    );
 
   for (;;) {
     while (pendingBatches.length > 0) await applyBatch(pendingBatches.shift()!);
     escalationChanged = false;
     await steerRemediation();
     await steerEscalation();
-    if (outbox.length > 0) {
+    if (outbox.length > 0 || retryDue()) {
       await flush();
       continue;
     }
@@ -507,17 +610,22 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
             escalations,
             children: children.slice(-20),
             ...(remediations.length > 0 ? { remediations: remediations.slice(-20) } : {}),
+            ...(unpersisted.length > 0 ? { unpersisted } : {}),
+            ...(unannounced.length > 0 ? { unannounced } : {}),
           },
         });
       }
       continue;
     }
+    // Each wait also ends when a retry is due; only its own deadline decides what the wait was for.
+    const retryAt = nextRetryAt();
 
     if (state.phase === 'resolved') {
       // Stay open for the reopen window: an alert firing again reopens this incident.
       const closesAt = Date.parse(state.resolvedAt ?? now()) + rules.reopenWindowMs;
-      const woke = await condition(() => work() || state.phase !== 'resolved' || historyFull(), Math.max(0, closesAt - Date.now()));
-      if (!woke) {
+      const until = Math.min(closesAt, retryAt);
+      const woke = await condition(() => work() || state.phase !== 'resolved' || historyFull(), Math.max(0, until - Date.now()));
+      if (!woke && until === closesAt) {
         // Let a ladder finish telling everyone before the incident closes.
         if (escalation && !escalation.finished) await condition(() => escalation!.finished !== undefined, '5m');
         break;
@@ -529,21 +637,28 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       // The quiet period runs from the last resolution; any change restarts the decision.
       const quietSince = Math.max(...Object.values(state.alerts).map((alert) => Date.parse(alert.lastChangedAt)));
       const resolvesAt = quietSince + rules.quietPeriodMs;
+      const until = Math.min(resolvesAt, retryAt);
       const woke = await condition(
         () => work() || !allAlertsResolved(state) || state.phase === 'resolved' || historyFull(),
-        Math.max(0, resolvesAt - Date.now()),
+        Math.max(0, until - Date.now()),
       );
-      if (!woke) outbox.push(...resolve(state, 'system', now()));
+      if (!woke && until === resolvesAt) outbox.push(...resolve(state, 'system', now()));
       continue;
     }
 
     const heldUntil = escalationHeldUntil();
     const wake = () => work() || allAlertsResolved(state) || state.phase === 'resolved' || historyFull();
     // A held ladder starts when the hold runs out, even if nothing else happens.
-    if (heldUntil !== undefined) await condition(wake, heldUntil - Date.now());
+    const until = Math.min(heldUntil ?? Infinity, retryAt);
+    if (until !== Infinity) await condition(wake, until - Date.now());
     else await condition(wake);
   }
 
+  // Closing: what our database has not taken yet is written before the incident ends.
+  while (unpersisted.length > 0) {
+    await sleep(Math.max(0, store.retryAt - Date.now()));
+    await flush();
+  }
   await condition(allHandlersFinished);
   return status();
 }

@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { freePort, waitFor } from './net.js';
 import { ManagedProcess } from './process.js';
@@ -53,20 +54,31 @@ function postgresBinDir(): string {
 /**
  * A private cluster under `dir`, made with initdb on first use and started with
  * pg_ctl's postgres on a free port (kept in dir/port so a second start reuses
- * it). PostgreSQL refuses to run as root, so as root it runs as `postgres`.
+ * it). PostgreSQL refuses to run as root, so as root it runs as `postgres`;
+ * when `postgres` cannot reach `dir` (a checkout under /root, or in a 0700
+ * mktemp folder), the cluster lives in /var/tmp under a name derived from
+ * `dir`, and `dir/location` says where.
  */
-async function startPrivateCluster(dir: string, logFile: string): Promise<ResolvedPostgres> {
+async function startPrivateCluster(requestedDir: string, logFile: string): Promise<ResolvedPostgres> {
   const bin = postgresBinDir();
-  const dataDir = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
   const runAs = (command: string, args: string[]): [string, string[]] =>
     asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(requestedDir, { recursive: true });
+  let dir = requestedDir;
   if (asRoot) {
     const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
     const [uid, gid] = [id('-u'), id('-g')];
-    chownSync(dir, uid, gid);
+    chownSync(requestedDir, uid, gid);
+    const reachable = (path: string) => spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', path, '-a', '-x', path]).status === 0;
+    if (!reachable(requestedDir)) {
+      dir = join('/var/tmp', `ops-automation-pg-${createHash('sha256').update(resolve(requestedDir)).digest('hex').slice(0, 16)}`);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chownSync(dir, uid, gid);
+      writeFileSync(join(requestedDir, 'location'), `${dir}\n`);
+    }
   }
+  const dataDir = join(dir, 'data');
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     const [command, args] = runAs(join(bin, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-instructions']);
     execFileSync(command, args, { stdio: 'pipe' });

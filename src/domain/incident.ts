@@ -34,7 +34,9 @@ export type IncidentEventKind =
   | 'paged'
   | 'page-failed'
   | 'escalated'
-  | 'remediation';
+  | 'remediation'
+  /** A system the incident depends on (our database, Slack) failed, or came back. */
+  | 'dependency';
 
 export interface IncidentEvent {
   /** Position in this incident's timeline: with the workflow ID, the event's idempotency key. */
