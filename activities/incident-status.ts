@@ -8,6 +8,17 @@ export interface IncidentStatusDeps {
 
 export function createIncidentStatusActivities(deps: IncidentStatusDeps) {
   return {
+    /** Whether the incident still runs (a continue-as-new counts as running): a ladder whose incident ended, or was terminated, ends too. */
+    async incidentRunning(input: { workflowId: string }): Promise<boolean> {
+      try {
+        const description = await deps.temporal.workflow.getHandle(input.workflowId).describe();
+        return description.status.name === 'RUNNING' || description.status.name === 'CONTINUED_AS_NEW';
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      }
+    },
+
     async incidentAlertsResolved(input: { workflowId: string }): Promise<{ resolved: boolean; firing: string[] }> {
       try {
         const status = await deps.temporal.workflow.getHandle(input.workflowId).query(statusQuery);

@@ -1,4 +1,5 @@
-import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { createIncidentStatusActivities } from '../activities/incident-status.js';
 import type { createOnCallActivities } from '../activities/oncall.js';
 import type { createPagingActivities, PageKind, PageRecord, PageRequest } from '../activities/paging.js';
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
@@ -40,6 +41,15 @@ export interface EscalationResult {
 const pager = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(pagingLocal);
 const history = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(ownStoreLocal);
 const oncall = proxyLocalActivities<ReturnType<typeof createOnCallActivities>>(quickLocal);
+const incidentStatus = proxyLocalActivities<ReturnType<typeof createIncidentStatusActivities>>(quickLocal);
+
+/**
+ * Patch: the ladder checks that its incident still runs before each later
+ * level and every 15 minutes once exhausted, so a terminated incident's
+ * ladder pages nobody more. Ladders recorded before it replay without.
+ */
+const FOLLOWS_INCIDENT_PATCH = 'ladder-follows-incident';
+const EXHAUSTED_CHECK_MS = 15 * 60_000;
 
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
   const { workflowId } = workflowInfo();
@@ -146,10 +156,20 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     return pages.flat();
   }
 
+  const followsIncident = patched(FOLLOWS_INCIDENT_PATCH);
+  /** Stops the ladder when its incident no longer runs (it ended without telling us, or was terminated). */
+  const incidentGone = async (): Promise<boolean> => {
+    if (!followsIncident || stop?.reason === 'resolved') return false;
+    const running = await incidentStatus.incidentRunning({ workflowId: input.incidentWorkflowId }).catch(() => true);
+    if (!running) stop = { reason: 'resolved', by: 'system (the incident ended)' };
+    return !running;
+  };
+
   const { policy, responseTimesMs, businessHours } = input.plan;
   ladder: for (let cycle = 0; cycle <= policy.repeat; cycle += 1) {
     for (let index = 0; index < policy.levels.length; index += 1) {
       const level = policy.levels[index]!;
+      if ((cycle > 0 || index > 0) && (await incidentGone())) break ladder;
       const allowedAt = pageAllowedAt(Date.now(), input.incident.severity, businessHours);
       if (allowedAt > Date.now()) {
         await report({ kind: 'deferred', workflowId, until: new Date(allowedAt).toISOString() });
@@ -180,13 +200,17 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
   }
 
-  if (!stop) {
+  if (!stop && !(await incidentGone())) {
     if (policy.finalTargets.length > 0) {
       const pages = await pageLevel(policy.finalTargets, policy.repeat, policy.levels.length + 1, true);
       await report({ kind: 'level', workflowId, cycle: policy.repeat, level: policy.levels.length + 1, at: now(), pages, final: true });
     }
     await report({ kind: 'exhausted', workflowId, at: now() });
-    await condition(() => stop !== undefined);
+    if (followsIncident) {
+      while (!(await condition(() => stop !== undefined, EXHAUSTED_CHECK_MS))) if (await incidentGone()) break;
+    } else {
+      await condition(() => stop !== undefined);
+    }
   }
 
   // Acknowledged: PagerDuty hears it too; then wait for the resolution, which everyone hears.
@@ -203,7 +227,11 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     );
   if (stop!.reason === 'acknowledged') {
     await followUp('acknowledge');
-    await condition(() => stop!.reason === 'resolved');
+    if (followsIncident) {
+      while (!(await condition(() => stop!.reason === 'resolved', EXHAUSTED_CHECK_MS))) await incidentGone();
+    } else {
+      await condition(() => stop!.reason === 'resolved');
+    }
   }
   await followUp('resolve');
   // Every page has its row before the ladder ends.

@@ -232,4 +232,16 @@ describe('escalation ladders', () => {
     await expect(handle.executeUpdate(escalateUpdate, { args: [{ by: 'erin' }] })).rejects.toThrow();
     await handle.executeUpdate(resolveUpdate, { args: [{ by: 'erin' }] });
   });
+
+  it('ends with its incident: the ladder of a terminated incident pages nobody more and resolves what it paged', async () => {
+    const handle = await incidentOf('terminated');
+    const first = await statusWhen(handle, (s) => s.escalation?.level === 1, 20_000);
+    await handle.terminate('test: the incident is terminated by hand');
+    const ladder = clients.client.workflow.getHandle(first.escalation!.workflowId);
+    const result = await ladder.result();
+    expect(result).toMatchObject({ outcome: 'resolved', levelsPaged: 1 });
+    // Level 2 (email to the lead, 3 s later) never went out; PagerDuty heard the end.
+    expect(mailsTo('lead@example.com', service('terminated'))).toHaveLength(0);
+    expect(pdEvents(first.incidentId)).toEqual(['trigger', 'resolve']);
+  });
 });
