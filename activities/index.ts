@@ -1,6 +1,7 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createGuardrailActivities } from './guardrails.js';
+import { createHeartbeatActivities, type HeartbeatDeps } from './heartbeat.js';
 import { createHttpCheckActivities } from './http-check.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
 import { createIncidentStatusActivities } from './incident-status.js';
@@ -19,7 +20,7 @@ import { createScannerActivities, type ScannerDeps } from './scanner.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps & PrometheusDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps & PrometheusDeps & HeartbeatDeps;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -40,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRegistryActivities(),
     ...createGuardrailActivities(deps),
     ...createHttpCheckActivities(),
+    ...createHeartbeatActivities(deps),
     ...createRemediationSettingsActivities(deps),
     ...createIncidentStatusActivities(deps),
     ...createReportActivities(deps),

@@ -35,7 +35,7 @@ export interface ScheduleDefinition {
 
 export function scheduleDefinitions(
   policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts'>>,
-  options: { prefix?: string; databases?: string[] } = {},
+  options: { prefix?: string; databases?: string[]; heartbeat?: boolean } = {},
 ): ScheduleDefinition[] {
   const { schedules } = policy;
   const prefix = options.prefix ?? SCHEDULE_PREFIX;
@@ -124,6 +124,20 @@ export function scheduleDefinitions(
       overlap: 'SKIP',
       catchupWindow: '4m',
       note: `Health check of ${policy.healthCheck!.targets.length} workloads: stuck pods, CPU scaling, memory growth`,
+    });
+  }
+  if (options.heartbeat) {
+    definitions.push({
+      scheduleId: `${prefix}heartbeat`,
+      when: 'every 1m',
+      timeZone: 'UTC',
+      workflowType: 'heartbeatWorkflow',
+      workflowId: 'heartbeat',
+      args: [{ requestedBy: 'schedule' }],
+      // A missed beat is not made up: its absence is the message.
+      overlap: 'SKIP',
+      catchupWindow: '10s',
+      note: "Dead man's switch: a request to OPS_HEARTBEAT_URL every minute, noticed outside when it stops",
     });
   }
   return definitions.filter((definition) => definition.when.trim() !== 'off');

@@ -214,7 +214,7 @@ async function main(): Promise<void> {
   try {
     const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
     const prefix = env.OPS_SCHEDULE_PREFIX;
-    const changes = await applySchedules(client, scheduleDefinitions(loadPolicy(env.OPS_CONFIG), { prefix }), { taskQueue: env.OPS_TASK_QUEUE, prefix });
+    const changes = await applySchedules(client, scheduleDefinitions(loadPolicy(env.OPS_CONFIG), { prefix, heartbeat: Boolean(env.OPS_HEARTBEAT_URL) }), { taskQueue: env.OPS_TASK_QUEUE, prefix });
     const count = (kind: string) => changes.filter((change) => change.change === kind).length;
     summary.push([
       'Schedules',

@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       // Routing keys and signing secrets are read when a page needs them, never stored or logged.
       secret: (name) => process.env[name],
       ackLinks: ackSecret ? { secret: ackSecret, baseUrl: env.OPS_PUBLIC_URL } : undefined,
+      heartbeatUrl: env.OPS_HEARTBEAT_URL,
       databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL),
       temporal: clients.temporal,
       kube: () => clients.kube(),

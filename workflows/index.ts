@@ -10,3 +10,4 @@ export { remediationWorkflow } from './remediation.js';
 export { healthCheckWorkflow } from './health-check.js';
 export { reportWorkflow } from './report.js';
 export { imageScanWorkflow } from './image-scan.js';
+export { heartbeatWorkflow } from './heartbeat.js';

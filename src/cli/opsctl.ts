@@ -43,6 +43,7 @@ const context = {
   bucket: () => context.config().env.S3_BUCKET,
   taskQueue: () => context.config().env.OPS_TASK_QUEUE,
   schedulePrefix: () => context.config().env.OPS_SCHEDULE_PREFIX,
+  heartbeat: () => Boolean(context.config().env.OPS_HEARTBEAT_URL),
   policy: () => context.config().policy,
   json: () => Boolean(program.opts<{ json?: boolean }>().json),
 };

@@ -15,6 +15,7 @@ const SECRET_VARIABLES = new Set([
   'SLACK_SIGNING_SECRET',
   'PAGERDUTY_WEBHOOK_SECRET',
   'OPS_ACK_SECRET',
+  'OPS_HEARTBEAT_URL',
 ]);
 
 const hostPort = z
@@ -82,6 +83,8 @@ const envSchema = z.object({
   OPS_ACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Where people reach the webhook server, for links in pages (email acknowledgement). */
   OPS_PUBLIC_URL: httpUrl.default('http://localhost:8080'),
+  /** The dead man's switch: called every minute by the ops-heartbeat schedule (its URL carries a token). */
+  OPS_HEARTBEAT_URL: httpUrl.optional(),
   SMTP_URL: smtpUrl.optional(),
   SMTP_FROM: nonEmpty.default('ops-automation <ops@localhost>'),
   PAGERDUTY_ROUTING_KEY: nonEmpty.optional(),

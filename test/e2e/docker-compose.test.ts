@@ -100,10 +100,28 @@ describe('docker-compose.yml', () => {
       encoding: 'utf8',
     });
     // The SLO file: 9 recording rules and 2 burn-rate alerts for each of the example policy's 3 SLOs.
-    expect(rules.match(/SUCCESS: \d+ rules found/g)).toEqual(['SUCCESS: 8 rules found', 'SUCCESS: 4 rules found', 'SUCCESS: 33 rules found']);
+    expect(rules.match(/SUCCESS: \d+ rules found/g)).toEqual(['SUCCESS: 8 rules found', 'SUCCESS: 5 rules found', 'SUCCESS: 33 rules found']);
     const alertmanager = parse(readFileSync(`${ROOT}/deploy/alertmanager/alertmanager.yml`, 'utf8')) as {
       receivers: Array<{ webhook_configs: Array<{ url: string }> }>;
     };
     expect(alertmanager.receivers[0]?.webhook_configs[0]?.url).toBe('http://webhooks:8080/webhooks/alertmanager');
+  });
+
+  it('routes ops-automation\'s own alerts and the Watchdog straight to PagerDuty, never through the intake', () => {
+    const receiverOf = (...labels: string[]) =>
+      execFileSync('amtool', ['config', 'routes', 'test', '--config.file=deploy/alertmanager/alertmanager.yml', ...labels], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    expect(receiverOf('alertname=Watchdog', 'priority=P5', 'severity=low')).toBe('watchdog');
+    for (const alertname of ['OpsWorkerDown', 'OpsWebhookErrors', 'OpsWorkflowTaskFailures', 'OpsScheduleMissed']) {
+      expect(receiverOf(`alertname=${alertname}`, 'service=ops-automation', 'severity=critical')).toBe('ops-automation-self');
+    }
+    expect(receiverOf('alertname=HighErrorRatio', 'service=checkout', 'severity=critical')).toBe('ops-automation');
+    const alertmanager = parse(readFileSync(`${ROOT}/deploy/alertmanager/alertmanager.yml`, 'utf8')) as {
+      receivers: Array<{ name: string; pagerduty_configs?: Array<{ routing_key_file: string }>; webhook_configs?: unknown[] }>;
+    };
+    for (const name of ['watchdog', 'ops-automation-self']) {
+      const receiver = alertmanager.receivers.find((entry) => entry.name === name)!;
+      expect(receiver.webhook_configs).toBeUndefined();
+      expect(receiver.pagerduty_configs?.[0]?.routing_key_file).toMatch(/^\/tmp\/pagerduty-/);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { ensureTool } from '../../scripts/stack/tools.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
+import { HttpRecorder } from '../support/http-recorder.js';
 import { statusWhen } from '../support/incidents.js';
 import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
@@ -44,10 +45,12 @@ describe('the README starts every workflow type with the temporal CLI', () => {
   const taskQueue = uniqueTaskQueue('readme');
   // The rollout line's cluster and scanner: the Kubernetes fake and a Trivy stand-in.
   const kube = new FakeKubernetes();
+  // The heartbeat line's receiver, standing in for healthchecks.io or a PagerDuty heartbeat.
+  const beats = new HttpRecorder(() => ({ status: 200, body: {} }));
 
   beforeAll(async () => {
     clients = await connectStack();
-    await kube.start();
+    await Promise.all([kube.start(), beats.start('/ping/readme')]);
     kube.podReadyMs = 100;
     kube.addWorkload('Deployment', 'shop', 'api', { image: 'registry.example.com/shop/api:1.4.2', replicas: 2 });
     const reports = join(mkdtempSync(join(tmpdir(), 'ops-readme-')), 'reports.json');
@@ -60,19 +63,19 @@ describe('the README starts every workflow type with the temporal CLI', () => {
       },
       'test',
     );
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ taskQueue, policy, kube: () => kube.kubeConfig() })));
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ taskQueue, policy, kube: () => kube.kubeConfig(), heartbeatUrl: beats.url })));
   });
 
   afterAll(async () => {
     await worker.stop();
-    await kube.stop();
+    await Promise.all([kube.stop(), beats.stop()]);
     await clients.close();
   });
 
   it('runs each line as written, and each workflow does its job', async () => {
     const commands = readmeCommands();
     const types = commands.map((command) => /--type (\w+)/.exec(command)?.[1]);
-    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow', 'imageScanWorkflow']);
+    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow', 'imageScanWorkflow', 'heartbeatWorkflow']);
     const temporal = await ensureTool('temporal', () => undefined);
     const env = { ...process.env, PATH: `${temporal.replace(/\/temporal$/, '')}:${process.env.PATH}`, TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: testStack().namespace };
     const results: Record<string, unknown> = {};
@@ -101,6 +104,8 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(results.remediationWorkflow).toMatchObject({ outcome: 'dry-run', steps: [{ step: '1-rolling-restart', outcome: 'dry-run', detail: 'would rolling restart of Deployment shop/api' }] });
     expect(results.reportWorkflow).toMatchObject({ window: { period: 'daily' }, htmlKey: expect.stringMatching(/^reports\/daily\/\d{4}-\d\d-\d\d\.html$/) });
     expect(results.imageScanWorkflow).toEqual({ dryRun: true, findings: [] });
+    expect(results.heartbeatWorkflow).toEqual({ status: 200, requestedBy: 'system' });
+    expect(beats.requests).toHaveLength(1);
     expect(results.healthCheckWorkflow).toMatchObject({ dryRun: true, targets: 1, decisions: [{ target: 'shop/api', rule: 'pods', action: 'none' }] });
   });
 });

@@ -43,4 +43,15 @@ describe('schedule definitions', () => {
     const off = parsePolicy({ schedules: { healthCheck: 'off' }, healthCheck: { targets: [{ namespace: 'shop', deployment: 'api' }] } }, 'test');
     expect(scheduleDefinitions(off).map((definition) => definition.scheduleId)).not.toContain('ops-health-check');
   });
+
+  it('declare the heartbeat every minute only when OPS_HEARTBEAT_URL is set', () => {
+    expect(scheduleDefinitions(parsePolicy({}, 'test')).map((definition) => definition.workflowType)).not.toContain('heartbeatWorkflow');
+    expect(scheduleDefinitions(parsePolicy({}, 'test'), { heartbeat: true }).find((definition) => definition.workflowType === 'heartbeatWorkflow')).toMatchObject({
+      scheduleId: 'ops-heartbeat',
+      when: 'every 1m',
+      workflowId: 'heartbeat',
+      overlap: 'SKIP',
+      catchupWindow: '10s',
+    });
+  });
 });

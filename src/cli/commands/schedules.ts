@@ -16,6 +16,8 @@ export interface SchedulesContext {
   policy: () => Policy;
   taskQueue: () => string;
   schedulePrefix: () => string;
+  /** Whether OPS_HEARTBEAT_URL is set, which declares the heartbeat schedule. */
+  heartbeat: () => boolean;
   json: () => boolean;
 }
 
@@ -62,7 +64,7 @@ export function registerScheduleCommands(program: Command, context: SchedulesCon
     .option('--dry-run', 'show what would change and change nothing')
     .action(async (options: { dryRun?: boolean }) => {
       const prefix = context.schedulePrefix();
-      const changes = await applySchedules(await context.temporal(), scheduleDefinitions(context.policy(), { prefix }), {
+      const changes = await applySchedules(await context.temporal(), scheduleDefinitions(context.policy(), { prefix, heartbeat: context.heartbeat() }), {
         taskQueue: context.taskQueue(),
         prefix,
         dryRun: options.dryRun === true,
