@@ -32,6 +32,7 @@ import {
   newIncident,
   record,
   resolve,
+  resolvedByGroup,
   validateAcknowledge,
   validateNote,
   validateResolve,
@@ -169,6 +170,13 @@ const runbooks = proxyLocalActivities<ReturnType<typeof createRemediationSetting
  */
 const REMEDIATION_PATCH = 'incident-remediation';
 
+/**
+ * Patch: an Alertmanager group's own status decides (a resolved group
+ * resolves alerts max_alerts left out), and the timeline says how many were
+ * left out. Histories recorded before it replay without.
+ */
+const GROUP_STATUS_PATCH = 'incident-group-status';
+
 /** History length at which a run hands over to a fresh one even if the server has not suggested it. */
 const DEFAULT_HISTORY_LIMIT = 5000;
 
@@ -199,6 +207,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   const store = { failures: 0, retryAt: 0 };
   const slackOut = { failures: 0, retryAt: 0 };
   let planRetryAt = 0;
+  /** The last count of alerts Alertmanager's max_alerts left out, said once per change. */
+  let lastTruncated = 0;
 
   const status = (): IncidentStatus => ({
     incidentId,
@@ -336,7 +346,16 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     }
     const at = now();
     const links = batch.externalURL ? { externalURL: batch.externalURL } : {};
-    outbox.push(...applyAlerts(state, batch.alerts, at, rules, mutes, links));
+    let alerts = batch.alerts;
+    if (batch.group && patched(GROUP_STATUS_PATCH)) {
+      const { truncatedAlerts } = batch.group;
+      if (truncatedAlerts > 0 && truncatedAlerts !== lastTruncated) {
+        outbox.push(record(state, at, 'system', 'alerts-truncated', `Alertmanager left out ${truncatedAlerts} alert${truncatedAlerts === 1 ? '' : 's'} of this group (max_alerts); the incident follows the group`));
+      }
+      lastTruncated = truncatedAlerts;
+      alerts = [...alerts, ...resolvedByGroup(state, batch.group, alerts, batch.receivedAt)];
+    }
+    outbox.push(...applyAlerts(state, alerts, at, rules, mutes, links));
     if (batch.acknowledgeBy && !validateAcknowledge(state, batch.acknowledgeBy)) {
       outbox.push(...acknowledge(state, batch.acknowledgeBy, at));
     }

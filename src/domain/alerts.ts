@@ -32,6 +32,12 @@ export interface AlertBatch {
   /** Alertmanager's externalURL and receiver, for links. */
   externalURL?: string;
   receiver?: string;
+  /**
+   * Alertmanager's group as a whole: its status, its group labels, and how
+   * many alerts `max_alerts` left out of this notification. A group whose
+   * notification says resolved has resolved, listed alerts or not.
+   */
+  group?: { status: 'firing' | 'resolved'; labels: Labels; truncatedAlerts: number };
 }
 
 /** The human title of an alert: its summary, else its alertname. */

@@ -1,4 +1,4 @@
-import { alertService, alertTitle, type AlertSource, type IncomingAlert } from './alerts.js';
+import { alertService, alertTitle, type AlertSource, type IncomingAlert, type Labels } from './alerts.js';
 import { highestSeverity, severityOf, severityRank, type Severity, type SeverityPolicy } from './severity.js';
 
 /**
@@ -36,7 +36,9 @@ export type IncidentEventKind =
   | 'escalated'
   | 'remediation'
   /** A system the incident depends on (our database, Slack) failed, or came back. */
-  | 'dependency';
+  | 'dependency'
+  /** Alertmanager's max_alerts left alerts of the group out of a notification. */
+  | 'alerts-truncated';
 
 export interface IncidentEvent {
   /** Position in this incident's timeline: with the workflow ID, the event's idempotency key. */
@@ -281,4 +283,29 @@ export function validateNote(by: string | undefined, text: string | undefined): 
 
 export function addNote(state: IncidentState, by: string, text: string, at: string): IncidentEvent[] {
   return [record(state, at, by, 'note', text.trim())];
+}
+
+/**
+ * The alerts a resolved Alertmanager group resolves beyond those it lists:
+ * every firing alert of the incident that carries the group's labels, which
+ * `max_alerts` may have left out of the notification.
+ */
+export function resolvedByGroup(
+  state: IncidentState,
+  group: { status: 'firing' | 'resolved'; labels: Labels },
+  listed: readonly IncomingAlert[],
+  at: string,
+): IncomingAlert[] {
+  if (group.status !== 'resolved') return [];
+  const named = new Set(listed.map((alert) => alert.fingerprint));
+  return firingAlerts(state)
+    .filter((alert) => !named.has(alert.fingerprint) && Object.entries(group.labels).every(([name, value]) => alert.labels[name] === value))
+    .map((alert) => ({
+      fingerprint: alert.fingerprint,
+      status: 'resolved' as const,
+      labels: alert.labels,
+      annotations: alert.annotations,
+      ...(alert.startsAt ? { startsAt: alert.startsAt } : {}),
+      endsAt: at,
+    }));
 }

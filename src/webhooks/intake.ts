@@ -91,6 +91,7 @@ export function registerIntakeRoutes(app: FastifyInstance, deps: IntakeDeps): vo
             alerts: groupAlerts,
             externalURL: payload.externalURL,
             receiver: payload.receiver,
+            group: { status: payload.status, labels: payload.groupLabels, truncatedAlerts: payload.truncatedAlerts },
           }),
         ),
       );

@@ -5,6 +5,7 @@ import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import type { WebhookServer } from '../../src/webhooks/server.js';
 import { TestAlertmanager } from '../support/alertmanager.js';
+import { statusWhen } from '../support/incidents.js';
 import { startIntakeServer } from '../support/intake-server.js';
 import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
@@ -19,6 +20,8 @@ describe('a real Alertmanager feeding the intake', () => {
   let clients: StackClients;
   let app: WebhookServer;
   let alertmanager: TestAlertmanager;
+  /** The same Alertmanager setup with max_alerts: 3, which truncates each notification to three alerts. */
+  let truncating: TestAlertmanager;
   let worker: { stop(): Promise<void> };
   const taskQueue = uniqueTaskQueue('alertmanager');
   const unique = taskQueue.slice(-8);
@@ -37,11 +40,14 @@ describe('a real Alertmanager feeding the intake', () => {
     const dir = join(testStack().runDir, `alertmanager-${unique}`);
     mkdirSync(dir, { recursive: true });
     alertmanager = new TestAlertmanager(dir, `${base}/webhooks/alertmanager`, TOKEN);
-    await alertmanager.start();
+    const truncatingDir = join(dir, 'max-alerts');
+    mkdirSync(truncatingDir, { recursive: true });
+    truncating = new TestAlertmanager(truncatingDir, `${base}/webhooks/alertmanager`, TOKEN, 3);
+    await Promise.all([alertmanager.start(), truncating.start()]);
   });
 
   afterAll(async () => {
-    await alertmanager.stop();
+    await Promise.all([alertmanager.stop(), truncating.stop()]);
     await app.close();
     await worker.stop();
     await clients.close();
@@ -82,5 +88,23 @@ describe('a real Alertmanager feeding the intake', () => {
     await expect.poll(async () => (await incidentsOf(db)).map((row) => row.status), { timeout: 30_000, interval: 500 }).toEqual(['resolved']);
     const { rows } = await clients.pool.query(`SELECT resolved_by FROM incidents WHERE service = $1`, [checkout]);
     expect(rows).toEqual([{ resolved_by: 'system' }]);
+  });
+
+  it('resolves a group Alertmanager truncated with max_alerts, and says how many alerts it left out', async () => {
+    const service = `truncated-${unique}`;
+    const startsAt = new Date(Date.now() - 60_000).toISOString();
+    const alerts = ['a', 'b', 'c', 'd'].map((instance) => ({ labels: { alertname: 'NodeDown', service, instance, severity: 'critical' }, annotations: { summary: 'node down' }, startsAt }));
+    await truncating.postAlerts(alerts);
+    await expect.poll(async () => (await incidentsOf(service)).map((row) => [row.status, row.alerts]), { timeout: 30_000, interval: 500 }).toEqual([['triggered', 3]]);
+    const workflowId = (await incidentsOf(service))[0]!.workflow_id;
+    const handle = clients.client.workflow.getHandle(workflowId);
+    const firing = await statusWhen(handle, (status) => status.timeline.some((event) => event.text.includes('left out')));
+    expect(firing.timeline.map((event) => event.text)).toContain('Alertmanager left out 1 alert of this group (max_alerts); the incident follows the group');
+
+    // Two resolve, then the rest: every notification lists at most three, whatever it lists the group's status decides.
+    await truncating.postAlerts(alerts.slice(0, 2).map((alert) => ({ ...alert, endsAt: new Date().toISOString() })));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await truncating.postAlerts(alerts.map((alert) => ({ ...alert, endsAt: new Date().toISOString() })));
+    await expect.poll(async () => (await incidentsOf(service)).map((row) => row.status), { timeout: 30_000, interval: 500 }).toEqual(['resolved']);
   });
 });

@@ -16,6 +16,8 @@ export class TestAlertmanager {
     private readonly dir: string,
     private readonly webhookUrl: string,
     private readonly token: string,
+    /** The receiver's max_alerts: Alertmanager lists at most this many alerts per notification (0: all). */
+    private readonly maxAlerts = 0,
   ) {}
 
   async start(): Promise<void> {
@@ -37,6 +39,7 @@ export class TestAlertmanager {
         '    webhook_configs:',
         `      - url: ${this.webhookUrl}`,
         '        send_resolved: true',
+        `        max_alerts: ${this.maxAlerts}`,
         '        http_config:',
         '          authorization:',
         '            type: Bearer',

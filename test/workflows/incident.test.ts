@@ -132,6 +132,20 @@ describe('incidentWorkflow', () => {
     expect(result.state).toBe('resolved');
   });
 
+  it('resolves when its Alertmanager group resolves, whichever alerts max_alerts left out of the notification', async () => {
+    const group = { labels: { alertname: 'HighErrorRate', service: 'api' }, truncatedAlerts: 1 };
+    const firing = ['t1', 't2', 't3'].map((fingerprint) => alert(fingerprint, 'firing', { service: 'api', instance: fingerprint }));
+    const handle = await deliver(clients.client, taskQueue, key('truncated'), batch(firing, { group: { status: 'firing', ...group } }));
+    const seen = await statusWhen(handle, (s) => s.alerts.length === 3);
+    expect(seen.timeline.map((event) => event.text)).toContain('Alertmanager left out 1 alert of this group (max_alerts); the incident follows the group');
+    // The resolved notification lists three of the four again, not the same three: t1 is left out this time.
+    const listed = ['t2', 't3', 't4'].map((fingerprint) => alert(fingerprint, 'resolved', { service: 'api', instance: fingerprint }));
+    await deliver(clients.client, taskQueue, key('truncated'), batch(listed, { group: { status: 'resolved', ...group } }));
+    const status = await statusWhen(handle, (s) => s.state === 'resolved');
+    expect(status.alerts.filter((entry) => entry.status === 'firing')).toEqual([]);
+    expect(status.resolvedBy).toBe('system');
+  });
+
   it('does not resolve a flapping alert that fires again within the quiet period', async () => {
     const handle = await deliver(clients.client, taskQueue, key('flap'), batch([alert('f1', 'firing', { service: 'api' }, '2026-11-23T10:00:00Z')]));
     await statusWhen(handle, (s) => s.alerts.length === 1);
