@@ -5,7 +5,7 @@ import type { AlertSource, Labels } from '../src/domain/alerts.js';
 import type { AlertRecord, IncidentEvent, IncidentPhase } from '../src/domain/incident.js';
 import { choosePolicy, type EscalationPlan } from '../src/domain/escalation.js';
 import { matchesAll } from '../src/domain/matchers.js';
-import { muteReason } from '../src/domain/muting.js';
+import { muteReason, openWindowFor, windowClosesAt } from '../src/domain/muting.js';
 import type { Severity, SeverityPolicy } from '../src/domain/severity.js';
 import { writeAuditEvent } from '../src/db/audit.js';
 
@@ -61,8 +61,57 @@ export interface PersistIncidentInput {
   alerts: AlertRecord[];
 }
 
+
+export interface MuteQuestion {
+  incidentId: string;
+  alerts: Array<{ fingerprint: string; labels: Labels }>;
+}
+
+/** How soon an inhibited alert is looked at again. */
+export const INHIBITION_RECHECK_MS = 15_000;
+
 export function createIncidentActivities(deps: IncidentDeps) {
   const { policy } = deps;
+
+  /** Reasons by fingerprint, and the earliest instant one of them may end. */
+  async function muting(input: MuteQuestion): Promise<{ reasons: Record<string, string>; closesAt?: number }> {
+    const at = Date.now();
+    // With our database down, the policy's windows still mute; opsctl's and other incidents' alerts are unknown.
+    const stored = await storedMaintenanceWindows(deps.pool, { current: true }).catch(() => []);
+    const windows = [...policy.maintenanceWindows, ...stored.map((entry) => entry.window)];
+    const reasons: Record<string, string> = {};
+    let closesAt: number | undefined;
+    const until = (instant: number) => (closesAt = closesAt === undefined ? instant : Math.min(closesAt, instant));
+    for (const alert of input.alerts) {
+      const window = openWindowFor(windows, alert.labels, at);
+      if (window) {
+        reasons[alert.fingerprint] = `maintenance window "${window.name}"`;
+        until(windowClosesAt(window, at));
+        continue;
+      }
+      // Sources: the delivery's own firing alerts and those firing in any open incident.
+      let sources: Labels[] = input.alerts.map((other) => other.labels);
+      const rules = policy.inhibitRules.filter((rule) => matchesAll(rule.targetMatchers, alert.labels));
+      for (const rule of rules) {
+        const equal = Object.fromEntries(rule.equal.map((name) => [name, alert.labels[name] ?? '']));
+        const rows = await deps.pool
+          .query<{ labels: Labels }>(
+            `SELECT labels FROM incident_alerts WHERE status = 'firing' AND labels @> $1::jsonb
+               AND NOT (incident_id = $2 AND fingerprint = $3) LIMIT 500`,
+            [JSON.stringify(equal), input.incidentId, alert.fingerprint],
+          )
+          .then((result) => result.rows, () => []);
+        sources = [...sources, ...rows.map((row) => row.labels)];
+      }
+      const reason = muteReason(alert.labels, at, [], rules, sources);
+      if (reason) {
+        reasons[alert.fingerprint] = reason;
+        until(at + INHIBITION_RECHECK_MS);
+      }
+    }
+    return { reasons, ...(closesAt !== undefined ? { closesAt } : {}) };
+  }
+
   return {
     async loadIncidentRules(): Promise<IncidentRulesSnapshot> {
       return {
@@ -93,34 +142,18 @@ export function createIncidentActivities(deps: IncidentDeps) {
     },
 
     /** Mute reasons by fingerprint for the given firing alerts; absent = pages. */
-    async evaluateMutes(input: {
-      incidentId: string;
-      alerts: Array<{ fingerprint: string; labels: Labels }>;
-    }): Promise<Record<string, string>> {
-      const at = Date.now();
-      // With our database down, the policy's windows still mute; opsctl's and other incidents' alerts are unknown.
-      const stored = await storedMaintenanceWindows(deps.pool, { current: true }).catch(() => []);
-      const windows = [...policy.maintenanceWindows, ...stored.map((entry) => entry.window)];
-      const reasons: Record<string, string> = {};
-      for (const alert of input.alerts) {
-        // Sources: the delivery's own firing alerts and those firing in any open incident.
-        let sources: Labels[] = input.alerts.map((other) => other.labels);
-        const rules = policy.inhibitRules.filter((rule) => matchesAll(rule.targetMatchers, alert.labels));
-        for (const rule of rules) {
-          const equal = Object.fromEntries(rule.equal.map((name) => [name, alert.labels[name] ?? '']));
-          const rows = await deps.pool
-            .query<{ labels: Labels }>(
-              `SELECT labels FROM incident_alerts WHERE status = 'firing' AND labels @> $1::jsonb
-                 AND NOT (incident_id = $2 AND fingerprint = $3) LIMIT 500`,
-              [JSON.stringify(equal), input.incidentId, alert.fingerprint],
-            )
-            .then((result) => result.rows, () => []);
-          sources = [...sources, ...rows.map((row) => row.labels)];
-        }
-        const reason = muteReason(alert.labels, at, windows, rules, sources);
-        if (reason) reasons[alert.fingerprint] = reason;
-      }
-      return reasons;
+    async evaluateMutes(input: MuteQuestion): Promise<Record<string, string>> {
+      return (await muting(input)).reasons;
+    },
+
+    /**
+     * Mute reasons, and when to ask again: when the earliest window that mutes
+     * one of them closes, and within INHIBITION_RECHECK_MS while one is
+     * inhibited (the inhibiting alert lives in another incident).
+     */
+    async evaluateMuting(input: MuteQuestion): Promise<{ reasons: Record<string, string>; recheckAt?: string }> {
+      const { reasons, closesAt } = await muting(input);
+      return { reasons, ...(closesAt !== undefined ? { recheckAt: new Date(closesAt).toISOString() } : {}) };
     },
 
     /**

@@ -31,6 +31,7 @@ import {
   isMuted,
   newIncident,
   record,
+  remute,
   resolve,
   resolvedByGroup,
   validateAcknowledge,
@@ -149,6 +150,8 @@ export const resolveUpdate = defineUpdate<IncidentStatus, [{ by: string; note?: 
 export const addNoteUpdate = defineUpdate<IncidentStatus, [{ by: string; text: string }]>('addNote');
 export const escalateUpdate = defineUpdate<IncidentStatus, [{ by: string }]>('escalate');
 export const statusQuery = defineQuery<IncidentStatus>('status');
+/** Look at the mutes again now (opsctl sends it when it removes a window that mutes this incident's alerts). */
+export const recheckMutesSignal = defineSignal('recheckMutes');
 
 const remoteStore = proxyActivities<ReturnType<typeof createIncidentActivities>>(quickApiCall);
 const localStore = proxyLocalActivities<ReturnType<typeof createIncidentActivities>>(ownStoreLocal);
@@ -176,6 +179,13 @@ const REMEDIATION_PATCH = 'incident-remediation';
  * left out. Histories recorded before it replay without.
  */
 const GROUP_STATUS_PATCH = 'incident-group-status';
+
+/**
+ * Patch: mutes are looked at again when they may end (a window's end, every
+ * 15 s while inhibited, on the recheckMutes signal), and an alert whose mute
+ * is over pages. Histories recorded before it replay with mutes kept.
+ */
+const MUTE_RECHECK_PATCH = 'incident-mute-recheck';
 
 /** History length at which a run hands over to a fresh one even if the server has not suggested it. */
 const DEFAULT_HISTORY_LIMIT = 5000;
@@ -209,6 +219,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   let planRetryAt = 0;
   /** The last count of alerts Alertmanager's max_alerts left out, said once per change. */
   let lastTruncated = 0;
+  /** When the mutes are to be looked at again; undefined while nothing is muted. */
+  let muteRecheckAt: number | undefined;
+  let muteRecheckAsked = false;
 
   const status = (): IncidentStatus => ({
     incidentId,
@@ -240,6 +253,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     pendingBatches.push(batch);
   });
   setHandler(statusQuery, status);
+  setHandler(recheckMutesSignal, () => {
+    muteRecheckAsked = true;
+  });
   setHandler(
     acknowledgeUpdate,
     ({ by }) => {
@@ -312,6 +328,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   );
 
   const lean = patched(LEAN_STORE_PATCH);
+  const muteRechecks = patched(MUTE_RECHECK_PATCH);
+  // A run that continued as new looks at the mutes it carried at once.
+  if (muteRechecks && firingAlerts(state).some((alert) => alert.mutedBy)) muteRecheckAt = Date.now();
   const incidents = lean ? localStore : remoteStore;
   let lastVisibility = '';
   const rules: IncidentRulesSnapshot = await untilItAnswers('load the incident rules from the policy', () => incidents.loadIncidentRules());
@@ -337,8 +356,13 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     const firing = batch.alerts.filter((alert) => alert.status === 'firing');
     let mutes: Record<string, string> = {};
     try {
-      if (firing.length > 0) {
-        mutes = await incidents.evaluateMutes({ incidentId, alerts: firing.map((alert) => ({ fingerprint: alert.fingerprint, labels: alert.labels })) });
+      const question = { incidentId, alerts: firing.map((alert) => ({ fingerprint: alert.fingerprint, labels: alert.labels })) };
+      if (firing.length > 0 && muteRechecks) {
+        const answer = await incidents.evaluateMuting(question);
+        mutes = answer.reasons;
+        if (answer.recheckAt) muteRecheckAt = Math.min(muteRecheckAt ?? Infinity, Date.parse(answer.recheckAt));
+      } else if (firing.length > 0) {
+        mutes = await incidents.evaluateMutes(question);
       }
     } catch (error) {
       // Better a page that a window would have muted than a silent incident.
@@ -364,6 +388,22 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       if (allAlertsResolved(state) && state.phase !== 'resolved') {
         outbox.push(...resolve(state, `events:${batch.alerts[0]?.labels.source ?? 'sender'}`, at));
       }
+    }
+  }
+
+  /** Looks at the firing, muted alerts again; those whose mute is over page from now on. */
+  async function recheckMutes(): Promise<void> {
+    muteRecheckAsked = false;
+    muteRecheckAt = undefined;
+    const firing = firingAlerts(state);
+    if (!firing.some((alert) => alert.mutedBy)) return;
+    try {
+      const answer = await incidents.evaluateMuting({ incidentId, alerts: firing.map((alert) => ({ fingerprint: alert.fingerprint, labels: alert.labels })) });
+      outbox.push(...remute(state, answer.reasons, now()));
+      if (answer.recheckAt) muteRecheckAt = Date.parse(answer.recheckAt);
+    } catch (error) {
+      muteRecheckAt = Date.now() + 60_000;
+      outbox.push(record(state, now(), 'system', 'dependency', `could not look at the mutes again: ${reason(error)}; trying again in 60s`));
     }
   }
 
@@ -593,7 +633,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-  const work = () => pendingBatches.length > 0 || outbox.length > 0 || escalationChanged;
+  const work = () => pendingBatches.length > 0 || outbox.length > 0 || escalationChanged || muteRecheckAsked;
   /** Something a dependency did not take is due to be tried again. */
   const retryDue = () => (unpersisted.length > 0 && Date.now() >= store.retryAt) || (unannounced.length > 0 && Date.now() >= slackOut.retryAt);
   /** When the next retry is due; Infinity when nothing waits for one. */
@@ -602,10 +642,12 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       unpersisted.length > 0 ? store.retryAt : Infinity,
       unannounced.length > 0 ? slackOut.retryAt : Infinity,
       planRetryAt > Date.now() ? planRetryAt : Infinity,
+      muteRecheckAt ?? Infinity,
     );
 
   for (;;) {
     while (pendingBatches.length > 0) await applyBatch(pendingBatches.shift()!);
+    if (muteRecheckAsked || (muteRecheckAt !== undefined && Date.now() >= muteRecheckAt)) await recheckMutes();
     escalationChanged = false;
     await steerRemediation();
     await steerEscalation();

@@ -25,6 +25,7 @@ export type IncidentEventKind =
   | 'alert-firing'
   | 'alert-resolved'
   | 'alert-muted'
+  | 'alert-unmuted'
   | 'severity-changed'
   | 'acknowledged'
   | 'resolved'
@@ -308,4 +309,27 @@ export function resolvedByGroup(
       ...(alert.startsAt ? { startsAt: alert.startsAt } : {}),
       endsAt: at,
     }));
+}
+
+/**
+ * Mutes looked at again (a window ended, an inhibiting alert resolved, an
+ * opsctl window was removed): a firing alert whose mute is gone pages from
+ * now on. An alert already paging is not muted afterwards; a changed reason
+ * is kept without an event.
+ */
+export function remute(state: IncidentState, reasons: Record<string, string>, at: string): IncidentEvent[] {
+  const events: IncidentEvent[] = [];
+  for (const alert of firingAlerts(state)) {
+    if (!alert.mutedBy) continue;
+    const reason = reasons[alert.fingerprint];
+    if (reason) {
+      alert.mutedBy = reason;
+      continue;
+    }
+    const was = alert.mutedBy;
+    delete alert.mutedBy;
+    alert.lastChangedAt = at;
+    events.push(record(state, at, SYSTEM, 'alert-unmuted', `${alert.title} is no longer muted (${was} is over): it pages`, alert.fingerprint));
+  }
+  return events;
 }

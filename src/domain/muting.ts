@@ -69,6 +69,21 @@ export function windowIsOpen(window: MaintenanceWindow, atMs: number): boolean {
   }
 }
 
+/**
+ * When a window open at `atMs` closes: exactly for a one-off window, else the
+ * first minute it is closed, looked for up to a week ahead (a window open for
+ * longer is looked at again then).
+ */
+export function windowClosesAt(window: MaintenanceWindow, atMs: number): number {
+  if (window.schedule.kind === 'once') return window.schedule.endMs;
+  const minute = 60_000;
+  const limit = atMs + 7 * 24 * 60 * minute;
+  for (let at = Math.floor(atMs / minute) * minute + minute; at < limit; at += minute) {
+    if (!windowIsOpen(window, at)) return at;
+  }
+  return limit;
+}
+
 /** The first open window matching the alert's labels. */
 export function openWindowFor(windows: readonly MaintenanceWindow[], labels: Labels, atMs: number): MaintenanceWindow | undefined {
   return windows.find((window) => matchesAll(window.matchers, labels) && windowIsOpen(window, atMs));

@@ -34,6 +34,7 @@ describe('escalation ladders', () => {
     await Promise.all([slack.start(), pagerduty.start('/v2/enqueue'), hook.start('/hook'), mail.start()]);
     const policy = parsePolicy(
       {
+        inhibitRules: [{ name: 'down-mutes-latency', sourceMatchers: ['alertname="ServiceDown"'], targetMatchers: ['alertname="HighLatency"'], equal: ['service'] }],
         escalation: {
           policies: [
             {
@@ -244,4 +245,39 @@ describe('escalation ladders', () => {
     expect(mailsTo('lead@example.com', service('terminated'))).toHaveLength(0);
     expect(pdEvents(first.incidentId)).toEqual(['trigger', 'resolve']);
   });
+
+  it('pages an alert that started in a maintenance window once the window ends, once', async () => {
+    // A window made at run time (as opsctl makes them) that ends in 5 seconds.
+    const windowEnds = Date.now() + 5_000;
+    await clients.pool.query(`INSERT INTO maintenance_windows (name, matchers, starts_at, ends_at, created_by) VALUES ($1, $2, now() - interval '1 minute', $3, 'test')`, [
+      `ends-soon-${unique}`,
+      JSON.stringify([`service="${service('window')}"`]),
+      new Date(windowEnds),
+    ]);
+    const handle = await incidentOf('window');
+    const muted = await statusWhen(handle, (s) => s.alerts.length === 1, 20_000);
+    expect(muted.muted).toBe(true);
+    expect(muted.alerts[0]!.mutedBy).toBe(`maintenance window "ends-soon-${unique}"`);
+    expect(muted.escalation).toBeUndefined();
+    const paged = await statusWhen(handle, (s) => s.escalation?.level === 1, 20_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(windowEnds);
+    expect(paged.muted).toBe(false);
+    expect(paged.timeline.map((event) => event.text)).toContain(`HighErrorRate is no longer muted (maintenance window "ends-soon-${unique}" is over): it pages`);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(pagesIn('#oncall', service('window'))).toHaveLength(1);
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'alice' }] });
+  });
+
+  it('pages an inhibited alert once the alert inhibiting it resolves', async () => {
+    const down = await deliver(clients.client, taskQueue, `inh-down-${unique}`, batch([alert('down-1', 'firing', { alertname: 'ServiceDown', service: service('inhibited'), severity: 'critical' })]));
+    await statusWhen(down, (s) => s.escalation?.level === 1, 20_000);
+    const slow = await deliver(clients.client, taskQueue, `inh-latency-${unique}`, batch([alert('slow-1', 'firing', { alertname: 'HighLatency', service: service('inhibited'), severity: 'critical' })]));
+    const inhibited = await statusWhen(slow, (s) => s.alerts.length === 1, 20_000);
+    expect(inhibited.alerts[0]!.mutedBy).toBe('inhibited by ServiceDown (rule "down-mutes-latency")');
+    await down.executeUpdate(resolveUpdate, { args: [{ by: 'alice' }] });
+    await deliver(clients.client, taskQueue, `inh-down-${unique}`, batch([alert('down-1', 'resolved', { alertname: 'ServiceDown', service: service('inhibited'), severity: 'critical' })]));
+    const paged = await statusWhen(slow, (s) => s.escalation?.level === 1, 40_000);
+    expect(paged.timeline.some((event) => event.kind === 'alert-unmuted')).toBe(true);
+    await slow.executeUpdate(resolveUpdate, { args: [{ by: 'alice' }] });
+  }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { writeAuditEvent } from '../../db/audit.js';
@@ -8,6 +8,7 @@ import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
 import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
 import { failureMessage } from '../../domain/failures.js';
 import { databaseMaintenanceWorkflow, type DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
+import { recheckMutesSignal } from '../../../workflows/incident.js';
 import { collect, databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 
@@ -176,7 +177,29 @@ export function registerMaintenanceCommands(program: Command, context: Maintenan
         outcome: 'succeeded',
         idempotencyKey: `maintenance-window:remove:${removed.rows[0].id}`,
       });
-      if (context.json()) printJson({ removed: name });
+      const told = await tellMutedIncidents(pool, context, name);
+      if (context.json()) printJson({ removed: name, incidentsTold: told });
       else process.stdout.write(`removed maintenance window "${name}"\n`);
     });
+}
+
+/** Incidents with alerts this window muted look at their mutes again now: those still firing page. */
+async function tellMutedIncidents(pool: pg.Pool, context: MaintenanceContext, name: string): Promise<number> {
+  const { rows } = await pool.query<{ workflow_id: string }>(
+    `SELECT DISTINCT i.workflow_id FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id
+      WHERE a.status = 'firing' AND a.muted_by = $1 AND i.status <> 'resolved'`,
+    [`maintenance window "${name}"`],
+  );
+  if (rows.length === 0) return 0;
+  const client = await context.temporal();
+  let told = 0;
+  for (const { workflow_id: workflowId } of rows) {
+    try {
+      await client.workflow.getHandle(workflowId).signal(recheckMutesSignal);
+      told += 1;
+    } catch (error) {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+    }
+  }
+  return told;
 }
