@@ -264,29 +264,43 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
      * sits beside the main Deployment, which is not touched. Creating a
      * canary that already exists (a retry) is not an error.
      */
-    async createCanary(input: { namespace: string; name: string; container: string; image: string; replicas?: number; requestedBy: string; step: string }): Promise<{ name: string }> {
+    /** Creates `<name>-canary` running `image`; a leftover one with another image, or not ours, is replaced. */
+    async createCanary(input: { namespace: string; name: string; container: string; image: string; replicas?: number; requestedBy: string; step: string }): Promise<{ name: string; replaced?: string }> {
       const main = (await read({ namespace: input.namespace, name: input.name })) as V1Deployment;
       const canaryName = `${input.name}-canary`;
       const labels = { ...(main.spec?.template.metadata?.labels ?? {}), track: 'canary' };
       const template = structuredClone(main.spec!.template);
       template.metadata = { ...template.metadata, labels };
       template.spec!.containers = template.spec!.containers.map((container) => (container.name === input.container ? { ...container, image: input.image } : container));
+      const body = {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: canaryName, namespace: input.namespace, labels: { ...(main.metadata?.labels ?? {}), track: 'canary' }, annotations: { 'ops-automation/canary-of': input.name } },
+        spec: { replicas: input.replicas ?? 1, selector: { matchLabels: labels }, template, ...(main.spec?.progressDeadlineSeconds ? { progressDeadlineSeconds: main.spec.progressDeadlineSeconds } : {}) },
+      };
+      const create = () => apps().createNamespacedDeployment({ namespace: input.namespace, body, fieldManager: 'ops-automation' });
+      let replaced: string | undefined;
       try {
-        await apps().createNamespacedDeployment({
-          namespace: input.namespace,
-          body: {
-            apiVersion: 'apps/v1',
-            kind: 'Deployment',
-            metadata: { name: canaryName, namespace: input.namespace, labels: { ...(main.metadata?.labels ?? {}), track: 'canary' }, annotations: { 'ops-automation/canary-of': input.name } },
-            spec: { replicas: input.replicas ?? 1, selector: { matchLabels: labels }, template, ...(main.spec?.progressDeadlineSeconds ? { progressDeadlineSeconds: main.spec.progressDeadlineSeconds } : {}) },
-          },
-          fieldManager: 'ops-automation',
-        });
+        await create();
       } catch (error) {
         if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 409)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
+        // One is there already: ours from an earlier attempt (same image, our annotation) is kept; anything else is replaced.
+        const existing = (await read({ namespace: input.namespace, name: canaryName })) as V1Deployment;
+        const image = existing.spec?.template.spec?.containers.find((container) => container.name === input.container)?.image;
+        const ours = existing.metadata?.annotations?.['ops-automation/canary-of'] === input.name;
+        if (!ours || image !== input.image) {
+          replaced = `${ours ? 'a canary of ours' : 'a Deployment not made by ops-automation'} running ${image ?? 'another container'}`;
+          await apps().deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
+          try {
+            await create();
+          } catch (again) {
+            // A real cluster takes a moment to delete: the activity's retry creates it then.
+            throw ApplicationFailure.retryable(`waiting for the leftover ${canaryName} (${replaced}) to be deleted: ${(again as Error).message}`, 'LeftoverCanary');
+          }
+        }
       }
-      await audit(input, 'kubernetes.create-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name, image: input.image });
-      return { name: canaryName };
+      await audit(input, 'kubernetes.create-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name, image: input.image, ...(replaced ? { replaced } : {}) });
+      return { name: canaryName, ...(replaced ? { replaced } : {}) };
     },
 
     /** Deletes the canary Deployment; one already gone is fine. */

@@ -80,6 +80,7 @@ export type RolloutPhase =
   | 'scanning'
   | 'awaiting-approval'
   | 'waiting-for-window'
+  | 'rollback-failed'
   | 'rolling-out'
   | 'watching'
   | 'rolling-back'
@@ -125,10 +126,12 @@ const audit = proxyActivities<ReturnType<typeof createAuditActivities>>(quickApi
  * replay with any approver.
  */
 const APPROVERS_PATCH = 'rollout-approvers';
+/** Patch: a rollback that fails opens a critical incident with both causes instead of escaping it. */
+const ROLLBACK_FAILURE_PATCH = 'rollout-rollback-failure';
 /** The failure type of a refused approval (the rollout goes on waiting). */
 export const APPROVAL_REFUSED = 'ApprovalRefused';
 
-const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'frozen', 'refused'];
+const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'rollback-failed', 'frozen', 'refused'];
 
 export async function securityRolloutWorkflow(input: SecurityRolloutInput): Promise<RolloutProgress> {
   const { namespace, deployment: name } = input;
@@ -383,7 +386,8 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     try {
       setPhase('rolling-out');
       if (strategy === 'canary') {
-        const { name: canary } = await quick.createCanary({ namespace, name, container, image: image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
+        const { name: canary, replaced } = await quick.createCanary({ namespace, name, container, image: image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
+        if (replaced) step('canary-replaced', `a leftover ${canary} (${replaced}) was replaced`);
         const removeCanary = {
           step: 'remove-canary',
           run: async () => {
@@ -452,7 +456,34 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
         step('frozen', `kept ${image} (onFailure: freeze); paging instead of rolling back`);
       } else {
         setPhase('rolling-back');
-        for (const compensation of compensations.reverse()) step(compensation.step, await compensation.run());
+        if (patched(ROLLBACK_FAILURE_PATCH)) {
+          // A compensation that fails does not stop the others, nor the incident: both causes go to a person.
+          const failures: string[] = [];
+          for (const compensation of compensations.reverse()) {
+            try {
+              step(compensation.step, await compensation.run());
+            } catch (rollbackError) {
+              failures.push(`${compensation.step}: ${failureMessage(rollbackError)}`);
+              step('rollback-failed', `${compensation.step} failed: ${failureMessage(rollbackError)}`);
+            }
+          }
+          if (failures.length > 0) {
+            setPhase('rollback-failed');
+            await incidents.raiseIncident({
+              dedupKey: rolloutFailedDedupKey(namespace, name),
+              labels: { alertname: 'RolloutRollbackFailed', service: name, namespace, severity: 'critical' },
+              annotations: {
+                summary: `Rollout of ${image} to ${namespace}/${name} failed, and so did its rollback: the workload needs a person`,
+                description: `rollout: ${cause}; rollback: ${failures.join('; ')}`,
+                workflow: workflowId,
+              },
+              startsAt: new Date().toISOString(),
+            });
+            throw ApplicationFailure.nonRetryable(`rollout of ${image} to ${progress.workload} failed (${cause}) and its rollback failed too (${failures.join('; ')})`, 'RollbackFailed');
+          }
+        } else {
+          for (const compensation of compensations.reverse()) step(compensation.step, await compensation.run());
+        }
         setPhase('rolled-back');
       }
       await incidents.raiseIncident({

@@ -36,14 +36,15 @@ describe('security rollout, analysed against Prometheus', () => {
     await Promise.all([kube.start(), exporter.start()]);
     kube.podReadyMs = 50;
     prometheus = new TestPrometheus(mkdtempSync(join(tmpdir(), 'ops-prometheus-')), exporter.port);
-    for (const name of ['steady', 'regress', 'dark', 'cautious', 'doubtful']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
-    for (const name of ['steady', 'regress', 'cautious', 'doubtful']) figures(name, 0.01, 0.2);
+    for (const name of ['steady', 'regress', 'dark', 'cautious', 'doubtful', 'leftover']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
+    for (const name of ['steady', 'regress', 'cautious', 'doubtful', 'leftover']) figures(name, 0.01, 0.2);
     // The canaries' own series, as their pods would report them.
     figures('cautious-canary', 0.012, 0.21);
+    figures('leftover-canary', 0.012, 0.21);
     figures('doubtful-canary', 0.3, 0.21);
     await prometheus.start();
     // Both series scraped at least once before any rollout reads a baseline.
-    await waitFor('the first scrape', async () => (await fetch(`${prometheus.url}/api/v1/query?query=test_error_ratio`).then((r) => r.json()) as { data: { result: unknown[] } }).data.result.length === 6, 20_000);
+    await waitFor('the first scrape', async () => (await fetch(`${prometheus.url}/api/v1/query?query=test_error_ratio`).then((r) => r.json()) as { data: { result: unknown[] } }).data.result.length === 8, 20_000);
     const scanner = fakeScanner({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] });
     const policy = parsePolicy(
       {
@@ -81,6 +82,19 @@ describe('security rollout, analysed against Prometheus', () => {
       metadata: { name: 'cautious-canary', labels: { track: 'canary' } },
       spec: { replicas: 1, selector: { matchLabels: { app: 'cautious', track: 'canary' } }, template: { spec: { containers: [{ name: 'app', image: `${REPO}:1.4.2` }] } } },
     });
+  });
+
+  it('replaces a leftover canary that runs another image before it judges anything', async () => {
+    // A canary left behind (by a crashed run, or by hand) with an image nobody scanned.
+    kube.addWorkload('Deployment', namespace, 'leftover-canary', { image: `${REPO}:0.9.0-untested`, replicas: 1 });
+    const result = await (await start('leftover', { strategy: 'canary' })).result();
+    expect(result.phase).toBe('succeeded');
+    expect(result.steps.find((entry) => entry.step === 'canary-replaced')?.detail).toBe(
+      `a leftover leftover-canary (a Deployment not made by ops-automation running ${REPO}:0.9.0-untested) was replaced`,
+    );
+    const recreated = kube.requests.filter((request) => request.method === 'POST' && (request.body as { metadata?: { name?: string } } | undefined)?.metadata?.name === 'leftover-canary');
+    expect(recreated.at(-1)?.body).toMatchObject({ spec: { template: { spec: { containers: [{ image: `${REPO}:1.4.2` }] } } } });
+    expect(kube.image('Deployment', namespace, 'leftover')).toBe(`${REPO}:1.4.2`);
   });
 
   it('removes a canary that fails its analysis and never touches the main Deployment', async () => {

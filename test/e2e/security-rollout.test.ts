@@ -44,6 +44,7 @@ describe('security rollout', () => {
     await kube.start();
     kube.podReadyMs = 150;
     for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad', 'cli', 'cli-no', 'migration']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
+    kube.addWorkload('Deployment', namespace, 'doomed', { image: `${REPO}:1.4.0`, replicas: 2, progressDeadlineSeconds: 2 });
     await registry.start();
     registry.setTags('shop/web', ['1.3.9', '1.4.1', '1.4.2', '1.4.10', '1.5.0-rc.1', 'latest', '1.4.11-debug']);
     kube.addWorkload('Deployment', namespace, 'web', { image: `${registry.host}/shop/web:1.4.1`, replicas: 2 });
@@ -55,6 +56,7 @@ describe('security rollout', () => {
       reports,
       JSON.stringify({
         [`${REPO}:1.4.1`]: [old, { id: 'CVE-2024-0002', severity: 'LOW', pkg: 'zlib' }],
+        [`${REPO}:1.4.0`]: [old],
         [`${REPO}:1.4.2`]: [old],
         [`${REPO}:1.4.3`]: [old, { id: 'CVE-2025-9999', severity: 'CRITICAL', pkg: 'libxml2' }, { id: 'CVE-2025-1111', severity: 'MEDIUM', pkg: 'curl' }],
         [`${REPO}:2.0.0`]: [],
@@ -186,6 +188,22 @@ describe('security rollout', () => {
     expect(late.status).toBe(4);
     const bad = await cli('rollout', 'start', 'not a workload', '--image', 'x:1');
     expect([bad.status, bad.stderr]).toEqual([2, 'opsctl: "not a workload": expected <namespace>/<workload>, e.g. shop/api\n']);
+  });
+
+  it('opens a critical incident with both causes when the rollback fails too', async () => {
+    const handle = await start('doomed', { image: `${REPO}:1.4.9-broken` });
+    await progressWhen(handle, 'rolling-out');
+    // Someone deletes the Deployment mid-rollout: the rollout fails, and so does putting the old image back.
+    expect((await fetch(`${kube.url}/apis/apps/v1/namespaces/${namespace}/deployments/doomed`, { method: 'DELETE' })).status).toBe(200);
+    const cause = await failureOf(handle);
+    expect(cause.message).toMatch(new RegExp(`^rollout of ${REPO}:1\\.4\\.9-broken to Deployment ${namespace}/doomed failed \\(Deployment ${namespace}/doomed does not exist\\) and its rollback failed too \\(restore-image: Deployment ${namespace}/doomed does not exist\\)$`));
+    const progress = await handle.query(rolloutProgressQuery);
+    expect(progress.phase).toBe('rollback-failed');
+    expect(progress.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'failed', 'rollback-failed']);
+    const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-doomed`), (status) => status.alerts.length === 1);
+    expect(incident).toMatchObject({ severity: 'critical', service: 'doomed' });
+    const description = incident.alerts[0]!.annotations.description!;
+    expect(description).toBe(`rollout: Deployment ${namespace}/doomed does not exist; rollback: restore-image: Deployment ${namespace}/doomed does not exist`);
   });
 
   it('rolls back an image that never becomes ready to the one it replaced, and opens an incident', async () => {
