@@ -9,6 +9,7 @@ import { parsePolicy, type Policy } from '../../src/config/policy.js';
 import { createS3Client } from '../../src/clients/s3.js';
 import { createOpsWorker } from '../../workers/worker.js';
 import { ensureDatabase } from '../../scripts/stack/postgres.js';
+import { quietSdkLogger } from './quiet-log.js';
 import type { TestStack } from './test-stack.js';
 
 export type { TestStack } from './test-stack.js';
@@ -88,8 +89,8 @@ export async function createTestWorker(options: {
 }): Promise<{ worker: Worker; connection: NativeConnection }> {
   const stack = options.stack ?? testStack();
   if (!runtimeQuieted) {
-    // The SDK's default logger prints every worker state change; tests want failures only.
-    Runtime.install({ logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: (m, a) => console.warn(m, a ?? ''), error: (m, a) => console.error(m, a ?? '') } });
+    // The SDK's default logger prints every worker state change; tests want failures only, a line each.
+    Runtime.install({ logger: quietSdkLogger });
     runtimeQuieted = true;
   }
   const connection = await NativeConnection.connect({ address: stack.temporalAddress });
