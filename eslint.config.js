@@ -67,6 +67,27 @@ export default tseslint.config(
     },
   },
   {
+    // Outside workflows/, a workflow is known by its contract (messages, input and
+    // status types) and started by its type name: the webhook server, opsctl and the
+    // activities never load workflow code. Type imports are erased, so they are fine.
+    // test/fixtures/clients holds code the lint test proves is refused.
+    files: ['src/**/*.ts', 'activities/**/*.ts', 'workers/**/*.ts', 'schedules/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'test/fixtures/clients/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows/*', '!**/workflows/*-contract.js', '!**/workflows/*-signals.js'],
+              allowTypeImports: true,
+              message: 'Outside workflows/, import only contract files (*-contract.ts, *-signals.ts); start a workflow by its type name.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { statusQuery } from '../workflows/incident.js';
+import { statusQuery } from '../workflows/incident-contract.js';
 
 /** What a remediation reads of its incident to verify it: whether the alerts that opened it have resolved. */
 export interface IncidentStatusDeps {

@@ -4,7 +4,7 @@ import type { Labels } from '../src/domain/alerts.js';
 import type { Policy } from '../src/config/policy.js';
 import { signalIncident } from '../src/incidents/open-incident.js';
 import { incidentWorkflowId } from '../src/webhooks/dedup.js';
-import { alertsSignal } from '../workflows/incident.js';
+import { alertsSignal } from '../workflows/incident-contract.js';
 
 /**
  * Incidents raised by our own workflows (a backup that failed after its last

@@ -11,7 +11,7 @@ import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemer
 import { ensureDatabase } from '../scripts/stack/postgres.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
-import { databaseBackupWorkflow } from '../workflows/database-backup.js';
+import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
 import { cpuDuring } from './process-cpu.js';
 import { peakRssMiB } from './process-memory.js';
 
@@ -153,7 +153,7 @@ async function main() {
       const idleRss = peakRssMiB(worker.pid!);
       const backup = await timed(() =>
         cpuDuring(worker.pid!, () =>
-          client.workflow.execute(databaseBackupWorkflow, {
+          client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
             taskQueue: `${TASK_QUEUE}-${size.name}`,
             workflowId: `backup-${database}`,
             args: [{ database, verify: false, requestedBy: 'bench' }],
@@ -177,7 +177,7 @@ async function main() {
       const dataIdleRss = peakRssMiB(data.pid!);
       const split = await timed(() =>
         cpuDuring(data.pid!, () =>
-          client.workflow.execute(databaseBackupWorkflow, { taskQueue: splitQueue, workflowId: `backup-${database}`, args: [{ database, verify: false, requestedBy: 'bench' }] }),
+          client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: `backup-${database}`, args: [{ database, verify: false, requestedBy: 'bench' }] }),
         ),
       );
       const dataRss = peakRssMiB(data.pid!);

@@ -4,7 +4,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { alertsSignal, incidentWorkflow, resolveUpdate, statusQuery } from '../workflows/incident.js';
+import { alertsSignal, resolveUpdate, statusQuery, INCIDENT_WORKFLOW, type IncidentWorkflow } from '../workflows/incident-contract.js';
+import type { AlertBatch } from '../src/domain/alerts.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
@@ -101,7 +102,7 @@ async function main() {
         while (next < INCIDENTS) {
           const index = next++;
           const dedupKey = `bench-esc-${index}`;
-          await client.workflow.signalWithStart(incidentWorkflow, {
+          await client.workflow.signalWithStart<IncidentWorkflow, [AlertBatch]>(INCIDENT_WORKFLOW, {
             workflowId: `incident-${dedupKey}`,
             taskQueue: TASK_QUEUE,
             args: [{ dedupKey, source: 'alertmanager' }],

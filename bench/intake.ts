@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
 import type { AlertBatch } from '../src/domain/alerts.js';
 import { alertmanagerDedupKey } from '../src/webhooks/dedup.js';
-import { alertsSignal, incidentWorkflow, statusQuery } from '../workflows/incident.js';
+import { alertsSignal, statusQuery, INCIDENT_WORKFLOW, type IncidentWorkflow } from '../workflows/incident-contract.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { freePort, waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
@@ -146,7 +146,7 @@ async function main() {
       const payload = delivery.payload as { groupKey: string; groupLabels: Record<string, string> };
       const dedupKey = alertmanagerDedupKey(payload.groupKey, payload.groupLabels);
       const first = delivery.alerts[0]!;
-      await client.workflow.signalWithStart(incidentWorkflow, {
+      await client.workflow.signalWithStart<IncidentWorkflow, [AlertBatch]>(INCIDENT_WORKFLOW, {
         workflowId: `incident-${dedupKey}`,
         taskQueue: TASK_QUEUE,
         args: [{ dedupKey, source: 'alertmanager' }],

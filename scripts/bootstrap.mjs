@@ -78,9 +78,10 @@ switch (mode) {
     handOver(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'start.ts'), ...rest]);
     break;
   case 'check': {
-    // Types, then lint: tsc --noEmit and ESLint with the workflow determinism rules.
+    // Types, lint (ESLint with the workflow determinism and contract-import rules), then no import circle.
     run(bin('tsc'), ['--noEmit']);
     run(bin('eslint'), ['.']);
+    run(bin('madge'), ['--circular', '--no-spinner', '--extensions', 'ts', '--ts-config', 'tsconfig.json', 'src', 'activities', 'workflows', 'workers', 'schedules', 'bench', 'scripts']);
     break;
   }
   case 'test':

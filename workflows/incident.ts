@@ -3,9 +3,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   getExternalWorkflowHandle,
   ParentClosePolicy,
   patched,
@@ -19,9 +16,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createIncidentActivities, IncidentRow, IncidentRulesSnapshot } from '../activities/incidents.js';
-import type { createNotifyActivities, SlackMessageRef } from '../activities/notify.js';
+import type { createNotifyActivities } from '../activities/notify.js';
 import type { createRemediationSettingsActivities } from '../activities/remediation-settings.js';
-import type { AlertBatch, AlertSource } from '../src/domain/alerts.js';
+import type { AlertBatch } from '../src/domain/alerts.js';
 import {
   acknowledge,
   addNote,
@@ -39,7 +36,6 @@ import {
   validateResolve,
   type AlertRecord,
   type IncidentEvent,
-  type IncidentPhase,
   type IncidentState,
 } from '../src/domain/incident.js';
 import { failureMessage } from '../src/domain/failures.js';
@@ -48,13 +44,24 @@ import { notification, ownStoreLocal, quickApiCall, quickLocal } from './activit
 import { escalationWorkflow } from './escalation.js';
 import { remediationWorkflow } from './remediation.js';
 import { remediationProgressSignal } from './remediation-signals.js';
+import { escalationProgressSignal, skipLevelSignal, stopEscalationSignal, type EscalationProgress } from './escalation-signals.js';
 import {
-  escalationProgressSignal,
-  skipLevelSignal,
-  stopEscalationSignal,
-  type EscalationProgress,
-  type PageOutcome,
-} from './escalation-signals.js';
+  acknowledgeUpdate,
+  addNoteUpdate,
+  alertsSignal,
+  escalateUpdate,
+  recheckMutesSignal,
+  resolveUpdate,
+  statusQuery,
+  type ChildRecord,
+  type EscalationState,
+  type IncidentInput,
+  type IncidentStatus,
+  type NotificationRecord,
+  type RemediationRecord,
+} from './incident-contract.js';
+
+export * from './incident-contract.js';
 
 /**
  * incidentWorkflow: one incident, ID `incident-<dedupKey>`. Alerts arrive by
@@ -64,94 +71,6 @@ import {
  * period, reopens when one fires again within the reopen window, and
  * continues-as-new to keep its history bounded.
  */
-
-export interface IncidentInput {
-  dedupKey: string;
-  source?: AlertSource;
-  /** History length at which a run continues as new; default 5000. */
-  historyLimit?: number;
-  /** Set by continue-as-new only. */
-  carried?: CarriedIncident;
-}
-
-interface CarriedIncident {
-  state: IncidentState;
-  slack?: SlackMessageRef;
-  notifications: NotificationRecord[];
-  pendingBatches: AlertBatch[];
-  escalation?: EscalationState;
-  escalations?: number;
-  children?: ChildRecord[];
-  remediations?: RemediationRecord[];
-  /** Events our database has not taken yet, and those Slack has not shown yet. */
-  unpersisted?: IncidentEvent[];
-  unannounced?: IncidentEvent[];
-}
-
-/** A runbook this incident started; while one works, the incident holds its ladder until `holdUntil`. */
-export interface RemediationRecord {
-  workflowId: string;
-  runbook: string;
-  holdUntil: string;
-  outcome?: string;
-  /** It did not help: escalate now, once. */
-  escalateNow?: boolean;
-}
-
-/** Where the incident's current ladder stands, for the status query. */
-export interface EscalationState {
-  workflowId: string;
-  policy: string;
-  level?: number;
-  cycle?: number;
-  nextLevelAt?: string;
-  deferredUntil?: string;
-  exhausted: boolean;
-  /** What the incident last told the ladder. */
-  told?: 'acknowledged' | 'resolved';
-  finished?: string;
-  pages: Array<PageOutcome & { at: string; level: number }>;
-}
-
-export interface ChildRecord {
-  workflowId: string;
-  type: string;
-  outcome: string;
-}
-
-export interface NotificationRecord {
-  at: string;
-  channel: 'slack';
-  target: string;
-  kind: 'message' | 'update' | 'thread';
-  providerId: string;
-}
-
-export interface IncidentStatus
-  extends Pick<
-    IncidentState,
-    'dedupKey' | 'title' | 'service' | 'severity' | 'openedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedAt' | 'resolvedBy' | 'reopenCount'
-  > {
-  incidentId: string;
-  workflowId: string;
-  state: IncidentPhase;
-  muted: boolean;
-  alerts: AlertRecord[];
-  timeline: IncidentEvent[];
-  notifications: NotificationRecord[];
-  escalation?: EscalationState;
-  children: ChildRecord[];
-  remediations?: RemediationRecord[];
-}
-
-export const alertsSignal = defineSignal<[AlertBatch]>('alerts');
-export const acknowledgeUpdate = defineUpdate<IncidentStatus, [{ by: string }]>('acknowledge');
-export const resolveUpdate = defineUpdate<IncidentStatus, [{ by: string; note?: string }]>('resolve');
-export const addNoteUpdate = defineUpdate<IncidentStatus, [{ by: string; text: string }]>('addNote');
-export const escalateUpdate = defineUpdate<IncidentStatus, [{ by: string }]>('escalate');
-export const statusQuery = defineQuery<IncidentStatus>('status');
-/** Look at the mutes again now (opsctl sends it when it removes a window that mutes this incident's alerts). */
-export const recheckMutesSignal = defineSignal('recheckMutes');
 
 const remoteStore = proxyActivities<ReturnType<typeof createIncidentActivities>>(quickApiCall);
 const localStore = proxyLocalActivities<ReturnType<typeof createIncidentActivities>>(ownStoreLocal);

@@ -3,8 +3,6 @@ import {
   CancellationScope,
   condition,
   patched,
-  defineQuery,
-  defineUpdate,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -12,7 +10,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createKubernetesActivities, WorkloadKind } from '../activities/kubernetes.js';
+import type { createKubernetesActivities } from '../activities/kubernetes.js';
 import type { createAuditActivities } from '../activities/audit.js';
 import type { createNotifyActivities } from '../activities/notify.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
@@ -31,82 +29,23 @@ import {
   rolloutFailedDedupKey,
   rolloutWorkflowId,
   type AnalysisFigures,
-  type Bump,
 } from '../src/domain/rollout.js';
 import { approvalRefusal, type ApprovalRoster } from '../src/domain/approval.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
 
-/**
- * securityRolloutWorkflow: a patched image onto a Deployment or StatefulSet
- * without a human watching dashboards. Pre-check (healthy before anything
- * changes), scan gate (no new vulnerability at or above the blocking
- * severity), approval for risky bumps, the rollout, a watch window; any
- * failure after the change restores the image recorded before this rollout
- * (never an older revision), waits for that, and opens an incident.
- * One per workload: its ID is `rollout-<namespace>-<workload>`.
- *   temporal workflow start --type securityRolloutWorkflow --task-queue ops \
- *     --workflow-id rollout-shop-api --input '{"namespace":"shop","deployment":"api","image":"registry.example.com/shop/api:1.4.3"}'
- */
-export interface SecurityRolloutInput {
-  namespace: string;
-  /** The workload's name (a Deployment unless `kind` says StatefulSet). */
-  deployment: string;
-  kind?: WorkloadKind;
-  /** Default: the only container. */
-  container?: string;
-  /** The image to roll out; or `discover` to take the highest semver tag of the running image's repository. */
-  image?: string;
-  discover?: boolean;
-  /** Wait for approve() whatever the bump. */
-  requireApproval?: boolean;
-  /** Default from the policy (4h): "30m", "2h". */
-  approvalTimeout?: string;
-  /** Default from the policy (5m): how long the workload must stay healthy after the rollout. */
-  watchWindow?: string;
-  /** "freeze" keeps the new image and pages instead of rolling back (for changes that cannot be reversed). */
-  onFailure?: 'rollback' | 'freeze';
-  /** "canary": a `<name>-canary` Deployment with the new image is analysed first; the main one changes only after it passes. */
-  strategy?: 'rolling' | 'canary';
-  /** Replicas of the canary; default 1. */
-  canaryReplicas?: number;
-  /** Change the workload now even outside the policy's rollout windows (an urgent fix). */
-  ignoreWindows?: boolean;
-  requestedBy?: string;
-}
+import {
+  approveUpdate,
+  abortUpdate,
+  rejectUpdate,
+  rollbackUpdate,
+  rolloutProgressQuery,
+  type RolloutPhase,
+  type RolloutProgress,
+  type SecurityRolloutInput,
+} from './security-rollout-contract.js';
 
-export type RolloutPhase =
-  | 'checking'
-  | 'scanning'
-  | 'awaiting-approval'
-  | 'waiting-for-window'
-  | 'rollback-failed'
-  | 'rolling-out'
-  | 'watching'
-  | 'rolling-back'
-  | 'succeeded'
-  | 'rolled-back'
-  | 'frozen'
-  | 'refused';
-
-export interface RolloutProgress {
-  workload: string;
-  phase: RolloutPhase;
-  from?: string;
-  to: string;
-  bump?: Bump;
-  approval?: { decision: 'approved' | 'rejected'; by: string; at: string; reason?: string };
-  /** Prometheus figures before the change and at the end of the watch window. */
-  analysis?: { baseline: AnalysisFigures; after?: AnalysisFigures };
-  steps: { at: string; step: string; detail: string }[];
-  error?: string;
-}
-
-export const approveUpdate = defineUpdate<RolloutProgress, [{ by: string }]>('approve');
-export const rejectUpdate = defineUpdate<RolloutProgress, [{ by: string; reason?: string }]>('reject');
-export const abortUpdate = defineUpdate<RolloutProgress, [{ by: string; reason?: string }]>('abort');
-export const rollbackUpdate = defineUpdate<RolloutProgress, [{ by: string }]>('rollback');
-export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');
+export * from './security-rollout-contract.js';
 
 const quick = proxyActivities<
   ReturnType<typeof createRolloutSettingsActivities> &
@@ -133,6 +72,17 @@ export const APPROVAL_REFUSED = 'ApprovalRefused';
 
 const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'rollback-failed', 'frozen', 'refused'];
 
+/**
+ * securityRolloutWorkflow: a patched image onto a Deployment or StatefulSet
+ * without a human watching dashboards. Pre-check (healthy before anything
+ * changes), scan gate (no new vulnerability at or above the blocking
+ * severity), approval for risky bumps, the rollout, a watch window; any
+ * failure after the change restores the image recorded before this rollout
+ * (never an older revision), waits for that, and opens an incident.
+ * One per workload: its ID is `rollout-<namespace>-<workload>`.
+ *   temporal workflow start --type securityRolloutWorkflow --task-queue ops \
+ *     --workflow-id rollout-shop-api --input '{"namespace":"shop","deployment":"api","image":"registry.example.com/shop/api:1.4.3"}'
+ */
 export async function securityRolloutWorkflow(input: SecurityRolloutInput): Promise<RolloutProgress> {
   const { namespace, deployment: name } = input;
   const kind = input.kind ?? 'Deployment';

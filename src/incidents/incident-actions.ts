@@ -1,8 +1,8 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { failureMessage } from '../domain/failures.js';
 import { incidentWorkflowId } from '../webhooks/dedup.js';
-import { acknowledgeUpdate, escalateUpdate, resolveUpdate } from '../../workflows/incident.js';
-import { approveUpdate, rejectUpdate } from '../../workflows/security-rollout.js';
+import { acknowledgeUpdate, escalateUpdate, resolveUpdate } from '../../workflows/incident-contract.js';
+import { approveUpdate, rejectUpdate } from '../../workflows/security-rollout-contract.js';
 
 /**
  * What a person does to an incident or a rollout from where the page landed

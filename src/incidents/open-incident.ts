@@ -3,7 +3,7 @@ import { alertService, alertTitle, type AlertBatch, type IncomingAlert } from '.
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../domain/search-attributes.js';
 import { severityOf, type SeverityPolicy } from '../domain/severity.js';
 import { incidentWorkflowId } from '../webhooks/dedup.js';
-import { alertsSignal, incidentWorkflow } from '../../workflows/incident.js';
+import { alertsSignal, INCIDENT_WORKFLOW, type IncidentWorkflow } from '../../workflows/incident-contract.js';
 
 /**
  * Hands a batch of alerts to the incident of `dedupKey`, starting it when it
@@ -19,7 +19,7 @@ export async function signalIncident(
   const workflowId = incidentWorkflowId(dedupKey);
   const first: IncomingAlert = batch.alerts.find((alert) => alert.status === 'firing') ?? batch.alerts[0]!;
   const severity = severityOf(first.labels, options.severity);
-  await temporal.workflow.signalWithStart(incidentWorkflow, {
+  await temporal.workflow.signalWithStart<IncidentWorkflow, [AlertBatch]>(INCIDENT_WORKFLOW, {
     workflowId,
     taskQueue: options.taskQueue,
     args: [{ dedupKey, source: batch.source }],

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { AlertBatch } from '../domain/alerts.js';
 import type { SeverityPolicy } from '../domain/severity.js';
 import { signalIncident } from '../incidents/open-incident.js';
-import { alertsSignal } from '../../workflows/incident.js';
+import { alertsSignal } from '../../workflows/incident-contract.js';
 import { alertmanagerPayloadSchema, alertsFromAlertmanager } from './alertmanager-payload.js';
 import { checkBearer, checkSignature, SIGNATURE_HEADER, type AuthResult } from './auth.js';
 import { alertmanagerDedupKey, eventIncidentKey, groupAlerts, incidentWorkflowId, type GroupingRule } from './dedup.js';

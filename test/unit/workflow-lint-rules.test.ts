@@ -28,4 +28,8 @@ describe('workflow lint rules', () => {
   it('accept @temporalio/workflow, src/domain and type imports of activities', async () => {
     expect(await lint('test/fixtures/workflows/allowed-imports.ts')).toEqual([]);
   });
+
+  it('refuse workflow code outside workflows/, and accept its contract files and type imports', async () => {
+    expect(await lint('test/fixtures/clients/workflow-imports.ts')).toEqual([{ line: 3, rule: 'no-restricted-imports' }]);
+  });
 });

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import type { BackupManifest } from '../../../activities/backup.js';
 import { backupWorkflowId, bucketNameProblem } from '../../domain/backup.js';
 import { failureMessage } from '../../domain/failures.js';
-import { databaseBackupWorkflow, databaseRestoreDrillWorkflow, progressQuery, type BackupProgress, type DatabaseBackupResult } from '../../../workflows/database-backup.js';
+import type { databaseBackupWorkflow, databaseRestoreDrillWorkflow, DatabaseBackupResult } from '../../../workflows/database-backup.js';
+import { progressQuery, type BackupProgress } from '../../../workflows/database-backup-signals.js';
 import { databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 
@@ -62,7 +63,7 @@ export function registerBackupCommands(program: Command, context: BackupsContext
       const workflowId = backupWorkflowId(options.database);
       let handle;
       try {
-        handle = await client.workflow.start(databaseBackupWorkflow, {
+        handle = await client.workflow.start<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
           taskQueue: context.taskQueue(),
           workflowId,
           args: [{ database: options.database, ...(options.bucket ? { bucket: options.bucket } : {}), verify: options.verify, requestedBy: options.by }],
@@ -148,7 +149,7 @@ export function registerBackupCommands(program: Command, context: BackupsContext
     .action(async (options: { database: string; by: string }) => {
       const client = await context.temporal();
       const outcome = await failed(
-        client.workflow.execute(databaseRestoreDrillWorkflow, {
+        client.workflow.execute<typeof databaseRestoreDrillWorkflow>('databaseRestoreDrillWorkflow', {
           taskQueue: context.taskQueue(),
           workflowId: `restore-drill-${options.database}-${Date.now()}`,
           args: [{ database: options.database, requestedBy: options.by }],

@@ -2,7 +2,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { SEVERITIES } from '../../domain/severity.js';
 import { findIncident } from '../../incidents/incident-actions.js';
-import { acknowledgeUpdate, addNoteUpdate, escalateUpdate, resolveUpdate, statusQuery, type IncidentStatus } from '../../../workflows/incident.js';
+import { acknowledgeUpdate, addNoteUpdate, escalateUpdate, resolveUpdate, statusQuery, type IncidentStatus } from '../../../workflows/incident-contract.js';
 import { onWorkflow } from '../workflow-errors.js';
 import { printJson, printTable, UserError } from '../output.js';
 

@@ -7,8 +7,8 @@ import type { Policy } from '../../config/policy.js';
 import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
 import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
 import { failureMessage } from '../../domain/failures.js';
-import { databaseMaintenanceWorkflow, type DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
-import { recheckMutesSignal } from '../../../workflows/incident.js';
+import type { databaseMaintenanceWorkflow, DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
+import { recheckMutesSignal } from '../../../workflows/incident-contract.js';
 import { collect, databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 
@@ -56,7 +56,7 @@ export function registerMaintenanceCommands(program: Command, context: Maintenan
       const workflowId = `maintenance-${options.database}`;
       let result: DatabaseMaintenanceResult;
       try {
-        result = await client.workflow.execute(databaseMaintenanceWorkflow, {
+        result = await client.workflow.execute<typeof databaseMaintenanceWorkflow>('databaseMaintenanceWorkflow', {
           taskQueue: context.taskQueue(),
           workflowId,
           args: [{ database: options.database, dryRun: options.dryRun === true, requestedBy: options.by }],

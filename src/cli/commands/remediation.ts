@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { healthCheckWorkflow, type HealthCheckResult } from '../../../workflows/health-check.js';
-import { remediationWorkflow, type RemediationResult } from '../../../workflows/remediation.js';
+import type { healthCheckWorkflow, HealthCheckResult } from '../../../workflows/health-check.js';
+import type { remediationWorkflow, RemediationResult } from '../../../workflows/remediation.js';
 import { collect, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 import { runToEnd } from '../workflow-errors.js';
@@ -41,7 +41,7 @@ export function registerRemediationCommands(program: Command, context: Remediati
       const labels = parseLabels(options.label ?? []);
       const workflowId = `remediation-${runbook}`;
       const result: RemediationResult = await runToEnd(`runbook ${runbook}`, workflowId, () =>
-        client.workflow.execute(remediationWorkflow, {
+        client.workflow.execute<typeof remediationWorkflow>('remediationWorkflow', {
           taskQueue: context.taskQueue(),
           workflowId,
           args: [{ runbook, labels, dryRun: options.dryRun === true, requestedBy: options.by }],
@@ -66,7 +66,7 @@ export function registerRemediationCommands(program: Command, context: Remediati
       const client = await context.temporal();
       const workflowId = 'health-check-manual';
       const result: HealthCheckResult = await runToEnd('a health check', workflowId, () =>
-        client.workflow.execute(healthCheckWorkflow, {
+        client.workflow.execute<typeof healthCheckWorkflow>('healthCheckWorkflow', {
           taskQueue: context.taskQueue(),
           workflowId,
           args: [{ dryRun: options.dryRun === true, requestedBy: options.by, ...(options.only ? { only: options.only } : {}) }],

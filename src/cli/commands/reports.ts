@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { InvalidArgumentError, type Command } from 'commander';
 import { renderReportHtml } from '../../reports/html.js';
 import { renderReportMarkdown } from '../../reports/markdown.js';
-import { reportWorkflow, type ReportResult } from '../../../workflows/report.js';
+import type { reportWorkflow, ReportResult } from '../../../workflows/report.js';
 import { requesterOption } from '../common-options.js';
 import { EXIT, printJson, UserError } from '../output.js';
 import { runToEnd } from '../workflow-errors.js';
@@ -35,7 +35,7 @@ export function registerReportCommands(program: Command, context: ReportContext)
       const client = await context.temporal();
       const workflowId = `report-${chosen}-by-${options.by}`;
       const result: ReportResult = await runToEnd(`a ${chosen} report`, workflowId, () =>
-        client.workflow.execute(reportWorkflow, {
+        client.workflow.execute<typeof reportWorkflow>('reportWorkflow', {
           taskQueue: context.taskQueue(),
           workflowId,
           args: [{ period: chosen, requestedBy: options.by, ...(options.at ? { at: new Date(options.at).toISOString() } : {}), ...(options.deliver ? {} : { destinations: [] }) }],

@@ -8,9 +8,10 @@ import {
   rejectUpdate,
   rollbackUpdate,
   rolloutProgressQuery,
-  securityRolloutWorkflow,
+  SECURITY_ROLLOUT_WORKFLOW,
   type RolloutProgress,
-} from '../../../workflows/security-rollout.js';
+} from '../../../workflows/security-rollout-contract.js';
+import type { securityRolloutWorkflow } from '../../../workflows/security-rollout.js';
 import { requesterOption } from '../common-options.js';
 import { onWorkflow } from '../workflow-errors.js';
 import { EXIT, printJson, UserError } from '../output.js';
@@ -68,7 +69,7 @@ export function registerRolloutCommands(program: Command, context: RolloutsConte
       if (!options.image === !options.discover) throw new UserError('give --image <image> or --discover, not both and not neither');
       const workflowId = rolloutWorkflowId(namespace, name);
       try {
-        const handle = await (await context.temporal()).workflow.start(securityRolloutWorkflow, {
+        const handle = await (await context.temporal()).workflow.start<typeof securityRolloutWorkflow>(SECURITY_ROLLOUT_WORKFLOW, {
           taskQueue: context.taskQueue(),
           workflowId,
           args: [
