@@ -3,6 +3,7 @@ import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectComm
 import { WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quietSdkLogger } from '../support/quiet-log.js';
 import { createBackupActivities, type BackupManifest } from '../../activities/backup.js';
 import { createActivities } from '../../activities/index.js';
 import { dropDatabase } from '../../scripts/stack/postgres.js';
@@ -114,7 +115,7 @@ describe('database backup', () => {
     const key = `${manifest.key}.corrupted`;
     await clients.s3.send(new PutObjectCommand({ Bucket: manifest.bucket, Key: key, Body: corrupted }));
 
-    const environment = new MockActivityEnvironment();
+    const environment = new MockActivityEnvironment(undefined, { logger: quietSdkLogger });
     await expect(environment.run(activities.verifyBackup, { manifest: { ...manifest, key }, requestedBy: 'test' })).rejects.toThrow(
       /has SHA-256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}: the backup is corrupt/,
     );
@@ -129,7 +130,7 @@ describe('database backup', () => {
     // The backup verified already: verifying it again leaves the retention test's set as it was.
     const [verified] = (await clients.pool.query<{ object_key: string }>(`SELECT object_key FROM backups WHERE database = $1 AND verified_at IS NOT NULL`, [database])).rows;
     const manifest = JSON.parse(Buffer.from(await text(`${verified!.object_key}.manifest.json`)).toString()) as BackupManifest;
-    const environment = new MockActivityEnvironment();
+    const environment = new MockActivityEnvironment(undefined, { logger: quietSdkLogger });
     const beats: { phase: string; bytes?: number; step?: string }[] = [];
     environment.on('heartbeat', (details: (typeof beats)[number]) => beats.push(details));
     await expect(environment.run(activities.verifyBackup, { manifest, requestedBy: 'test' })).resolves.toEqual({ tables: 3, rows: 20800 });

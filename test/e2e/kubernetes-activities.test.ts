@@ -1,5 +1,6 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quietSdkLogger } from '../support/quiet-log.js';
 import { createKubernetesActivities, type PodState, type WorkloadState } from '../../activities/kubernetes.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
@@ -13,7 +14,7 @@ import { connectStack, type StackClients } from '../support/stack.js';
 describe('Kubernetes activities', () => {
   let clients: StackClients;
   const kube = new FakeKubernetes();
-  const environment = new MockActivityEnvironment();
+  const environment = new MockActivityEnvironment(undefined, { logger: quietSdkLogger });
   let k8s: ReturnType<typeof createKubernetesActivities>;
   const namespace = `k8s-${Date.now().toString(36)}`;
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { quietSdkLogger } from '../support/quiet-log.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,7 +76,7 @@ describe('rollout rules', () => {
 });
 
 describe('the image scanner', () => {
-  const environment = new MockActivityEnvironment();
+  const environment = new MockActivityEnvironment(undefined, { logger: quietSdkLogger });
   const scanner = (command: string[]) => createScannerActivities({ policy: parsePolicy({ rollouts: { scanner: { command } } }, 'test') });
 
   it('says clearly when the scanner is not installed, and when it fails', async () => {
