@@ -7,6 +7,7 @@ import { acknowledgeUpdate, escalateUpdate, resolveUpdate, statusQuery } from '.
 import { FakeSlack } from '../support/fake-slack.js';
 import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
+import { opsctlAsync } from '../support/opsctl.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
@@ -280,4 +281,20 @@ describe('escalation ladders', () => {
     expect(paged.timeline.some((event) => event.kind === 'alert-unmuted')).toBe(true);
     await slow.executeUpdate(resolveUpdate, { args: [{ by: 'alice' }] });
   }, 60_000);
+
+  it('pages an alert muted by an opsctl window as soon as opsctl removes the window', async () => {
+    const name = `hold-${unique}`;
+    const added = await opsctlAsync(['maintenance', 'add', name, '--match', `service="${service('opsctl-window')}"`, '--start', '2026-01-01T00:00:00Z', '--end', '2099-01-01T00:00:00Z', '--by', 'alice']);
+    expect(added.status, added.stderr).toBe(0);
+    const handle = await incidentOf('opsctl-window');
+    await statusWhen(handle, (s) => s.alerts[0]?.mutedBy === `maintenance window "${name}"`, 20_000);
+    // Persisted as muted, so opsctl can find the incident to tell.
+    await expect.poll(async () => (await clients.pool.query('SELECT 1 FROM incident_alerts WHERE muted_by = $1', [`maintenance window "${name}"`])).rowCount, { timeout: 10_000 }).toBe(1);
+    const removed = await opsctlAsync(['--json', 'maintenance', 'remove', name, '--by', 'bob']);
+    expect(removed.status, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).toEqual({ removed: name, incidentsTold: 1 });
+    const paged = await statusWhen(handle, (s) => s.escalation?.level === 1, 10_000);
+    expect(paged.timeline.map((event) => event.text)).toContain(`HighErrorRate is no longer muted (maintenance window "${name}" is over): it pages`);
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'bob' }] });
+  });
 });
