@@ -137,6 +137,7 @@ export function createIncidentActivities(deps: IncidentDeps) {
       return {
         policy: chosen,
         responseTimesMs: escalation.responseTimes,
+        incidentCheckMs: escalation.incidentCheck,
         ...(escalation.businessHours ? { businessHours: escalation.businessHours } : {}),
       };
     },

@@ -158,8 +158,13 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
 
   const followsIncident = patched(FOLLOWS_INCIDENT_PATCH);
   /** Stops the ladder when its incident no longer runs (it ended without telling us, or was terminated). */
-  const incidentGone = async (): Promise<boolean> => {
+  // Ladders that fire every few seconds check now and then, not before every level: a check is a server round trip.
+  const checkEveryMs = input.plan.incidentCheckMs ?? 0;
+  let checkedAt = Date.now();
+  const incidentGone = async (force = false): Promise<boolean> => {
     if (!followsIncident || stop?.reason === 'resolved') return false;
+    if (!force && Date.now() - checkedAt < checkEveryMs) return false;
+    checkedAt = Date.now();
     const running = await incidentStatus.incidentRunning({ workflowId: input.incidentWorkflowId }).catch(() => true);
     if (!running) stop = { reason: 'resolved', by: 'system (the incident ended)' };
     return !running;
@@ -207,7 +212,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
     await report({ kind: 'exhausted', workflowId, at: now() });
     if (followsIncident) {
-      while (!(await condition(() => stop !== undefined, EXHAUSTED_CHECK_MS))) if (await incidentGone()) break;
+      while (!(await condition(() => stop !== undefined, EXHAUSTED_CHECK_MS))) if (await incidentGone(true)) break;
     } else {
       await condition(() => stop !== undefined);
     }
@@ -228,7 +233,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   if (stop!.reason === 'acknowledged') {
     await followUp('acknowledge');
     if (followsIncident) {
-      while (!(await condition(() => stop!.reason === 'resolved', EXHAUSTED_CHECK_MS))) await incidentGone();
+      while (!(await condition(() => stop!.reason === 'resolved', EXHAUSTED_CHECK_MS))) await incidentGone(true);
     } else {
       await condition(() => stop!.reason === 'resolved');
     }

@@ -86,6 +86,8 @@ export const escalationPolicySection = {
         .default({})
         .transform((times) => ({ ...DEFAULT_RESPONSE_TIMES_MS, ...Object.fromEntries(Object.entries(times).filter(([, ms]) => ms !== undefined)) })),
       businessHours: businessHours.optional(),
+      /** How long a ladder waits at most between checks that its incident still runs (a terminated one's ladder stops). */
+      incidentCheck: duration('1m'),
     })
     .strict()
     .superRefine((section, context) => {
@@ -97,5 +99,5 @@ export const escalationPolicySection = {
         context.addIssue({ code: 'custom', path: ['defaultPolicy'], message: `no policy named "${section.defaultPolicy}"` });
       }
     })
-    .default({ policies: [], routes: [], responseTimes: DEFAULT_RESPONSE_TIMES_MS }),
+    .default({ policies: [], routes: [], responseTimes: DEFAULT_RESPONSE_TIMES_MS, incidentCheck: 60_000 }),
 };

@@ -58,6 +58,8 @@ export interface EscalationPlan {
   policy: EscalationPolicy;
   responseTimesMs: Record<Severity, number>;
   businessHours?: BusinessHours;
+  /** Checks that the incident still runs at most this often before a level (absent in older plans: before every later level). */
+  incidentCheckMs?: number;
 }
 
 export const DEFAULT_RESPONSE_TIMES_MS: Record<Severity, number> = {

@@ -64,6 +64,8 @@ describe('escalation ladders', () => {
             { matchers: [`service="${service('broken')}"`], policy: 'broken' },
           ],
           defaultPolicy: 'standard',
+          // Ladders here fire seconds apart: check before every level that the incident still runs.
+          incidentCheck: '0s',
           // Business hours that are never now: Monday 00:00-00:01 in a zone, on a Monday that is a holiday.
           businessHours: { timeZone: 'Pacific/Kiritimati', days: ['mon'], start: '00:00', end: '00:01', severities: ['low'] },
         },
