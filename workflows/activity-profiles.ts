@@ -87,12 +87,13 @@ export const pagingLocal: LocalActivityOptions = {
  * it could not write and tries again on a durable timer.
  */
 export const ownStoreLocal: LocalActivityOptions = {
-  startToCloseTimeout: '5s',
+  // Long enough for a pool that is busy in an alert storm; a refused connection fails fast anyway.
+  startToCloseTimeout: '15s',
   retry: {
     initialInterval: '500ms',
     backoffCoefficient: 2,
     maximumInterval: '2s',
-    maximumAttempts: 3,
+    maximumAttempts: 4,
     nonRetryableErrorTypes,
   },
 };
