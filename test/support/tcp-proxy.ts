@@ -1,4 +1,6 @@
 import { createServer, Socket, type Server } from 'node:net';
+import type pg from 'pg';
+import { createPgPool } from '../../src/clients/postgres.js';
 
 /**
  * A loopback TCP proxy in front of a real service. Cutting it makes the
@@ -66,4 +68,17 @@ export class TcpProxy {
   async restore(): Promise<void> {
     await this.start(this.port);
   }
+}
+
+/**
+ * The test database behind a proxy: a pool whose PostgreSQL a test can take
+ * away (`proxy.cut()`) and give back (`proxy.restore()`), as a database that
+ * is down for a while looks to a client.
+ */
+export async function proxiedDatabase(databaseUrl: string): Promise<{ proxy: TcpProxy; pool: pg.Pool }> {
+  const url = new URL(databaseUrl);
+  const proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
+  await proxy.start();
+  url.host = proxy.address;
+  return { proxy, pool: createPgPool(url.toString()) };
 }

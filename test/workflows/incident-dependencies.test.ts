@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
-import { createPgPool } from '../../src/clients/postgres.js';
+import { type createPgPool } from '../../src/clients/postgres.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { acknowledgeUpdate, resolveUpdate } from '../../workflows/incident.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
 import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { proxiedDatabase, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * An incident never fails because a dependency is down: with our PostgreSQL
@@ -28,11 +28,7 @@ describe('an incident whose dependencies are down', () => {
   beforeAll(async () => {
     clients = await connectStack();
     await slack.start();
-    const url = new URL(testStack().databaseUrl);
-    proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
-    await proxy.start();
-    url.host = proxy.address;
-    pool = createPgPool(url.toString());
+    ({ proxy, pool: pool } = await proxiedDatabase(testStack().databaseUrl));
     const policy = parsePolicy(
       {
         escalation: {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createOnCallActivities } from '../../activities/oncall.js';
 import { createPagingActivities } from '../../activities/paging.js';
-import { createPgPool } from '../../src/clients/postgres.js';
+import { type createPgPool } from '../../src/clients/postgres.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { resolveUpdate } from '../../workflows/incident.js';
@@ -10,7 +10,7 @@ import { FakeSlack } from '../support/fake-slack.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
 import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { proxiedDatabase, type TcpProxy } from '../support/tcp-proxy.js';
 
 /**
  * Pages go out while our own PostgreSQL is down: the ladder's paging
@@ -30,11 +30,7 @@ describe('paging without our database', () => {
   beforeAll(async () => {
     clients = await connectStack();
     await Promise.all([slack.start(), hook.start('/hook')]);
-    const url = new URL(testStack().databaseUrl);
-    proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
-    await proxy.start();
-    url.host = proxy.address;
-    proxiedPool = createPgPool(url.toString());
+    ({ proxy, pool: proxiedPool } = await proxiedDatabase(testStack().databaseUrl));
     const policy = parsePolicy(
       {
         oncall: { people: { bob: { name: 'Bob', slack: 'U0BOB00001' } } },
