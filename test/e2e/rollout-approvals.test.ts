@@ -1,18 +1,15 @@
-import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { parsePolicy } from '../../src/config/policy.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { createReplayGuard } from '../../src/webhooks/replay-guard.js';
-import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
+import type { WebhookServer } from '../../src/webhooks/server.js';
 import { approveUpdate, rolloutProgressQuery } from '../../workflows/security-rollout.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { REPO, fakeScanner, progressWhen, rolloutStarter } from '../support/rollouts.js';
-import { buttonPress, slackRequest, type SlackUser } from '../support/slack-requests.js';
+import { buttonPress, slackRequest, startSlackRoutes, type SlackUser } from '../support/slack-requests.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const CAROL: SlackUser = { id: 'U0CAROL001', name: 'carol' };
@@ -59,14 +56,7 @@ describe('rollout approvals', () => {
       taskQueue,
       createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig(), slack: slackClient, slackChannel: '#deploys' })),
     );
-    app = buildWebhookServer({
-      temporal: clients.client,
-      temporalConnection: clients.connection,
-      logger: createLogger({ level: 'silent' }),
-      slack: { pool: clients.pool, policy, signingSecret: 'slack-signing-secret-0123456789abcdef', slack: slackClient, replayGuard: createReplayGuard(clients.pool) },
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    ({ app, base } = await startSlackRoutes(clients, policy, slackClient));
   });
 
   afterAll(async () => {

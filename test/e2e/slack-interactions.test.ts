@@ -1,15 +1,12 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { parsePolicy, type Policy } from '../../src/config/policy.js';
-import { createLogger } from '../../src/logging/logger.js';
-import { createReplayGuard } from '../../src/webhooks/replay-guard.js';
-import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
+import type { WebhookServer } from '../../src/webhooks/server.js';
 import type { IncidentStatus } from '../../workflows/incident.js';
 import { FakeSlack, type SlackMessage } from '../support/fake-slack.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
-import { buttonPress, slackRequest, slashCommand, type SlackUser } from '../support/slack-requests.js';
+import { buttonPress, slackRequest, slashCommand, startSlackRoutes, type SlackUser } from '../support/slack-requests.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const ALICE: SlackUser = { id: 'U0ALICE001', name: 'alice' };
@@ -51,14 +48,7 @@ describe('Slack interactivity and slash commands', () => {
     );
     const slackClient = createSlackClient('xoxb-test', slack.url);
     worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, slack: slackClient, slackChannel: '#incidents' })));
-    app = buildWebhookServer({
-      temporal: clients.client,
-      temporalConnection: clients.connection,
-      logger: createLogger({ level: 'silent' }),
-      slack: { pool: clients.pool, policy, signingSecret: 'slack-signing-secret-0123456789abcdef', slack: slackClient, replayGuard: createReplayGuard(clients.pool) },
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    ({ app, base } = await startSlackRoutes(clients, policy, slackClient));
   });
 
   afterAll(async () => {

@@ -1,4 +1,11 @@
 import { createHmac } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { WebClient } from '@slack/web-api';
+import type { Policy } from '../../src/config/policy.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { createReplayGuard } from '../../src/webhooks/replay-guard.js';
+import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
+import type { StackClients } from './stack.js';
 
 /**
  * Requests as Slack sends them to an app: form-encoded, signed with the
@@ -61,4 +68,16 @@ export function slashCommand(input: { user: SlackUser; channel: string; text: st
     response_url: 'https://hooks.slack.com/commands/T0TEAM0001/1/abc',
     trigger_id: '1234567890.123456789.abcdef',
   }).toString();
+}
+
+/** The webhook server with Slack's routes only, on a free loopback port, verifying with SIGNING_SECRET. */
+export async function startSlackRoutes(clients: StackClients, policy: Policy, slack: WebClient): Promise<{ app: WebhookServer; base: string }> {
+  const app = buildWebhookServer({
+    temporal: clients.client,
+    temporalConnection: clients.connection,
+    logger: createLogger({ level: 'silent' }),
+    slack: { pool: clients.pool, policy, signingSecret: SIGNING_SECRET, slack, replayGuard: createReplayGuard(clients.pool) },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
