@@ -44,7 +44,7 @@ export class FakeSlack {
   readonly calls: SlackCall[] = [];
   /** Channel ID -> name. */
   readonly channels = new Map<string, string>();
-  private readonly faults = new Map<string, Fault[]>();
+  private readonly faults = new Map<string, Array<Fault & { when?: (args: Record<string, unknown>) => boolean }>>();
   private server: Server | undefined;
   private clock = 1_700_000_000;
   url = '';
@@ -68,9 +68,12 @@ export class FakeSlack {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  /** The next call of `method` fails this way (after doing its work, for drop-response). */
-  failNext(method: string, fault: Fault): void {
-    this.faults.set(method, [...(this.faults.get(method) ?? []), fault]);
+  /**
+   * The next call of `method` fails this way (after doing its work, for
+   * drop-response); with `when`, the next call whose arguments it accepts.
+   */
+  failNext(method: string, fault: Fault, when?: (args: Record<string, unknown>) => boolean): void {
+    this.faults.set(method, [...(this.faults.get(method) ?? []), { ...fault, ...(when ? { when } : {}) }]);
   }
 
   /** The ID of a channel by name ("#incidents" or "incidents"), making it if it does not exist yet. */
@@ -115,7 +118,9 @@ export class FakeSlack {
     if (!String(request.headers.authorization ?? '').startsWith('Bearer ')) {
       return { status: 200, body: { ok: false, error: 'not_authed' } };
     }
-    const fault = this.faults.get(method)?.shift();
+    const queue = this.faults.get(method) ?? [];
+    const index = queue.findIndex((candidate) => !candidate.when || candidate.when(args));
+    const fault = index >= 0 ? queue.splice(index, 1)[0] : undefined;
     if (fault?.kind === 'rate-limit') {
       return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(fault.retryAfterSeconds) } };
     }
