@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Policy } from '../src/config/policy.js';
 import { ErrorType } from '../src/domain/errors.js';
-import { VULNERABILITY_SEVERITIES, type ScanReport, type Vulnerability, type VulnerabilitySeverity } from '../src/domain/rollout.js';
+import { isImageDigest, parseImage, VULNERABILITY_SEVERITIES, type ScanReport, type Vulnerability, type VulnerabilitySeverity } from '../src/domain/rollout.js';
 
 /**
  * Image scans by a configurable command that prints Trivy's JSON report
@@ -15,6 +15,7 @@ export interface ScannerDeps {
 }
 
 interface TrivyReport {
+  Metadata?: { RepoDigests?: string[] | null } | null;
   Results?: { Target?: string; Vulnerabilities?: { VulnerabilityID?: string; PkgName?: string; Severity?: string }[] | null }[] | null;
 }
 
@@ -35,7 +36,21 @@ export function parseTrivyReport(image: string, text: string): ScanReport {
       vulnerabilities.push({ id: entry.VulnerabilityID ?? 'unnamed', severity, package: entry.PkgName ?? result.Target ?? '' });
     }
   }
-  return { image, vulnerabilities };
+  const digest = scannedDigest(image, report.Metadata?.RepoDigests ?? []);
+  return { image, vulnerabilities, ...(digest ? { digest } : {}) };
+}
+
+/**
+ * The digest of the manifest Trivy scanned: the image's own when it names one,
+ * else the RepoDigests entry of its repository (Trivy may spell Docker Hub
+ * names in full, so a single entry is taken as it is).
+ */
+function scannedDigest(image: string, repoDigests: string[]): string | undefined {
+  const { repository, digest } = parseImage(image);
+  if (isImageDigest(digest)) return digest;
+  const entries = repoDigests.map((entry) => entry.split('@') as [string, string | undefined]).filter(([, value]) => isImageDigest(value));
+  const own = entries.find(([name]) => name === repository) ?? (entries.length === 1 ? entries[0] : undefined);
+  return own?.[1];
 }
 
 export function createScannerActivities(deps: ScannerDeps) {

@@ -55,6 +55,8 @@ export interface RolloutProgress {
   phase: RolloutPhase;
   from?: string;
   to: string;
+  /** The reference the workload is patched with: `to` pinned to the digest that was scanned. */
+  pinned?: string;
   bump?: Bump;
   approval?: { decision: 'approved' | 'rejected'; by: string; at: string; reason?: string };
   /** Prometheus figures before the change and at the end of the watch window. */

@@ -25,6 +25,7 @@ import {
   analysisFindings,
   classifyBump,
   newBlockingVulnerabilities,
+  pinImage,
   renderQuery,
   rolloutFailedDedupKey,
   rolloutWorkflowId,
@@ -67,6 +68,8 @@ const audit = proxyActivities<ReturnType<typeof createAuditActivities>>(quickApi
 const APPROVERS_PATCH = 'rollout-approvers';
 /** Patch: a rollback that fails opens a critical incident with both causes instead of escaping it. */
 const ROLLBACK_FAILURE_PATCH = 'rollout-rollback-failure';
+/** The workload is patched with the scanned image's digest, not its tag. */
+const DIGEST_PATCH = 'rollout-digest';
 /** The failure type of a refused approval (the rollout goes on waiting). */
 export const APPROVAL_REFUSED = 'ApprovalRefused';
 
@@ -269,7 +272,21 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
         ErrorType.Conflict,
       );
     }
-    step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${image}, none new at ${settings.blockingSeverity} or above`);
+    // What runs must be what was scanned: the digest the scanner read, else the one the tag points to now.
+    let target = image;
+    if (patched(DIGEST_PATCH)) {
+      let digest = candidate.digest;
+      if (!digest) {
+        try {
+          digest = (await quick.resolveImageDigest({ image })).digest;
+        } catch (error) {
+          refuse(`could not pin ${image} to a digest: ${failureMessage(error)}; nothing was changed`, ErrorType.Conflict);
+        }
+      }
+      target = pinImage(image, digest!);
+      progress.pinned = target;
+    }
+    step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${target}, none new at ${settings.blockingSeverity} or above`);
 
     if (input.requireApproval || settings.approvalRequiredFor.includes(progress.bump as never)) {
       if (patched(APPROVERS_PATCH)) {
@@ -336,7 +353,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     try {
       setPhase('rolling-out');
       if (strategy === 'canary') {
-        const { name: canary, replaced } = await quick.createCanary({ namespace, name, container, image: image, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
+        const { name: canary, replaced } = await quick.createCanary({ namespace, name, container, image: target, replicas: input.canaryReplicas ?? 1, requestedBy, step: 'create-canary' });
         if (replaced) step('canary-replaced', `a leftover ${canary} (${replaced}) was replaced`);
         const removeCanary = {
           step: 'remove-canary',
@@ -346,7 +363,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
           },
         };
         compensations.push(removeCanary);
-        step('canary-created', `${canary} runs ${image}; ${name} untouched`);
+        step('canary-created', `${canary} runs ${target}; ${name} untouched`);
         await untilStopped(() => long.waitForRollout({ namespace, name: canary, kind: 'Deployment', container, timeoutMs: settings.rolloutTimeoutMs }));
         step('canary-ready', `${canary} is ready`);
         setPhase('watching');
@@ -371,10 +388,11 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
         },
       });
       mainChanged = true;
-      await quick.setImage({ ...ref, container, image: image, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
-      step(strategy === 'canary' ? 'promoted' : 'image-set', `${container}: ${before.image} -> ${image}`);
+      // The change-cause keeps the tag a person asked for; the image field carries the digest.
+      await quick.setImage({ ...ref, container, image: target, changeCause: `ops-automation ${workflowId}: ${before.image} -> ${image} (by ${requestedBy})`, requestedBy, step: 'set-image' });
+      step(strategy === 'canary' ? 'promoted' : 'image-set', `${container}: ${before.image} -> ${target}`);
       await untilStopped(() => long.waitForRollout({ ...ref, container, timeoutMs: settings.rolloutTimeoutMs }));
-      step('rolled-out', `every replica runs ${image}`);
+      step('rolled-out', `every replica runs ${target}`);
       if (strategy === 'canary') {
         await quick.deleteCanary({ namespace, name, requestedBy, step: 'remove-canary' });
         compensations.splice(0, 1);
@@ -385,7 +403,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       await condition(() => stopRequest !== undefined, watchMs);
       if (stopRequest) throw stopFailure(stopRequest);
       const after = await quick.readWorkload(ref);
-      if (after.failed || !after.rolledOut || after.image !== image) {
+      if (after.failed || !after.rolledOut || after.image !== target) {
         throw ApplicationFailure.nonRetryable(`${progress.workload} is unhealthy after the rollout: ${after.failed ?? after.waitingFor ?? `runs ${after.image}`}`, ErrorType.RolloutFailed);
       }
       if (progress.analysis) {

@@ -75,6 +75,24 @@ export interface Vulnerability {
 export interface ScanReport {
   image: string;
   vulnerabilities: Vulnerability[];
+  /** The manifest digest the scanner read (Trivy's Metadata.RepoDigests), when it says. */
+  digest?: string;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+export function isImageDigest(value: string | undefined): value is string {
+  return value !== undefined && DIGEST.test(value);
+}
+
+/**
+ * The image pinned to `digest`, its tag kept for people reading it
+ * (`repo:1.4.2@sha256:…`): a kubelet pulls by the digest, so what runs is
+ * what was scanned, whatever the tag points to later.
+ */
+export function pinImage(image: string, digest: string): string {
+  const { repository, tag } = parseImage(image);
+  return `${repository}${tag ? `:${tag}` : ''}@${digest}`;
 }
 
 /** The candidate's vulnerabilities at or above `blocking` that the current image does not have. */

@@ -8,7 +8,7 @@ import { imageScanWorkflow, type ImageScanFinding } from '../../workflows/image-
 import { securityRolloutWorkflow } from '../../workflows/security-rollout.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
 import { FakeRegistry } from '../support/fake-registry.js';
-import { FAKE_TRIVY, progressWhen } from '../support/rollouts.js';
+import { FAKE_TRIVY, pinned, progressWhen } from '../support/rollouts.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -105,7 +105,7 @@ describe('image scan', () => {
     // The rollout it started goes through the whole gate and lands.
     const rollout = await clients.client.workflow.getHandle(`rollout-${namespace}-fixable`).result();
     expect(rollout).toMatchObject({ phase: 'succeeded', to: image('fixable', '1.4.2') });
-    expect(kube.image('Deployment', namespace, 'fixable')).toBe(image('fixable', '1.4.2'));
+    expect(kube.image('Deployment', namespace, 'fixable')).toBe(pinned(image('fixable', '1.4.2')));
     expect(kube.image('Deployment', namespace, 'busy')).toBe(image('busy', '5.0.0'));
     await busy.executeUpdate('reject', { args: [{ by: 'alice', reason: 'test over' }] });
   });

@@ -8,7 +8,7 @@ import { waitFor } from '../../scripts/stack/net.js';
 import { type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
 import { TestExporter, TestPrometheus } from '../support/prometheus.js';
-import { fakeScanner, REPO, failureOf, rolloutStarter, progressWhen } from '../support/rollouts.js';
+import { fakeScanner, REPO, failureOf, pinned, rolloutStarter, progressWhen } from '../support/rollouts.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -75,12 +75,12 @@ describe('security rollout, analysed against Prometheus', () => {
     const result = await (await start('cautious', { strategy: 'canary' })).result();
     expect(result.phase).toBe('succeeded');
     expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'baseline', 'canary-created', 'canary-ready', 'canary-analysed', 'promoted', 'rolled-out', 'canary-removed', 'analysed', 'done']);
-    expect(kube.image('Deployment', namespace, 'cautious')).toBe(`${REPO}:1.4.2`);
+    expect(kube.image('Deployment', namespace, 'cautious')).toBe(pinned(`${REPO}:1.4.2`));
     expect(kube.exists('Deployment', namespace, 'cautious-canary')).toBe(false);
     const created = kube.requests.find((request) => request.method === 'POST' && request.path.startsWith(`/apis/apps/v1/namespaces/${namespace}/deployments?`));
     expect(created?.body).toMatchObject({
       metadata: { name: 'cautious-canary', labels: { track: 'canary' } },
-      spec: { replicas: 1, selector: { matchLabels: { app: 'cautious', track: 'canary' } }, template: { spec: { containers: [{ name: 'app', image: `${REPO}:1.4.2` }] } } },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'cautious', track: 'canary' } }, template: { spec: { containers: [{ name: 'app', image: pinned(`${REPO}:1.4.2`) }] } } },
     });
   });
 
@@ -93,8 +93,8 @@ describe('security rollout, analysed against Prometheus', () => {
       `a leftover leftover-canary (a Deployment not made by ops-automation running ${REPO}:0.9.0-untested) was replaced`,
     );
     const recreated = kube.requests.filter((request) => request.method === 'POST' && (request.body as { metadata?: { name?: string } } | undefined)?.metadata?.name === 'leftover-canary');
-    expect(recreated.at(-1)?.body).toMatchObject({ spec: { template: { spec: { containers: [{ image: `${REPO}:1.4.2` }] } } } });
-    expect(kube.image('Deployment', namespace, 'leftover')).toBe(`${REPO}:1.4.2`);
+    expect(recreated.at(-1)?.body).toMatchObject({ spec: { template: { spec: { containers: [{ image: pinned(`${REPO}:1.4.2`) }] } } } });
+    expect(kube.image('Deployment', namespace, 'leftover')).toBe(pinned(`${REPO}:1.4.2`));
   });
 
   it('removes a canary that fails its analysis and never touches the main Deployment', async () => {

@@ -9,7 +9,7 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { abortUpdate, rollbackUpdate, rolloutProgressQuery, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
-import { fakeScanner, REPO, failureOf, rolloutStarter } from '../support/rollouts.js';
+import { fakeScanner, REPO, failureOf, pinned, rolloutStarter } from '../support/rollouts.js';
 import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -63,7 +63,7 @@ describe('security rollout, steered and interrupted', () => {
     const spawnWorker = () => spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
     const first = spawnWorker();
     try {
-      await waitFor('the rollout to be under way', async () => kube.image('Deployment', namespace, 'slow') === `${REPO}:1.4.2` && (await handle.query(rolloutProgressQuery)).phase === 'rolling-out', 60_000).catch(async (error: unknown) => {
+      await waitFor('the rollout to be under way', async () => kube.image('Deployment', namespace, 'slow') === pinned(`${REPO}:1.4.2`) && (await handle.query(rolloutProgressQuery)).phase === 'rolling-out', 60_000).catch(async (error: unknown) => {
         throw new Error(`${(error as Error).message}; progress ${JSON.stringify(await handle.query(rolloutProgressQuery).catch((e: unknown) => String(e)))}; ${kube.requests.length} kube requests`);
       });
       first.kill('SIGKILL');
@@ -78,7 +78,7 @@ describe('security rollout, steered and interrupted', () => {
       expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
       // The image was set once: the new worker carried on waiting instead of starting over.
       expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/slow'))).toHaveLength(1);
-      expect(kube.image('Deployment', namespace, 'slow')).toBe(`${REPO}:1.4.2`);
+      expect(kube.image('Deployment', namespace, 'slow')).toBe(pinned(`${REPO}:1.4.2`));
     } finally {
       second.kill('SIGTERM');
     }

@@ -11,7 +11,7 @@ import { FakeRegistry } from '../support/fake-registry.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { opsctlAsync } from '../support/opsctl.js';
-import { FAKE_TRIVY, REPO, failureOf, progressWhen } from '../support/rollouts.js';
+import { FAKE_TRIVY, REPO, failureOf, pinned, progressWhen } from '../support/rollouts.js';
 import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
@@ -62,7 +62,8 @@ describe('security rollout', () => {
         [`${REPO}:2.0.0`]: [],
         [`${REPO}:1.4.9-broken`]: [],
         [`${registry.host}/shop/web:1.4.1`]: [],
-        [`${registry.host}/shop/web:1.4.10`]: [],
+        // A scanner that does not say which manifest it read: the rollout asks the registry.
+        [`${registry.host}/shop/web:1.4.10`]: { vulnerabilities: [], repoDigest: null },
       }),
     );
     const policy = parsePolicy({ rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s', rolloutTimeout: '30s' } }, 'test');
@@ -83,7 +84,10 @@ describe('security rollout', () => {
 
   it('discovers the newest tag of the running image from its registry, and rolls a StatefulSet too', async () => {
     const result = await (await start('web', { image: undefined, discover: true })).result();
-    expect(result).toMatchObject({ phase: 'succeeded', from: `${registry.host}/shop/web:1.4.1`, to: `${registry.host}/shop/web:1.4.10`, bump: 'patch' });
+    const digest = registry.digestOf('shop/web', '1.4.10');
+    expect(result).toMatchObject({ phase: 'succeeded', from: `${registry.host}/shop/web:1.4.1`, to: `${registry.host}/shop/web:1.4.10`, pinned: `${registry.host}/shop/web:1.4.10@${digest}`, bump: 'patch' });
+    expect(kube.image('Deployment', namespace, 'web')).toBe(`${registry.host}/shop/web:1.4.10@${digest}`);
+    expect(registry.requests).toContain('/v2/shop/web/manifests/1.4.10');
     expect(result.steps[0]).toMatchObject({ step: 'discovered', detail: `${registry.host}/shop/web:1.4.10 is the highest of 7 tags` });
     expect(registry.requests.filter((path) => path.startsWith('/v2/shop/web/tags/list'))).toEqual([
       // Refused without a token, then again with the token from the challenge's realm.
@@ -101,20 +105,21 @@ describe('security rollout', () => {
       args: [{ namespace, deployment: 'db', kind: 'StatefulSet', image: `${REPO}:1.4.2`, requestedBy: 'alice' }],
     });
     expect(db).toMatchObject({ phase: 'succeeded', workload: `StatefulSet ${namespace}/db` });
-    expect(kube.image('StatefulSet', namespace, 'db', 'postgres')).toBe(`${REPO}:1.4.2`);
+    expect(kube.image('StatefulSet', namespace, 'db', 'postgres')).toBe(pinned(`${REPO}:1.4.2`));
     expect(kube.requests.some((request) => request.method === 'PATCH' && request.path.startsWith(`/apis/apps/v1/namespaces/${namespace}/statefulsets/db?`))).toBe(true);
   });
 
   it('rolls out a clean patch: scanned, set with its change cause, every replica updated, watched', async () => {
     const result = await (await start('api', { image: `${REPO}:1.4.2` })).result();
-    expect(result).toMatchObject({ phase: 'succeeded', from: `${REPO}:1.4.1`, to: `${REPO}:1.4.2`, bump: 'patch' });
+    expect(result).toMatchObject({ phase: 'succeeded', from: `${REPO}:1.4.1`, to: `${REPO}:1.4.2`, pinned: pinned(`${REPO}:1.4.2`), bump: 'patch' });
     expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
-    expect(kube.image('Deployment', namespace, 'api')).toBe(`${REPO}:1.4.2`);
+    // Pinned to the digest the scanner read: what runs is what was scanned, whatever the tag points to later.
+    expect(kube.image('Deployment', namespace, 'api')).toBe(pinned(`${REPO}:1.4.2`));
     const [patch] = patchesOf('api');
     expect(patch).toMatchObject({ contentType: 'application/strategic-merge-patch+json' });
     expect(patch!.body).toEqual({
       metadata: { annotations: { 'kubernetes.io/change-cause': `ops-automation rollout-${namespace}-api: ${REPO}:1.4.1 -> ${REPO}:1.4.2 (by alice)` } },
-      spec: { template: { spec: { containers: [{ name: 'app', image: `${REPO}:1.4.2` }] } } },
+      spec: { template: { spec: { containers: [{ name: 'app', image: pinned(`${REPO}:1.4.2`) }] } } },
     });
     // Every step has its audit row, in order (written alongside the work), beside the change itself.
     const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE workflow_id = $1 ORDER BY id`, [`rollout-${namespace}-api`]);
@@ -147,7 +152,7 @@ describe('security rollout', () => {
     expect(done).toMatchObject({ phase: 'succeeded', bump: 'major' });
     const approval = await clients.pool.query(`SELECT actor FROM audit_events WHERE action = 'rollout.approved' AND run_id = $1`, [handle.firstExecutionRunId]);
     expect(approval.rows).toEqual([{ actor: 'carol' }]);
-    expect(kube.image('Deployment', namespace, 'api')).toBe(`${REPO}:2.0.0`);
+    expect(kube.image('Deployment', namespace, 'api')).toBe(pinned(`${REPO}:2.0.0`));
   });
 
   it('stops a major bump that is rejected, or that nobody approves in time', async () => {
@@ -215,7 +220,7 @@ describe('security rollout', () => {
     expect(progress.phase).toBe('rolled-back');
     expect(progress.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'failed', 'restore-image']);
     expect(patchesOf('bad').map((patch) => (patch.body as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0]!.image)).toEqual([
-      `${REPO}:1.4.9-broken`,
+      pinned(`${REPO}:1.4.9-broken`),
       `${REPO}:1.4.1`,
     ]);
     const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-bad`), (status) => status.alerts.length === 1);
@@ -226,7 +231,7 @@ describe('security rollout', () => {
     const handle = await start('migration', { image: `${REPO}:1.4.9-broken`, onFailure: 'freeze' });
     const cause = await failureOf(handle);
     expect(cause.message).toMatch(new RegExp(`^rollout of ${REPO}:1\\.4\\.9-broken to Deployment ${namespace}/migration failed, frozen on the new image: rollout of Deployment ${namespace}/migration failed: `));
-    expect(kube.image('Deployment', namespace, 'migration')).toBe(`${REPO}:1.4.9-broken`);
+    expect(kube.image('Deployment', namespace, 'migration')).toBe(pinned(`${REPO}:1.4.9-broken`));
     expect(patchesOf('migration')).toHaveLength(1);
     expect((await handle.query(rolloutProgressQuery)).phase).toBe('frozen');
     const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-migration`), (status) => status.alerts.length === 1);

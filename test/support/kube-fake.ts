@@ -90,7 +90,7 @@ export class FakeKubernetes {
   /** Pods the test made unready, with when they stopped being ready. */
   private readonly unreadyPods = new Map<string, { since: Date; reason: string }>();
   readonly requests: RecordedKubeRequest[] = [];
-  /** Images whose pods never become ready. */
+  /** Images whose pods never become ready (by repo:tag; a pinned reference of one is bad too). */
   readonly badImages = new Set<string>();
   /** How long each new pod takes to become ready. */
   podReadyMs = 300;
@@ -193,13 +193,17 @@ export class FakeKubernetes {
     return this.workloads.has(`${kind}/${namespace}/${name}`);
   }
 
+  private isBad(image: string): boolean {
+    return this.badImages.has(image) || this.badImages.has(image.split('@')[0]!);
+  }
+
   /** Pod readiness of the current template: how many new pods are ready, and whether it failed. */
   private progress(workload: Workload) {
     const replicas = Number(workload.object.spec.replicas ?? 1);
     const images = containersOf(workload.object);
     const template = JSON.stringify(workload.object.spec.template);
     const changed = workload.stableTemplate !== template;
-    const bad = images.some((container) => this.badImages.has(container.image));
+    const bad = images.some((container) => this.isBad(container.image));
     const elapsed = Date.now() - workload.rolloutStartedAt;
     if (!changed) return { replicas, updated: replicas, ready: replicas, failed: false, complete: true };
     if (bad) {
@@ -280,7 +284,7 @@ export class FakeKubernetes {
     if (!progress.complete) {
       for (let index = 0; index < progress.updated; index += 1) {
         const ready = index < progress.ready;
-        list.push(pod(`new-${workload.revision}-${index}`, current, ready, ready ? undefined : progress.updated === 1 && this.badImages.size > 0 && images.some((container) => this.badImages.has(container.image)) ? 'CrashLoopBackOff' : undefined));
+        list.push(pod(`new-${workload.revision}-${index}`, current, ready, ready ? undefined : progress.updated === 1 && this.badImages.size > 0 && images.some((container) => this.isBad(container.image)) ? 'CrashLoopBackOff' : undefined));
       }
     }
     return list.filter((entry) => !this.deletedPods.has(`${namespace}/${(entry.metadata as Json).name as string}`));

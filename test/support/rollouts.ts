@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,16 @@ import { rolloutProgressQuery, securityRolloutWorkflow, type RolloutProgress, ty
 /** Shared by the rollout tests: the image repository, the Trivy stand-in, and waits on a rollout. */
 export const REPO = 'registry.test/shop/api';
 export const FAKE_TRIVY = fileURLToPath(new URL('./fake-trivy.mjs', import.meta.url));
+
+/** The digest fake-trivy reports having scanned for `image` (the SHA-256 of its name). */
+export function scannedDigest(image: string): string {
+  return `sha256:${createHash('sha256').update(image).digest('hex')}`;
+}
+
+/** `image` pinned to the digest fake-trivy scanned, as a rollout patches it. */
+export function pinned(image: string): string {
+  return `${image}@${scannedDigest(image)}`;
+}
 
 export async function progressWhen(handle: WorkflowHandle, phase: string): Promise<RolloutProgress> {
   let last: RolloutProgress | undefined;

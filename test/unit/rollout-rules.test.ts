@@ -4,10 +4,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { manifestDigest } from '../../activities/registry.js';
 import { createScannerActivities, parseTrivyReport } from '../../activities/scanner.js';
+import { FakeRegistry } from '../support/fake-registry.js';
 import { parsePolicy } from '../../src/config/policy.js';
-import { FAKE_TRIVY } from '../support/rollouts.js';
-import { analysisFindings, classifyBump, highestTag, newBlockingVulnerabilities, parseImage, registryOf, renderQuery } from '../../src/domain/rollout.js';
+import { FAKE_TRIVY, scannedDigest } from '../support/rollouts.js';
+import { analysisFindings, classifyBump, highestTag, newBlockingVulnerabilities, parseImage, pinImage, registryOf, renderQuery } from '../../src/domain/rollout.js';
 
 describe('rollout rules', () => {
   it('reads image references with registries, ports, tags and digests', () => {
@@ -48,6 +50,39 @@ describe('rollout rules', () => {
     expect(() => parseTrivyReport('api:1', '{"x":1}')).toThrow('is not a Trivy JSON report (no "Results")');
   });
 
+  it('takes the digest Trivy scanned from its RepoDigests, so the rollout can pin what was scanned', () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const other = `sha256:${'b'.repeat(64)}`;
+    const scanned = (image: string, repoDigests: string[]) => parseTrivyReport(image, JSON.stringify({ Metadata: { RepoDigests: repoDigests }, Results: [] })).digest;
+    expect(scanned('registry.test/shop/api:1.4.2', [`registry.test/mirror/api@${other}`, `registry.test/shop/api@${digest}`])).toBe(digest);
+    // Trivy spells Docker Hub names in full: a single entry is the image's.
+    expect(scanned('nginx:1.27', [`index.docker.io/library/nginx@${digest}`])).toBe(digest);
+    // A pinned reference is its own digest; no entry, or one that is not a digest, says nothing.
+    expect(scanned(`nginx:1.27@${other}`, [`nginx@${digest}`])).toBe(other);
+    expect(scanned('nginx:1.27', [])).toBeUndefined();
+    expect(scanned('nginx:1.27', ['nginx@sha256:short'])).toBeUndefined();
+    expect(pinImage('registry.test:5000/shop/api:1.4.2', digest)).toBe(`registry.test:5000/shop/api:1.4.2@${digest}`);
+    expect(pinImage(`api:1.4.2@${other}`, digest)).toBe(`api:1.4.2@${digest}`);
+  });
+
+  it("resolves a tag to its registry's digest, and follows a retag", async () => {
+    const registry = new FakeRegistry();
+    await registry.start();
+    try {
+      registry.setTags('shop/api', ['1.4.2']);
+      const image = `${registry.host}/shop/api:1.4.2`;
+      const first = await manifestDigest(image);
+      expect(first).toBe(registry.digestOf('shop/api', '1.4.2'));
+      // HEAD, refused until the challenge's token is shown; the manifest itself is not downloaded.
+      expect(registry.requests.filter((path) => path.includes('/manifests/'))).toEqual(['/v2/shop/api/manifests/1.4.2', '/v2/shop/api/manifests/1.4.2']);
+      registry.retag('shop/api', '1.4.2');
+      expect(await manifestDigest(image)).not.toBe(first);
+      await expect(manifestDigest(`${registry.host}/shop/api:9.9.9`)).rejects.toThrow(`the registry ${registry.host} has no shop/api:9.9.9`);
+    } finally {
+      await registry.stop();
+    }
+  });
+
   it('judges figures after a change against the baseline: +5 points of errors, +20% of p95 by default', () => {
     const limits = { maxErrorRatioIncrease: 0.05, maxLatencyIncrease: 0.2 };
     const baseline = { errorRatio: 0.01, latencyP95: 0.2 };
@@ -86,7 +121,7 @@ describe('the image scanner', () => {
     const reports = join(mkdtempSync(join(tmpdir(), 'ops-scan-')), 'reports.json');
     writeFileSync(reports, JSON.stringify({ 'api:1': [{ id: 'CVE-1', severity: 'HIGH', pkg: 'bash' }] }));
     const fake = scanner([process.execPath, FAKE_TRIVY, reports]);
-    expect(await environment.run(fake.scanImage, { image: 'api:1' })).toEqual({ image: 'api:1', vulnerabilities: [{ id: 'CVE-1', severity: 'HIGH', package: 'bash' }] });
+    expect(await environment.run(fake.scanImage, { image: 'api:1' })).toEqual({ image: 'api:1', vulnerabilities: [{ id: 'CVE-1', severity: 'HIGH', package: 'bash' }], digest: scannedDigest('api:1') });
     await expect(environment.run(fake.scanImage, { image: 'api:2' })).rejects.toThrow(/exited with 1 scanning api:2: FATAL image scan error: unable to find the specified image "api:2"/);
   });
 });
