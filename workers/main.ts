@@ -8,13 +8,15 @@ import { ConfigError, loadConfig } from '../src/config/index.js';
 import { databaseUrlResolver } from '../src/config/policy-databases.js';
 import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/logging/logger.js';
+import { prepareWhenAvailable } from './dependencies.js';
 import { installRuntime } from './runtime.js';
 import { createOpsWorker } from './worker.js';
 
 /**
  * The worker process, the composition root: config -> clients -> activity
  * factories -> Worker. On start it brings the schema, the search attributes and
- * the bucket up to date (each idempotent); SIGINT/SIGTERM drain it gracefully.
+ * the bucket up to date (each idempotent, and retried in the background when
+ * the database or S3 is down); SIGINT/SIGTERM drain it gracefully.
  */
 
 // Present only in a build (npm run build): the worker then starts without bundling.
@@ -26,10 +28,22 @@ async function main(): Promise<void> {
   installRuntime(logger, env.OPS_WORKER_METRICS_PORT);
 
   const clients = await createClients(env, 'ops-worker');
-  const migration = await migrate(clients.pool);
-  if (migration.applied.length > 0) logger.info({ applied: migration.applied }, 'database migrated');
-  const bucket = await ensureBucket(clients.s3, env.S3_BUCKET);
-  if (bucket === 'created') logger.info({ bucket: env.S3_BUCKET }, 'bucket created');
+  // Neither our database nor S3 being down keeps the worker from starting: pages go out without them.
+  const schema = await prepareWhenAvailable(
+    'database migration',
+    async () => {
+      const migration = await migrate(clients.pool);
+      if (migration.applied.length > 0) logger.info({ applied: migration.applied }, 'database migrated');
+    },
+    logger,
+  );
+  const bucketReady = await prepareWhenAvailable(
+    'bucket check',
+    async () => {
+      if ((await ensureBucket(clients.s3, env.S3_BUCKET)) === 'created') logger.info({ bucket: env.S3_BUCKET }, 'bucket created');
+    },
+    logger,
+  );
   try {
     const { added } = await ensureSearchAttributes(clients.temporalConnection, env.TEMPORAL_NAMESPACE);
     if (added.length > 0) logger.info({ added }, 'search attributes registered');
@@ -88,6 +102,8 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    schema.stop();
+    bucketReady.stop();
     await connection.close();
     await clients.close();
     logger.info('worker stopped');

@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
-import { databaseBackupWorkflow, selfCheckWorkflow } from '../../workflows/index.js';
-import { freePort } from '../../scripts/stack/net.js';
+import { databaseBackupWorkflow, heartbeatWorkflow, selfCheckWorkflow } from '../../workflows/index.js';
+import { freePort, waitFor } from '../../scripts/stack/net.js';
+import { HttpRecorder } from '../support/http-recorder.js';
+import { proxiedDatabase } from '../support/tcp-proxy.js';
 import { connectStack, seededDatabase, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -65,6 +67,32 @@ describe('the worker process', () => {
       .map((line) => JSON.parse(line) as { msg: string });
     expect(logs.map((line) => line.msg)).toEqual(expect.arrayContaining(['worker running', 'worker stopped']));
     expect(worker.output()).not.toContain('a-secret-token-that-must-not-leak');
+  });
+
+  it('starts and serves workflows while its database is down, and migrates once it answers', async () => {
+    const taskQueue = uniqueTaskQueue('worker-no-db');
+    const { proxy, pool } = await proxiedDatabase(testStack().databaseUrl);
+    await pool.end();
+    await proxy.cut();
+    const receiver = new HttpRecorder(() => ({ status: 200 }));
+    await receiver.start('/beat');
+    const databaseUrl = new URL(testStack().databaseUrl);
+    databaseUrl.host = proxy.address;
+    const worker = startWorkerProcess({ ...stackEnv(testStack()), DATABASE_URL: databaseUrl.toString(), OPS_TASK_QUEUE: taskQueue, OPS_WORKER_METRICS_PORT: '0', OPS_HEARTBEAT_URL: receiver.url });
+    try {
+      // A workflow that needs no database runs: the worker did not wait for it.
+      const result = await clients.client.workflow.execute(heartbeatWorkflow, { taskQueue, workflowId: `heartbeat-${taskQueue.slice(-8)}`, args: [{ requestedBy: 'test' }], workflowExecutionTimeout: '50s' });
+      expect(result.status).toBe(200);
+      expect(receiver.requests).toHaveLength(1);
+      expect(worker.output()).toContain('database migration failed: starting without it, retrying every 10s');
+      await proxy.restore();
+      await waitFor('the migration to be retried', async () => worker.output().includes('database migration: done now that it answers'), 20_000);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await receiver.stop();
+      await proxy.cut();
+    }
+    expect(await worker.exited).toBe(0);
   });
 
   it('refuses to start on a bad variable with one line naming it', async () => {
