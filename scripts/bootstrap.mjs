@@ -95,10 +95,14 @@ switch (mode) {
     handOver(process.execPath, ['--import', 'tsx', join(root, 'bench', `${name}.ts`), ...rest.slice(1)]);
     break;
   }
+  case 'chaos':
+    // A few minutes of faults against the whole stack, then its invariants; not part of npm test.
+    handOver(process.execPath, ['--import', 'tsx', join(root, 'test', 'chaos', 'run.ts'), ...rest]);
+    break;
   case 'provision':
     ensureTestPackages();
     handOver(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'provision.ts'), ...rest]);
     break;
   default:
-    fail(`unknown mode ${mode}: expected start, test, check, bench or provision`);
+    fail(`unknown mode ${mode}: expected start, test, check, bench, chaos or provision`);
 }

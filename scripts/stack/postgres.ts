@@ -59,7 +59,7 @@ function postgresBinDir(): string {
  * mktemp folder), the cluster lives in /var/tmp under a name derived from
  * `dir`, and `dir/location` says where.
  */
-async function startPrivateCluster(requestedDir: string, logFile: string): Promise<ResolvedPostgres> {
+export async function startPrivateCluster(requestedDir: string, logFile: string): Promise<ResolvedPostgres> {
   const bin = postgresBinDir();
   const asRoot = process.getuid?.() === 0;
   const runAs = (command: string, args: string[]): [string, string[]] =>

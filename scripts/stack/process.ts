@@ -51,6 +51,11 @@ export class ManagedProcess {
     return this.exitCode === undefined;
   }
 
+  /** SIGKILL to the process group, as a crash or the OOM killer would end it. */
+  async kill(): Promise<void> {
+    await this.stop(0, 'SIGKILL');
+  }
+
   /** The last lines of the process's log, for error messages. */
   tail(lines = 15): string {
     try {
@@ -60,10 +65,10 @@ export class ManagedProcess {
     }
   }
 
-  /** SIGTERM to the process group, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<void> {
+  /** `signal` (SIGTERM; PostgreSQL's fast shutdown is SIGINT) to the process group, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (!this.running || this.child.pid === undefined) return;
-    signalGroup(this.child.pid, 'SIGTERM');
+    signalGroup(this.child.pid, signal);
     const timer = setTimeout(() => signalGroup(this.child.pid!, 'SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);

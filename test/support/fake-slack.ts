@@ -46,6 +46,8 @@ export class FakeSlack {
   readonly channels = new Map<string, string>();
   private readonly faults = new Map<string, Array<Fault & { when?: (args: Record<string, unknown>) => boolean }>>();
   private server: Server | undefined;
+  /** Every call answers with this fault until the time (an outage); see failUntil. */
+  private outage: { fault: Fault; until: number } | undefined;
   private clock = 1_700_000_000;
   url = '';
 
@@ -74,6 +76,11 @@ export class FakeSlack {
    */
   failNext(method: string, fault: Fault, when?: (args: Record<string, unknown>) => boolean): void {
     this.faults.set(method, [...(this.faults.get(method) ?? []), { ...fault, ...(when ? { when } : {}) }]);
+  }
+
+  /** Every call fails this way until `until` (epoch ms): Slack down, or rate-limiting everyone. */
+  failUntil(fault: Fault, until: number): void {
+    this.outage = { fault, until };
   }
 
   /** The ID of a channel by name ("#incidents" or "incidents"), making it if it does not exist yet. */
@@ -120,7 +127,7 @@ export class FakeSlack {
     }
     const queue = this.faults.get(method) ?? [];
     const index = queue.findIndex((candidate) => !candidate.when || candidate.when(args));
-    const fault = index >= 0 ? queue.splice(index, 1)[0] : undefined;
+    const fault = this.outage && Date.now() < this.outage.until ? this.outage.fault : index >= 0 ? queue.splice(index, 1)[0] : undefined;
     if (fault?.kind === 'rate-limit') {
       return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(fault.retryAfterSeconds) } };
     }
