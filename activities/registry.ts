@@ -99,9 +99,8 @@ export function createRegistryActivities() {
     },
 
     /** The image pinned to the digest its tag points to in its registry. */
-    async resolveImageDigest(input: { image: string }): Promise<{ image: string; digest: string }> {
-      const digest = await manifestDigest(input.image);
-      return { image: pinImage(input.image, digest), digest };
+    async resolveImageDigest(input: { image: string }): Promise<{ image: string }> {
+      return { image: pinImage(input.image, await manifestDigest(input.image)) };
     },
   };
 }

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     },
     logger,
   );
-  const bucketReady = await prepareWhenAvailable(
+  const bucket = await prepareWhenAvailable(
     'bucket check',
     async () => {
       if ((await ensureBucket(clients.s3, env.S3_BUCKET)) === 'created') logger.info({ bucket: env.S3_BUCKET }, 'bucket created');
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     schema.stop();
-    bucketReady.stop();
+    bucket.stop();
     await connection.close();
     await clients.close();
     logger.info('worker stopped');

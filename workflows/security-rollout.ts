@@ -275,15 +275,11 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
     // What runs must be what was scanned: the digest the scanner read, else the one the tag points to now.
     let target = image;
     if (patched(DIGEST_PATCH)) {
-      let digest = candidate.digest;
-      if (!digest) {
-        try {
-          digest = (await quick.resolveImageDigest({ image })).digest;
-        } catch (error) {
-          refuse(`could not pin ${image} to a digest: ${failureMessage(error)}; nothing was changed`, ErrorType.Conflict);
-        }
+      try {
+        target = candidate.digest ? pinImage(image, candidate.digest) : (await quick.resolveImageDigest({ image })).image;
+      } catch (error) {
+        refuse(`could not pin ${image} to a digest: ${failureMessage(error)}; nothing was changed`, ErrorType.Conflict);
       }
-      target = pinImage(image, digest!);
       progress.pinned = target;
     }
     step('scanned', `${candidate.vulnerabilities.length} vulnerabilities in ${target}, none new at ${settings.blockingSeverity} or above`);

@@ -40,6 +40,18 @@ export interface Restartable {
   start(): Promise<void>;
 }
 
+/** A server started by `launch`, stopped with `signal` and launched again the same way. */
+async function restartable<T extends { process: ManagedProcess }>(launch: () => Promise<T>, signal: NodeJS.Signals = 'SIGTERM'): Promise<Restartable & { current(): T }> {
+  let running = await launch();
+  return {
+    current: () => running,
+    stop: () => running.process.stop(10_000, signal),
+    start: async () => {
+      running = await launch();
+    },
+  };
+}
+
 const quietBundler = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (message: string) => process.stderr.write(`[bundler] ${message}\n`) };
 
 export async function startChaosStack(runDir: string, say: (line: string) => void): Promise<ChaosStack> {
@@ -47,20 +59,18 @@ export async function startChaosStack(runDir: string, say: (line: string) => voi
 
   // PostgreSQL: a cluster of the chaos runs' own, so stopping it stops nobody else's database.
   const pgDir = join(OPS_DIR, 'chaos', 'pg');
-  let pg = await startPrivateCluster(pgDir, join(runDir, 'postgres.log'));
-  const postgres: Restartable = {
-    // SIGINT is PostgreSQL's fast shutdown: connections are cut, as in an outage.
-    stop: () => pg.process!.stop(10_000, 'SIGINT'),
-    start: async () => {
-      pg = await startPrivateCluster(pgDir, join(runDir, 'postgres.log'));
-    },
-  };
-  await dropDatabase(pg.adminUrl, 'ops_chaos');
-  const databaseUrl = await ensureDatabase(pg.adminUrl, 'ops_chaos');
+  // SIGINT is PostgreSQL's fast shutdown: connections are cut, as in an outage.
+  const postgres = await restartable(async () => {
+    const cluster = await startPrivateCluster(pgDir, join(runDir, 'postgres.log'));
+    return { ...cluster, process: cluster.process! };
+  }, 'SIGINT');
+  const { adminUrl } = postgres.current();
+  await dropDatabase(adminUrl, 'ops_chaos');
+  const databaseUrl = await ensureDatabase(adminUrl, 'ops_chaos');
   const pool = createPgPool(databaseUrl);
   await migrate(pool);
   await pool.end();
-  const sourceUrl = await ensureDatabase(pg.adminUrl, 'chaos_source');
+  const sourceUrl = await ensureDatabase(adminUrl, 'chaos_source');
   const source = createPgPool(sourceUrl);
   // About 40 MB that pg_dump cannot compress: the upload takes several parts and some seconds.
   await source.query(`CREATE TABLE IF NOT EXISTS blobs (id int PRIMARY KEY, body bytea NOT NULL)`);
@@ -76,13 +86,7 @@ export async function startChaosStack(runDir: string, say: (line: string) => voi
     dbFile: join(runDir, 'temporal.db'),
     logFile: join(runDir, 'temporal.log'),
   };
-  let temporalServer = await startTemporalDevServer(temporalOptions);
-  const temporal: Restartable = {
-    stop: () => temporalServer.process.stop(),
-    start: async () => {
-      temporalServer = await startTemporalDevServer(temporalOptions);
-    },
-  };
+  const temporal = await restartable(() => startTemporalDevServer(temporalOptions));
 
   const minioOptions: MinioOptions = {
     binary: minioBinary,
@@ -93,13 +97,7 @@ export async function startChaosStack(runDir: string, say: (line: string) => voi
     secretKey: 'chaosadmin-secret',
     logFile: join(runDir, 'minio.log'),
   };
-  let minioServer = await startMinio(minioOptions);
-  const minio: Restartable = {
-    stop: () => minioServer.process.stop(),
-    start: async () => {
-      minioServer = await startMinio(minioOptions);
-    },
-  };
+  const minio = await restartable(() => startMinio(minioOptions));
   const s3Proxy = new TcpProxy('127.0.0.1', minioOptions.port);
   await s3Proxy.start();
   const s3 = { endpoint: `http://${s3Proxy.address}`, bucket: 'chaos-backups', accessKeyId: minioOptions.accessKey, secretAccessKey: minioOptions.secretKey };
@@ -124,9 +122,7 @@ export async function startChaosStack(runDir: string, say: (line: string) => voi
     minio,
     async close() {
       await s3Proxy.cut();
-      await minioServer.process.stop();
-      await temporalServer.process.stop();
-      await pg.process?.stop(10_000, 'SIGINT');
+      for (const part of [minio, temporal, postgres]) await part.stop();
     },
   };
 }

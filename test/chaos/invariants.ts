@@ -106,7 +106,7 @@ export async function checkInvariants(input: {
 
   // Settle: every ladder has paged every level on every channel, and every page has its row.
   const deadline = Date.now() + input.settleMs;
-  let incidents = await openIncidents();
+  let incidents: string[] = [];
   for (;;) {
     incidents = await openIncidents();
     const received = receivedPages(receivers);
