@@ -11,6 +11,7 @@ import { FakeKubernetes } from '../support/kube-fake.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { statusWhen } from '../support/incidents.js';
 import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { pinned } from '../support/rollouts.js';
 
 /**
  * The README's own `temporal workflow` lines, run with the real temporal CLI
@@ -100,7 +101,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(results.databaseRestoreDrillWorkflow).toMatchObject({ key: backup.manifest.key });
     expect(results.databaseMaintenanceWorkflow).toMatchObject({ database: 'default', dryRun: true });
     expect(results.securityRolloutWorkflow).toMatchObject({ phase: 'succeeded', from: 'registry.example.com/shop/api:1.4.2', to: 'registry.example.com/shop/api:1.4.3', bump: 'patch' });
-    expect(kube.image('Deployment', 'shop', 'api')).toBe('registry.example.com/shop/api:1.4.3');
+    expect(kube.image('Deployment', 'shop', 'api')).toBe(pinned('registry.example.com/shop/api:1.4.3'));
     expect(results.remediationWorkflow).toMatchObject({ outcome: 'dry-run', steps: [{ step: '1-rolling-restart', outcome: 'dry-run', detail: 'would rolling restart of Deployment shop/api' }] });
     expect(results.reportWorkflow).toMatchObject({ window: { period: 'daily' }, htmlKey: expect.stringMatching(/^reports\/daily\/\d{4}-\d\d-\d\d\.html$/) });
     expect(results.imageScanWorkflow).toEqual({ dryRun: true, findings: [] });
