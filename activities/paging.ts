@@ -5,6 +5,7 @@ import { ACK_TOKEN_TTL_SECONDS, signAckToken } from '../src/incidents/ack-token.
 import { ErrorType } from '../src/domain/errors.js';
 import { targetKey, type PageTarget } from '../src/domain/escalation.js';
 import type { Severity } from '../src/domain/severity.js';
+import { SentHere } from './sent-here.js';
 import { callSlack, createSlackPoster, type SlackPosterDeps } from './slack-posting.js';
 
 /**
@@ -90,6 +91,7 @@ async function checkHttp(response: Response, what: string): Promise<void> {
 
 export function createPagingActivities(deps: PagingDeps) {
   const slackPoster = createSlackPoster(deps);
+  const sentHere = new SentHere<{ providerId: string; recorded: boolean }>();
 
   /**
    * The provider's ID of a page already delivered under this key. Our database
@@ -212,6 +214,9 @@ export function createPagingActivities(deps: PagingDeps) {
   return {
     /** Sends one page (or its acknowledgement or resolution) to one target, once per key. */
     async sendPage(request: PageRequest): Promise<PageResult> {
+      // Sent by this process before a task was lost: the ladder owes its row again if the database did not take it.
+      const here = sentHere.get(request.idempotencyKey);
+      if (here) return { providerId: here.providerId, skipped: 'already-delivered', ...(here.recorded ? {} : { unrecorded: true as const }) };
       const already = await delivered(request.idempotencyKey);
       if (already !== undefined) return { providerId: already, skipped: 'already-delivered' };
       const target = request.target;
@@ -237,8 +242,10 @@ export function createPagingActivities(deps: PagingDeps) {
         await record(request, 'delivered', providerId);
       } catch {
         // Sent is what matters; the row follows through the ladder's outbox once the database answers.
+        sentHere.remember(request.idempotencyKey, { providerId, recorded: false });
         return { providerId, unrecorded: true };
       }
+      sentHere.remember(request.idempotencyKey, { providerId, recorded: true });
       return { providerId };
     },
 

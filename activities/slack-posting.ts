@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, type WebAPICallResult, type WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
+import { SentHere } from './sent-here.js';
 
 /**
  * Posting to Slack at most once per idempotency key: the key is recorded in
@@ -22,6 +23,11 @@ export interface SlackPosterDeps {
 }
 
 const METADATA_EVENT = 'ops_automation_message';
+
+/** How far back, and through how many pages of how many messages, a send looks for a post of its own. */
+const LOOKBACK_MS = 30 * 60_000;
+const LOOKUP_PAGES = 5;
+const LOOKUP_LIMIT = 200;
 
 /** Slack errors that retrying cannot fix, by Slack's error code. */
 const FINAL_SLACK_ERRORS = new Set([
@@ -72,21 +78,23 @@ export const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
 
 export function createSlackPoster(deps: SlackPosterDeps) {
   const channelIds = new Map<string, string>();
+  const postedHere = new SentHere<SlackMessageRef>();
   const slack = (): WebClient => {
     if (!deps.slack) throw ApplicationFailure.nonRetryable('Slack is not configured (set SLACK_TOKEN)', ErrorType.InvalidInput);
     return deps.slack;
   };
 
   /**
-   * Our record of a post. With our database down a post still goes out: the
-   * key in the message's metadata is then the record a retry looks for.
+   * Our record of a post: the message, or `answered: false` when our database
+   * cannot say. With our database down a post still goes out: the key in the
+   * message's metadata is then the record a later send looks for.
    */
-  async function recorded(key: string): Promise<SlackMessageRef | undefined> {
+  async function recorded(key: string): Promise<{ ref?: SlackMessageRef; answered: boolean }> {
     try {
       const { rows } = await deps.pool.query<SlackMessageRef>('SELECT channel, ts FROM slack_messages WHERE idempotency_key = $1', [key]);
-      return rows[0];
+      return rows[0] ? { ref: rows[0], answered: true } : { answered: true };
     } catch {
-      return undefined;
+      return { answered: false };
     }
   }
 
@@ -120,30 +128,45 @@ export function createSlackPoster(deps: SlackPosterDeps) {
     return id;
   }
 
-  /** A message we posted before a crash, found by the key in its metadata. */
+  /**
+   * A message we posted before a crash, found by the key in its metadata:
+   * the channel's (or thread's) messages of the last LOOKBACK, newest first,
+   * page by page as Slack serves them (it never sends more than `limit`).
+   */
   async function findPosted(named: string, key: string, threadTs?: string): Promise<SlackMessageRef | undefined> {
     const channel = await channelId(named);
-    const page = threadTs
-      ? await callSlack('conversations.replies', () =>
-          slack().conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: 200 }),
-        )
-      : await callSlack('conversations.history', () =>
-          slack().conversations.history({ channel, include_all_metadata: true, limit: 100 }),
-        );
-    const found = page.messages?.find(
-      (message) =>
-        message.metadata?.event_type === METADATA_EVENT &&
-        (message.metadata.event_payload as { idempotency_key?: string } | undefined)?.idempotency_key === key,
-    );
-    return found?.ts ? { channel, ts: found.ts } : undefined;
+    const oldest = String(Math.floor((Date.now() - LOOKBACK_MS) / 1000));
+    let cursor: string | undefined;
+    for (let page = 0; page < LOOKUP_PAGES; page += 1) {
+      const answer = threadTs
+        ? await callSlack('conversations.replies', () =>
+            slack().conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: LOOKUP_LIMIT, ...(cursor ? { cursor } : {}) }),
+          )
+        : await callSlack('conversations.history', () =>
+            slack().conversations.history({ channel, oldest, include_all_metadata: true, limit: LOOKUP_LIMIT, ...(cursor ? { cursor } : {}) }),
+          );
+      const found = answer.messages?.find(
+        (message) =>
+          message.metadata?.event_type === METADATA_EVENT &&
+          (message.metadata.event_payload as { idempotency_key?: string } | undefined)?.idempotency_key === key,
+      );
+      if (found?.ts) return { channel, ts: found.ts };
+      cursor = answer.response_metadata?.next_cursor || undefined;
+      if (!answer.has_more || !cursor) return undefined;
+    }
+    return undefined;
   }
 
   async function postOnce(key: string, post: { text: string; blocks?: unknown[]; threadTs?: string; channel?: string; broadcast?: boolean }): Promise<SlackMessageRef> {
     const channel = post.channel ?? deps.slackChannel;
-    // Only a retry can find a post of its own: an earlier attempt may have posted and lost the answer.
-    const retry = Context.current().info.attempt > 1;
-    const known = (await recorded(key)) ?? (retry ? await findPosted(channel, key, post.threadTs) : undefined);
-    if (known) return remember(key, known);
+    // A retry may find a post of its own (an earlier attempt posted and lost the answer), and so may a send
+    // our database cannot vouch for: a worker killed while it was down loses what its last task sent.
+    const here = postedHere.get(key);
+    if (here) return remember(key, here);
+    const mine = await recorded(key);
+    const look = !mine.answered || Context.current().info.attempt > 1;
+    const known = mine.ref ?? (look ? await findPosted(channel, key, post.threadTs) : undefined);
+    if (known) return remember(key, postedHere.remember(key, known));
     const result = await callSlack('chat.postMessage', () =>
       slack().chat.postMessage({
         channel,
@@ -155,7 +178,7 @@ export function createSlackPoster(deps: SlackPosterDeps) {
         unfurl_links: false,
       }),
     );
-    return remember(key, { channel: result.channel ?? channel, ts: result.ts! });
+    return remember(key, postedHere.remember(key, { channel: result.channel ?? channel, ts: result.ts! }));
   }
 
   return { postOnce, slack };

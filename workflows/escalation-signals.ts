@@ -14,7 +14,8 @@ export const skipLevelSignal = defineSignal<[{ by: string }]>('skipLevel');
 export interface PageOutcome {
   target: string;
   channel: string;
-  outcome: 'delivered' | 'failed';
+  /** `retrying`: not through yet for a reason retrying can fix (Slack down, a 5xx); the ladder keeps trying on a durable timer. */
+  outcome: 'delivered' | 'failed' | 'retrying';
   error?: string;
   /** For a schedule or person target: who it resolved to, and why. */
   person?: string;
@@ -26,6 +27,8 @@ export interface PageOutcome {
 export type EscalationProgress =
   | { kind: 'deferred'; workflowId: string; until: string }
   | { kind: 'level'; workflowId: string; cycle: number; level: number; at: string; pages: PageOutcome[]; nextLevelAt?: string; final?: boolean }
+  /** A page of a level that was `retrying` has gone through, or has been given up. */
+  | { kind: 'page'; workflowId: string; cycle: number; level: number; at: string; page: PageOutcome; final?: boolean }
   | { kind: 'exhausted'; workflowId: string; at: string }
   | { kind: 'finished'; workflowId: string; at: string; outcome: string };
 

@@ -1,8 +1,9 @@
 import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createIncidentStatusActivities } from '../activities/incident-status.js';
 import type { createOnCallActivities } from '../activities/oncall.js';
-import type { createPagingActivities, PageKind, PageRecord, PageRequest } from '../activities/paging.js';
+import type { createPagingActivities, PageKind, PageRecord, PageRequest, PageResult } from '../activities/paging.js';
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
+import { NON_RETRYABLE_ERROR_TYPES } from '../src/domain/errors.js';
 import type { Severity } from '../src/domain/severity.js';
 import { pagingLocal, quickLocal, ownStoreLocal } from './activity-profiles.js';
 import {
@@ -51,6 +52,35 @@ const incidentStatus = proxyLocalActivities<ReturnType<typeof createIncidentStat
 const FOLLOWS_INCIDENT_PATCH = 'ladder-follows-incident';
 const EXHAUSTED_CHECK_MS = 15 * 60_000;
 
+/**
+ * Patch: a page that fails for a reason retrying can fix (Slack down, a 5xx,
+ * a timeout) is tried again on a durable timer, a trigger for as long as
+ * nobody has answered, a follow-up until it gets through, instead of being
+ * given up after its local retries. Rows of failed pages go through the
+ * outbox too, flushed after a timer: a workflow task that has sent pages
+ * completes at once, so a worker killed while our database is down does not
+ * take the record of those sends with it (and send them again on replay).
+ */
+const PAGE_RETRIES_PATCH = 'page-retries-until-delivered';
+const RETRY_FIRST_MS = 15_000;
+const RETRY_MAX_MS = 60_000;
+/** How long a trigger page is retried at most; nobody answering for this long has had the later levels. */
+const TRIGGER_RETRY_FOR_MS = 6 * 3_600_000;
+/** How long an acknowledgement or resolution is retried: PagerDuty keeps paging until it hears one. */
+const FOLLOW_UP_RETRY_FOR_MS = 30 * 60_000;
+const OUTBOX_DELAY_MS = 1000;
+
+/** A page failure that trying again can fix: not refused for good, and not a type we never retry. */
+function retryable(error: unknown): boolean {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  if (cause instanceof ApplicationFailure) return !cause.nonRetryable && !NON_RETRYABLE_ERROR_TYPES.includes(cause.type as never);
+  return true;
+}
+
+function failureText(error: unknown): string {
+  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String((error as Error).message);
+}
+
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
   const { workflowId } = workflowInfo();
   let stop: { reason: 'acknowledged' | 'resolved'; by: string } | undefined;
@@ -76,11 +106,14 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
    * out. A page never waits on our own store: its row follows, each once
    * (rows are keyed), as soon as the database answers again.
    */
+  const retriesPages = patched(PAGE_RETRIES_PATCH);
   const outbox: PageRecord[] = [];
   let flushing: Promise<void> | undefined;
   const owe = (entry: PageRecord) => {
     outbox.push(entry);
     flushing ??= (async () => {
+      // The task that sent the pages completes first; the rows follow in a task of their own.
+      if (retriesPages) await sleep(OUTBOX_DELAY_MS);
       for (let attempt = 0; outbox.length > 0; attempt += 1) {
         const batch = outbox.slice(0, 100);
         try {
@@ -103,28 +136,95 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     ...(previous !== undefined ? { previous } : {}),
   });
 
-  async function send(target: PageTarget, pageRequest: PageRequest, via?: PageTarget): Promise<PageOutcome> {
+  /** Where a trigger page belongs in the ladder, for the report of a late delivery. */
+  interface LevelRef {
+    cycle: number;
+    level: number;
+    final: boolean;
+  }
+  /** Pages being retried on durable timers; the ladder waits for them before it follows up or ends. */
+  const retrying: Promise<void>[] = [];
+
+  async function send(target: PageTarget, pageRequest: PageRequest, via?: PageTarget, where?: LevelRef): Promise<PageOutcome> {
     const person = pageRequest.person;
     const outcome = {
       target: targetKey(target),
       channel: target.type,
       ...(person && via ? { person: person.id, via: targetKey(via), reason: person.reason } : {}),
     };
-    const pagedKey = person ? `${person.id}:${outcome.target}` : outcome.target;
     try {
-      const result = await pager.sendPage(pageRequest);
-      if (pageRequest.kind === 'trigger' && !paged.has(pagedKey)) paged.set(pagedKey, { target, providerId: result.providerId, ...(person ? { person } : {}) });
-      if (result.unrecorded) owe({ request: pageRequest, outcome: 'delivered', providerId: result.providerId });
+      noteDelivered(target, pageRequest, await pager.sendPage(pageRequest));
       return { ...outcome, outcome: 'delivered' };
     } catch (error) {
-      const cause = error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String((error as Error).message);
+      const cause = failureText(error);
+      if (retriesPages && retryable(error)) {
+        retrying.push(keepTrying(target, pageRequest, outcome, cause, where));
+        return { ...outcome, outcome: 'retrying', error: cause };
+      }
       await recordFailure(pageRequest, cause);
       return { ...outcome, outcome: 'failed', error: cause };
     }
   }
 
+  function noteDelivered(target: PageTarget, pageRequest: PageRequest, result: PageResult): void {
+    const person = pageRequest.person;
+    const pagedKey = person ? `${person.id}:${targetKey(target)}` : targetKey(target);
+    if (pageRequest.kind === 'trigger' && !paged.has(pagedKey)) paged.set(pagedKey, { target, providerId: result.providerId, ...(person ? { person } : {}) });
+    if (result.unrecorded) owe({ request: pageRequest, outcome: 'delivered', providerId: result.providerId });
+  }
+
+  /**
+   * A page that could not go out yet, tried again with a capped backoff: a
+   * trigger until it gets through or somebody answers (then it is moot), an
+   * acknowledgement or resolution until it gets through. Either way its row
+   * says what happened, and the incident hears of a late delivery.
+   */
+  async function keepTrying(target: PageTarget, pageRequest: PageRequest, outcome: Omit<PageOutcome, 'outcome'>, firstError: string, where?: LevelRef): Promise<void> {
+    const trigger = pageRequest.kind === 'trigger';
+    const startedAt = Date.now();
+    const tellIncident = (page: PageOutcome) =>
+      where ? report({ kind: 'page', workflowId, cycle: where.cycle, level: where.level, at: now(), page, ...(where.final ? { final: true } : {}) }) : Promise.resolve();
+    let lastError = firstError;
+    for (let attempt = 0; ; attempt += 1) {
+      const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt);
+      if (trigger) await condition(() => stop !== undefined, wait);
+      else await sleep(wait);
+      if (trigger && stop) {
+        owe({ request: pageRequest, outcome: 'failed', error: `not delivered before the incident was ${stop.reason}: ${lastError}`.slice(0, 1000) });
+        return;
+      }
+      if (Date.now() - startedAt >= (trigger ? TRIGGER_RETRY_FOR_MS : FOLLOW_UP_RETRY_FOR_MS)) {
+        const error = `gave up after ${Math.round((Date.now() - startedAt) / 60_000)} minutes of retries: ${lastError}`;
+        owe({ request: pageRequest, outcome: 'failed', error });
+        await tellIncident({ ...outcome, outcome: 'failed', error });
+        return;
+      }
+      try {
+        noteDelivered(target, pageRequest, await pager.sendPage(pageRequest));
+        await tellIncident({ ...outcome, outcome: 'delivered' });
+        return;
+      } catch (error) {
+        lastError = failureText(error);
+        if (!retryable(error)) {
+          owe({ request: pageRequest, outcome: 'failed', error: lastError });
+          await tellIncident({ ...outcome, outcome: 'failed', error: lastError });
+          return;
+        }
+      }
+    }
+  }
+
+  /** Waits for the pages being retried, including any that start while it waits. */
+  async function retriesDone(): Promise<void> {
+    while (retrying.length > 0) await Promise.all(retrying.splice(0));
+  }
+
   /** A failed page's row: written now, or owed when the database cannot take it. */
   async function recordFailure(pageRequest: PageRequest, error: string): Promise<void> {
+    if (retriesPages) {
+      owe({ request: pageRequest, outcome: 'failed', error });
+      return;
+    }
     try {
       await history.recordFailedPage({ request: pageRequest, error });
     } catch {
@@ -134,10 +234,11 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
 
   async function pageLevel(targets: PageTarget[], cycle: number, level: number, final: boolean): Promise<PageOutcome[]> {
     const label = final ? 'final' : `l${level}`;
+    const where = { cycle, level, final };
     const base = `${input.incidentId}:esc${input.sequence}:c${cycle}:${label}`;
     const pages = await Promise.all(
       targets.map(async (target): Promise<PageOutcome[]> => {
-        if (target.type !== 'schedule' && target.type !== 'person') return [await send(target, request(target, 'trigger', `${base}:${targetKey(target)}`, level))];
+        if (target.type !== 'schedule' && target.type !== 'person') return [await send(target, request(target, 'trigger', `${base}:${targetKey(target)}`, level), undefined, where)];
         // People targets page whoever they mean when the level fires: a handoff during the wait pages the new on-call.
         const who = await oncall.resolvePageTarget({ target, atMs: Date.now() });
         if (who.person === null || who.targets.length === 0) {
@@ -148,7 +249,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
         const person = { id: who.person, reason: who.reason };
         return Promise.all(
           who.targets.map((channel) =>
-            send(channel, { ...request(channel, 'trigger', `${base}:${targetKey(target)}:${who.person}:${targetKey(channel)}`, level), person }, target),
+            send(channel, { ...request(channel, 'trigger', `${base}:${targetKey(target)}:${who.person}:${targetKey(channel)}`, level), person }, target, where),
           ),
         );
       }),
@@ -185,7 +286,8 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       const seenSkips = skips;
       const pages = await pageLevel(level.targets, cycle, index + 1, false);
       levelsPaged += 1;
-      const allFailed = pages.every((page) => page.outcome === 'failed');
+      // A page still being retried has told nobody yet either.
+      const allFailed = pages.every((page) => page.outcome !== 'delivered');
       const last = cycle === policy.repeat && index === policy.levels.length - 1;
       const nextAt = startedAt + levelTimeoutMs(level, input.incident.severity, responseTimesMs);
       await report({
@@ -230,6 +332,8 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
           }),
         ),
     );
+  // Trigger pages still being retried end now that somebody answered; those that got through are followed up too.
+  await retriesDone();
   if (stop!.reason === 'acknowledged') {
     await followUp('acknowledge');
     if (followsIncident) {
@@ -239,6 +343,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
   }
   await followUp('resolve');
+  await retriesDone();
   // Every page has its row before the ladder ends.
   while (flushing) await flushing;
   await report({ kind: 'finished', workflowId, at: now(), outcome: stop!.reason });

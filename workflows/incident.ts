@@ -44,7 +44,7 @@ import { notification, ownStoreLocal, quickApiCall, quickLocal } from './activit
 import { escalationWorkflow } from './escalation.js';
 import { remediationWorkflow } from './remediation.js';
 import { remediationProgressSignal } from './remediation-signals.js';
-import { escalationProgressSignal, skipLevelSignal, stopEscalationSignal, type EscalationProgress } from './escalation-signals.js';
+import { escalationProgressSignal, skipLevelSignal, stopEscalationSignal, type EscalationProgress, type PageOutcome } from './escalation-signals.js';
 import {
   acknowledgeUpdate,
   addNoteUpdate,
@@ -649,6 +649,14 @@ function changedAlerts(state: IncidentState, events: IncidentEvent[]): AlertReco
   return Object.values(state.alerts).filter((alert) => touched.has(alert.fingerprint));
 }
 
+/** A page of the ladder in the timeline: paged, being retried, or failed. */
+function pageEvent(state: IncidentState, at: string, name: string, page: PageOutcome, late = false): IncidentEvent {
+  const who = page.person ? `${page.person}, ${page.reason}, by ${page.target}` : page.target;
+  if (page.outcome === 'delivered') return record(state, at, 'system', 'paged', `${name}: paged ${who}${late ? ' (after retries)' : ''}`);
+  if (page.outcome === 'retrying') return record(state, at, 'system', 'page-failed', `${name}: could not page ${page.target} yet, retrying until it gets through: ${page.error ?? 'failed'}`);
+  return record(state, at, 'system', 'page-failed', `${name}: could not page ${page.target}${late ? ' after retries' : ''}: ${page.error ?? 'failed'}`);
+}
+
 /** Records what the ladder reports: pages and failures in the timeline, the current level in status. */
 function applyEscalationProgress(
   state: IncidentState,
@@ -669,11 +677,14 @@ function applyEscalationProgress(
       escalation.pages.push(...progress.pages.map((page) => ({ ...page, at: progress.at, level: progress.level })));
       if (escalation.pages.length > 100) escalation.pages.splice(0, escalation.pages.length - 100);
       const name = progress.final ? 'final action' : `level ${progress.level}${progress.cycle > 0 ? ` (repeat ${progress.cycle})` : ''}`;
-      return progress.pages.map((page) =>
-        page.outcome === 'delivered'
-          ? record(state, progress.at, 'system', 'paged', `${name}: paged ${page.person ? `${page.person}, ${page.reason}, by ${page.target}` : page.target}`)
-          : record(state, progress.at, 'system', 'page-failed', `${name}: could not page ${page.target}: ${page.error ?? 'failed'}`),
-      );
+      return progress.pages.map((page) => pageEvent(state, progress.at, name, page));
+    }
+    case 'page': {
+      // A page that was being retried: its entry in status now says how it ended.
+      const entry = escalation.pages.find((page) => page.level === progress.level && page.target === progress.page.target && page.person === progress.page.person && page.outcome === 'retrying');
+      if (entry) Object.assign(entry, progress.page, progress.page.outcome === 'delivered' ? { error: undefined } : {});
+      const name = progress.final ? 'final action' : `level ${progress.level}${progress.cycle > 0 ? ` (repeat ${progress.cycle})` : ''}`;
+      return [pageEvent(state, progress.at, name, progress.page, true)];
     }
     case 'exhausted':
       escalation.exhausted = true;

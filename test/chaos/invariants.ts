@@ -183,6 +183,7 @@ export async function checkInvariants(input: {
     ladders = (await listWorkflows(client, `WorkflowType = 'escalationWorkflow' AND ExecutionStatus = 'Running'`)).map((entry) => entry.workflowId);
   } while (ladders.length > 0 && Date.now() < laddersEnd);
   row('ladders still running after their incident ended', ladders.length, ladders.length);
+  for (const ladder of ladders.slice(0, 3)) details.push(`${ladder} still running: ${await lastEvents(client, ladder)}`);
 
   // No incident or ladder failed; the backup either succeeded and verified, or failed with its incident.
   const ended = await listWorkflows(client, `ExecutionStatus = 'Failed' OR ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut'`);
@@ -208,6 +209,24 @@ export async function checkInvariants(input: {
 
   await pool.end();
   return { rows, details, violations: rows.reduce((sum, entry) => sum + entry.violations, 0) };
+}
+
+/** The last events of a workflow's history, to tell what a stuck one waits for. */
+async function lastEvents(client: Client, workflowId: string): Promise<string> {
+  try {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const events = history.events ?? [];
+    return events
+      .slice(-6)
+      .map((event) => {
+        const type = Object.keys(event).find((key) => key.endsWith('EventAttributes')) ?? 'event';
+        const attributes = (event as Record<string, unknown>)[type] as { markerName?: string; signalName?: string; startToFireTimeout?: { seconds?: unknown } } | undefined;
+        return type.replace(/EventAttributes$/, '') + (attributes?.markerName ? `(${attributes.markerName})` : attributes?.signalName ? `(${attributes.signalName})` : '');
+      })
+      .join(' > ');
+  } catch (error) {
+    return `history unavailable: ${(error as Error).message}`;
+  }
 }
 
 async function waitForBackup(handle: WorkflowHandle): Promise<{ outcome: 'verified' | 'completed-unverified' | 'failed' | 'still running'; detail?: string }> {

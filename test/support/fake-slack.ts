@@ -48,7 +48,8 @@ export class FakeSlack {
   private server: Server | undefined;
   /** Every call answers with this fault until the time (an outage); see failUntil. */
   private outage: { fault: Fault; until: number } | undefined;
-  private clock = 1_700_000_000;
+  /** Microseconds of the last ts handed out: Slack's ts is the Unix time of the message, unique in its channel. */
+  private clock = 0;
   url = '';
 
   async start(): Promise<void> {
@@ -113,6 +114,25 @@ export class FakeSlack {
     return this.messages.filter((message) => message.thread_ts === ts);
   }
 
+  private nextTs(): string {
+    this.clock = Math.max(this.clock + 1, Date.now() * 1000);
+    return `${Math.floor(this.clock / 1e6)}.${String(this.clock % 1e6).padStart(6, '0')}`;
+  }
+
+  /** One page of a cursor-paginated answer: `limit` items from the cursor on, has_more and the next cursor. */
+  private page(items: SlackMessage[], args: Record<string, unknown>, defaultLimit: number, maxLimit: number, show: (message: SlackMessage) => unknown) {
+    const limit = Math.min(maxLimit, Math.max(1, Number(args.limit ?? defaultLimit) || defaultLimit));
+    const from = args.cursor ? Number(Buffer.from(String(args.cursor), 'base64').toString('utf8').replace(/^offset:/, '')) : 0;
+    const slice = items.slice(from, from + limit);
+    const more = from + limit < items.length;
+    return {
+      ok: true,
+      messages: slice.map(show),
+      has_more: more,
+      ...(more ? { response_metadata: { next_cursor: Buffer.from(`offset:${from + limit}`).toString('base64') } } : {}),
+    };
+  }
+
   private async handle(request: IncomingMessage) {
     const method = (request.url ?? '').replace(/^\/api\//, '').split('?')[0]!;
     const raw = await new Promise<string>((resolve) => {
@@ -142,11 +162,10 @@ export class FakeSlack {
       case 'chat.postMessage': {
         const channel = this.channelOf(args.channel, true);
         if (!channel) return { ok: false, error: 'channel_not_found' };
-        this.clock += 1;
         const message: SlackMessage = {
           channel,
           channelName: this.channels.get(channel)!,
-          ts: `${this.clock}.000100`,
+          ts: this.nextTs(),
           text: String(args.text ?? ''),
           ...(args.blocks ? { blocks: args.blocks as unknown[] } : {}),
           ...(args.thread_ts ? { thread_ts: String(args.thread_ts) } : {}),
@@ -170,8 +189,7 @@ export class FakeSlack {
         if (!channel) return { ok: false, error: 'channel_not_found' };
         if (!/^[UW][A-Z0-9]{2,}$/.test(String(args.user ?? ''))) return { ok: false, error: 'user_not_found' };
         this.ephemerals.push({ channel, user: String(args.user), text: String(args.text ?? '') });
-        this.clock += 1;
-        return { ok: true, message_ts: `${this.clock}.000200` };
+        return { ok: true, message_ts: this.nextTs() };
       }
       case 'conversations.list': {
         const channels = [...this.channels].map(([id, name]) => ({ id, name, is_channel: true, is_archived: false }));
@@ -179,17 +197,20 @@ export class FakeSlack {
       }
       case 'conversations.history': {
         if (!this.channelOf(args.channel, false)) return { ok: false, error: 'channel_not_found' };
-        const messages = this.topLevel()
-          .filter((message) => message.channel === args.channel)
-          .reverse()
-          .map((message) => (args.include_all_metadata ? message : { ...message, metadata: undefined }));
-        return { ok: true, messages, has_more: false };
+        // Newest first, within oldest/latest (exclusive unless inclusive), at most `limit` (default 100, at most 999) per page.
+        const inclusive = args.inclusive === true || args.inclusive === 'true' || args.inclusive === '1';
+        const after = (ts: string, bound: unknown) => bound === undefined || (inclusive ? Number(ts) >= Number(bound) : Number(ts) > Number(bound));
+        const before = (ts: string, bound: unknown) => bound === undefined || (inclusive ? Number(ts) <= Number(bound) : Number(ts) < Number(bound));
+        const all = this.topLevel()
+          .filter((message) => message.channel === args.channel && after(message.ts, args.oldest) && before(message.ts, args.latest))
+          .reverse();
+        return this.page(all, args, 100, 999, (message) => (args.include_all_metadata ? message : { ...message, metadata: undefined }));
       }
       case 'conversations.replies': {
         if (!this.channelOf(args.channel, false)) return { ok: false, error: 'channel_not_found' };
         const parent = this.messages.find((message) => message.ts === args.ts);
-        const messages = [parent, ...this.replies(String(args.ts))].filter(Boolean);
-        return { ok: true, messages, has_more: false };
+        if (!parent) return { ok: false, error: 'thread_not_found' };
+        return this.page([parent, ...this.replies(String(args.ts))], args, 1000, 1000, (message) => (args.include_all_metadata ? message : { ...message, metadata: undefined }));
       }
       default:
         return { ok: false, error: 'unknown_method' };

@@ -60,6 +60,7 @@ describe('escalation ladders', () => {
           ],
           routes: [
             { matchers: [`service="${service('slow')}"`], policy: 'slow' },
+            { matchers: [`service="${service('outage')}"`], policy: 'slow' },
             { matchers: [`service=~"hours-.*-${unique}"`], policy: 'slow' },
             { matchers: [`service="${service('broken')}"`], policy: 'broken' },
           ],
@@ -184,10 +185,34 @@ describe('escalation ladders', () => {
       expect.stringMatching(/^level 1: could not page webhook:.*refused the request \(400\)/),
     ]);
     expect(status.escalation?.pages.at(-1)).toMatchObject({ level: 2, outcome: 'delivered' });
-    const { rows } = await clients.pool.query(`SELECT target, outcome, error FROM notifications WHERE incident_id = $1 AND outcome = 'failed'`, [status.incidentId]);
-    expect(rows.map((row) => row.target).sort()).toEqual(['pagerduty:BAD_ROUTING_KEY', `webhook:${hook.url}?fail`]);
+    // A failed page's row follows through the ladder's outbox, in a workflow task of its own.
+    await expect
+      .poll(async () => {
+        const { rows } = await clients.pool.query(`SELECT target FROM notifications WHERE incident_id = $1 AND outcome = 'failed'`, [status.incidentId]);
+        return rows.map((row) => row.target).sort();
+      }, { timeout: 10_000 })
+      .toEqual(['pagerduty:BAD_ROUTING_KEY', `webhook:${hook.url}?fail`]);
     await handle.executeUpdate(resolveUpdate, { args: [{ by: 'dave' }] });
   });
+
+  it('keeps trying a Slack page through an outage longer than its retries, moves on meanwhile, and posts it once when Slack answers', async () => {
+    // Slack answers 500 to everything for 35 s: longer than a page's own retries (about 25 s).
+    slack.failUntil({ kind: 'http', status: 500 }, Date.now() + 35_000);
+    const handle = await incidentOf('outage');
+    const retrying = await statusWhen(handle, (s) => s.escalation?.pages.length === 2, 45_000);
+    // Nobody was told at level 1, so level 2 went out at once instead of after 10 minutes.
+    expect(retrying.escalation?.pages.map((page) => [page.level, page.target, page.outcome])).toEqual([
+      [1, 'slack:#oncall', 'retrying'],
+      [2, 'email:lead@example.com', 'delivered'],
+    ]);
+    expect(retrying.timeline.find((event) => event.kind === 'page-failed')?.text).toMatch(/^level 1: could not page slack:#oncall yet, retrying until it gets through: /);
+    const through = await statusWhen(handle, (s) => s.escalation?.pages[0]?.outcome === 'delivered', 60_000);
+    expect(through.timeline.filter((event) => event.kind === 'paged').map((event) => event.text)).toContain('level 1: paged slack:#oncall (after retries)');
+    expect(pagesIn('#oncall', service('outage'))).toHaveLength(1);
+    const { rows } = await clients.pool.query(`SELECT outcome FROM notifications WHERE incident_id = $1 AND level = 1 AND kind = 'trigger'`, [through.incidentId]);
+    expect(rows).toEqual([{ outcome: 'delivered' }]);
+    await handle.executeUpdate(resolveUpdate, { args: [{ by: 'gina' }] });
+  }, 120_000);
 
   it('stops at level 2 when acknowledged there', async () => {
     const handle = await incidentOf('ack2');

@@ -30,6 +30,8 @@ describe('paging without our database', () => {
   beforeAll(async () => {
     clients = await connectStack();
     await Promise.all([slack.start(), hook.start('/hook')]);
+    // The workspace's channels exist before anyone pages into them: a send our database cannot vouch for looks them up.
+    for (const channel of ['oncall', 'incidents']) slack.channelId(channel);
     ({ proxy, pool: proxiedPool } = await proxiedDatabase(testStack().databaseUrl));
     const policy = parsePolicy(
       {
