@@ -97,3 +97,14 @@ export const ownStoreLocal: LocalActivityOptions = {
     nonRetryableErrorTypes,
   },
 };
+
+/**
+ * One attempt, for work a ladder does from its own flow and tries again on
+ * its own durable schedule (a page being retried, the rows it owes): a
+ * target or database that is still down answers at once and the ladder's
+ * levels stay on time.
+ */
+export const onceLocal: LocalActivityOptions = {
+  startToCloseTimeout: '20s',
+  retry: { maximumAttempts: 1, nonRetryableErrorTypes },
+};

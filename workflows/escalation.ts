@@ -5,7 +5,7 @@ import type { createPagingActivities, PageKind, PageRecord, PageRequest, PageRes
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../src/domain/errors.js';
 import type { Severity } from '../src/domain/severity.js';
-import { pagingLocal, quickLocal, ownStoreLocal } from './activity-profiles.js';
+import { onceLocal, pagingLocal, quickLocal, ownStoreLocal } from './activity-profiles.js';
 import {
   escalationProgressSignal,
   skipLevelSignal,
@@ -41,6 +41,8 @@ export interface EscalationResult {
 // Local activities: a level's timer, its pages and the next timer take one workflow task.
 const pager = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(pagingLocal);
 const history = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(ownStoreLocal);
+// Patched ladders' background work: one attempt each time, the ladder keeps the schedule.
+const background = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(onceLocal);
 const oncall = proxyLocalActivities<ReturnType<typeof createOnCallActivities>>(quickLocal);
 const incidentStatus = proxyLocalActivities<ReturnType<typeof createIncidentStatusActivities>>(quickLocal);
 
@@ -109,11 +111,17 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   const retriesPages = patched(PAGE_RETRIES_PATCH);
   const outbox: PageRecord[] = [];
   let flushing: Promise<void> | undefined;
+  /** Patched ladders: when the outbox is next flushed, and how often in a row it has failed. */
+  let outboxDueAt: number | undefined;
+  let outboxFailures = 0;
   const owe = (entry: PageRecord) => {
     outbox.push(entry);
+    if (retriesPages) {
+      // Flushed from the ladder's own flow, in a task of its own (see runDueWork), never beside a send.
+      outboxDueAt ??= Date.now() + OUTBOX_DELAY_MS;
+      return;
+    }
     flushing ??= (async () => {
-      // The task that sent the pages completes first; the rows follow in a task of their own.
-      if (retriesPages) await sleep(OUTBOX_DELAY_MS);
       for (let attempt = 0; outbox.length > 0; attempt += 1) {
         const batch = outbox.slice(0, 100);
         try {
@@ -142,8 +150,18 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     level: number;
     final: boolean;
   }
-  /** Pages being retried on durable timers; the ladder waits for them before it follows up or ends. */
-  const retrying: Promise<void>[] = [];
+  /** A page that could not go out yet (patched ladders), tried again when `dueAt` comes. */
+  interface PendingPage {
+    target: PageTarget;
+    request: PageRequest;
+    outcome: Omit<PageOutcome, 'outcome'>;
+    where?: LevelRef | undefined;
+    lastError: string;
+    startedAt: number;
+    attempts: number;
+    dueAt: number;
+  }
+  const pending: PendingPage[] = [];
 
   async function send(target: PageTarget, pageRequest: PageRequest, via?: PageTarget, where?: LevelRef): Promise<PageOutcome> {
     const person = pageRequest.person;
@@ -158,7 +176,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     } catch (error) {
       const cause = failureText(error);
       if (retriesPages && retryable(error)) {
-        retrying.push(keepTrying(target, pageRequest, outcome, cause, where));
+        pending.push({ target, request: pageRequest, outcome, where, lastError: cause, startedAt: Date.now(), attempts: 0, dueAt: Date.now() + RETRY_FIRST_MS });
         return { ...outcome, outcome: 'retrying', error: cause };
       }
       await recordFailure(pageRequest, cause);
@@ -166,6 +184,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
   }
 
+  /** What a delivered page leaves behind; no workflow command here, so parallel sends stay deterministic. */
   function noteDelivered(target: PageTarget, pageRequest: PageRequest, result: PageResult): void {
     const person = pageRequest.person;
     const pagedKey = person ? `${person.id}:${targetKey(target)}` : targetKey(target);
@@ -173,53 +192,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     if (result.unrecorded) owe({ request: pageRequest, outcome: 'delivered', providerId: result.providerId });
   }
 
-  /**
-   * A page that could not go out yet, tried again with a capped backoff: a
-   * trigger until it gets through or somebody answers (then it is moot), an
-   * acknowledgement or resolution until it gets through. Either way its row
-   * says what happened, and the incident hears of a late delivery.
-   */
-  async function keepTrying(target: PageTarget, pageRequest: PageRequest, outcome: Omit<PageOutcome, 'outcome'>, firstError: string, where?: LevelRef): Promise<void> {
-    const trigger = pageRequest.kind === 'trigger';
-    const startedAt = Date.now();
-    const tellIncident = (page: PageOutcome) =>
-      where ? report({ kind: 'page', workflowId, cycle: where.cycle, level: where.level, at: now(), page, ...(where.final ? { final: true } : {}) }) : Promise.resolve();
-    let lastError = firstError;
-    for (let attempt = 0; ; attempt += 1) {
-      const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt);
-      if (trigger) await condition(() => stop !== undefined, wait);
-      else await sleep(wait);
-      if (trigger && stop) {
-        owe({ request: pageRequest, outcome: 'failed', error: `not delivered before the incident was ${stop.reason}: ${lastError}`.slice(0, 1000) });
-        return;
-      }
-      if (Date.now() - startedAt >= (trigger ? TRIGGER_RETRY_FOR_MS : FOLLOW_UP_RETRY_FOR_MS)) {
-        const error = `gave up after ${Math.round((Date.now() - startedAt) / 60_000)} minutes of retries: ${lastError}`;
-        owe({ request: pageRequest, outcome: 'failed', error });
-        await tellIncident({ ...outcome, outcome: 'failed', error });
-        return;
-      }
-      try {
-        noteDelivered(target, pageRequest, await pager.sendPage(pageRequest));
-        await tellIncident({ ...outcome, outcome: 'delivered' });
-        return;
-      } catch (error) {
-        lastError = failureText(error);
-        if (!retryable(error)) {
-          owe({ request: pageRequest, outcome: 'failed', error: lastError });
-          await tellIncident({ ...outcome, outcome: 'failed', error: lastError });
-          return;
-        }
-      }
-    }
-  }
-
-  /** Waits for the pages being retried, including any that start while it waits. */
-  async function retriesDone(): Promise<void> {
-    while (retrying.length > 0) await Promise.all(retrying.splice(0));
-  }
-
-  /** A failed page's row: written now, or owed when the database cannot take it. */
+  /** A failed page's row: owed (patched ladders), or written now and owed when the database cannot take it. */
   async function recordFailure(pageRequest: PageRequest, error: string): Promise<void> {
     if (retriesPages) {
       owe({ request: pageRequest, outcome: 'failed', error });
@@ -232,15 +205,119 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
   }
 
+  /** When the ladder next has background work: a page to retry, or rows to write. */
+  const dueWorkAt = () => Math.min(outbox.length > 0 ? (outboxDueAt ?? Date.now()) : Infinity, ...pending.map((page) => page.dueAt));
+
+  /**
+   * The background work that is due, done in the ladder's own flow: local
+   * activities that run beside each other and then issue commands replay in
+   * another order than they ran (temporalio/sdk-typescript#1744), so retries
+   * and the outbox are never coroutines of their own. A trigger nobody needs
+   * any more (someone answered) is dropped with its row; a retry is given up
+   * after its time, or at a final refusal, and the incident hears either way.
+   */
+  async function runDueWork(): Promise<void> {
+    const reports: Promise<unknown>[] = [];
+    const tell = (page: PendingPage, result: PageOutcome) => {
+      if (page.where) reports.push(report({ kind: 'page', workflowId, cycle: page.where.cycle, level: page.where.level, at: now(), page: result, ...(page.where.final ? { final: true } : {}) }));
+    };
+    if (stop) {
+      for (const page of pending.filter((entry) => entry.request.kind === 'trigger')) {
+        pending.splice(pending.indexOf(page), 1);
+        owe({ request: page.request, outcome: 'failed', error: `not delivered before the incident was ${stop.reason}: ${page.lastError}`.slice(0, 1000) });
+      }
+    }
+    const due = pending.filter((page) => page.dueAt <= Date.now());
+    if (due.length > 0) {
+      for (const page of due) pending.splice(pending.indexOf(page), 1);
+      const results = await Promise.all(due.map((page) => background.sendPage(page.request).then((result) => ({ result }), (error: unknown) => ({ error }))));
+      results.forEach((answer, index) => {
+        const page = due[index]!;
+        if ('result' in answer) {
+          noteDelivered(page.target, page.request, answer.result);
+          tell(page, { ...page.outcome, outcome: 'delivered' });
+          return;
+        }
+        page.lastError = failureText(answer.error);
+        page.attempts += 1;
+        const limit = page.request.kind === 'trigger' ? TRIGGER_RETRY_FOR_MS : FOLLOW_UP_RETRY_FOR_MS;
+        if (!retryable(answer.error) || Date.now() - page.startedAt >= limit) {
+          const error = retryable(answer.error) ? `gave up after ${Math.round((Date.now() - page.startedAt) / 60_000)} minutes of retries: ${page.lastError}` : page.lastError;
+          owe({ request: page.request, outcome: 'failed', error: error.slice(0, 1000) });
+          tell(page, { ...page.outcome, outcome: 'failed', error });
+          return;
+        }
+        page.dueAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** page.attempts);
+        pending.push(page);
+      });
+    }
+    if (outbox.length > 0 && (outboxDueAt ?? 0) <= Date.now()) {
+      const batch = outbox.slice(0, 100);
+      try {
+        await background.recordPages({ records: batch });
+        outbox.splice(0, batch.length);
+        outboxFailures = 0;
+        outboxDueAt = outbox.length > 0 ? Date.now() : undefined;
+      } catch {
+        outboxFailures += 1;
+        outboxDueAt = Date.now() + Math.min(60_000, 5_000 * 2 ** Math.min(outboxFailures - 1, 4));
+      }
+    }
+    await Promise.all(reports);
+  }
+
+  /**
+   * Waits until `done` holds or `timeoutMs` passes (true when `done` held),
+   * doing the background work that falls due meanwhile. Ladders from before
+   * the patch wait exactly as they did.
+   */
+  async function wait(done: () => boolean, timeoutMs?: number): Promise<boolean> {
+    if (!retriesPages) {
+      if (timeoutMs !== undefined) return condition(done, timeoutMs);
+      await condition(done);
+      return true;
+    }
+    const until = timeoutMs === undefined ? Infinity : Date.now() + Math.max(0, timeoutMs);
+    for (;;) {
+      if (done()) return true;
+      if (Date.now() >= until) return false;
+      const wakeAt = Math.min(until, dueWorkAt());
+      if (wakeAt > Date.now()) {
+        if (wakeAt === Infinity) {
+          await condition(done);
+          return true;
+        }
+        if (await condition(done, wakeAt - Date.now())) return true;
+      }
+      if (dueWorkAt() <= Date.now()) await runDueWork();
+    }
+  }
+
+  /** Before the ladder ends: the pages still being retried and the rows still owed, done (patched ladders). */
+  async function finishWork(): Promise<void> {
+    if (!retriesPages) return;
+    await runDueWork();
+    while (pending.length > 0 || outbox.length > 0) {
+      const at = dueWorkAt();
+      if (at > Date.now()) await sleep(at - Date.now());
+      await runDueWork();
+    }
+  }
+
   async function pageLevel(targets: PageTarget[], cycle: number, level: number, final: boolean): Promise<PageOutcome[]> {
     const label = final ? 'final' : `l${level}`;
     const where = { cycle, level, final };
     const base = `${input.incidentId}:esc${input.sequence}:c${cycle}:${label}`;
+    // People targets page whoever they mean when the level fires: a handoff during the wait pages the new on-call.
+    const resolve = (target: Extract<PageTarget, { type: 'schedule' | 'person' }>) => oncall.resolvePageTarget({ target, atMs: Date.now() });
+    // Patched ladders resolve them all before any page goes out, so no send is scheduled from a resolution's continuation.
+    const resolved = retriesPages
+      ? await Promise.all(targets.map((target) => (target.type === 'schedule' || target.type === 'person' ? resolve(target) : undefined)))
+      : undefined;
     const pages = await Promise.all(
-      targets.map(async (target): Promise<PageOutcome[]> => {
+      targets.map(async (target, index): Promise<PageOutcome[]> => {
         if (target.type !== 'schedule' && target.type !== 'person') return [await send(target, request(target, 'trigger', `${base}:${targetKey(target)}`, level), undefined, where)];
-        // People targets page whoever they mean when the level fires: a handoff during the wait pages the new on-call.
-        const who = await oncall.resolvePageTarget({ target, atMs: Date.now() });
+        const who = resolved?.[index] ?? (await resolve(target));
         if (who.person === null || who.targets.length === 0) {
           const failed = request(target, 'trigger', `${base}:${targetKey(target)}`, level);
           await recordFailure({ ...failed, ...(who.person ? { person: { id: who.person, reason: who.reason } } : {}) }, who.reason);
@@ -279,7 +356,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       const allowedAt = pageAllowedAt(Date.now(), input.incident.severity, businessHours);
       if (allowedAt > Date.now()) {
         await report({ kind: 'deferred', workflowId, until: new Date(allowedAt).toISOString() });
-        await condition(() => stop !== undefined, allowedAt - Date.now());
+        await wait(() => stop !== undefined, allowedAt - Date.now());
         if (stop) break ladder;
       }
       const startedAt = Date.now();
@@ -302,7 +379,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       if (stop) break ladder;
       // Every target of the level failed: nobody was told, so the next level fires at once.
       if (allFailed && !last) continue;
-      await condition(() => stop !== undefined || skips > seenSkips, Math.max(0, nextAt - Date.now()));
+      await wait(() => stop !== undefined || skips > seenSkips, Math.max(0, nextAt - Date.now()));
       if (stop) break ladder;
     }
   }
@@ -314,9 +391,9 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
     await report({ kind: 'exhausted', workflowId, at: now() });
     if (followsIncident) {
-      while (!(await condition(() => stop !== undefined, EXHAUSTED_CHECK_MS))) if (await incidentGone(true)) break;
+      while (!(await wait(() => stop !== undefined, EXHAUSTED_CHECK_MS))) if (await incidentGone(true)) break;
     } else {
-      await condition(() => stop !== undefined);
+      await wait(() => stop !== undefined);
     }
   }
 
@@ -333,17 +410,17 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
         ),
     );
   // Trigger pages still being retried end now that somebody answered; those that got through are followed up too.
-  await retriesDone();
+  if (retriesPages) await runDueWork();
   if (stop!.reason === 'acknowledged') {
     await followUp('acknowledge');
     if (followsIncident) {
-      while (!(await condition(() => stop!.reason === 'resolved', EXHAUSTED_CHECK_MS))) await incidentGone(true);
+      while (!(await wait(() => stop!.reason === 'resolved', EXHAUSTED_CHECK_MS))) await incidentGone(true);
     } else {
-      await condition(() => stop!.reason === 'resolved');
+      await wait(() => stop!.reason === 'resolved');
     }
   }
   await followUp('resolve');
-  await retriesDone();
+  await finishWork();
   // Every page has its row before the ladder ends.
   while (flushing) await flushing;
   await report({ kind: 'finished', workflowId, at: now(), outcome: stop!.reason });
