@@ -23,6 +23,11 @@ export interface PagingDeps extends SlackPosterDeps {
   pagerdutyEventsUrl: string;
   /** Reads a secret (routing key, signing secret) from the environment by name. */
   secret: (name: string) => string | undefined;
+  /**
+   * A file where the worker keeps the pages it sent while our database could
+   * not record them, so a worker killed then does not send them again.
+   */
+  sentJournal?: string | undefined;
   /** One-click acknowledgement links in email pages (GET /ack/<token> on the webhook server). */
   ackLinks?: { secret: string; baseUrl: string } | undefined;
 }
@@ -91,7 +96,7 @@ async function checkHttp(response: Response, what: string): Promise<void> {
 
 export function createPagingActivities(deps: PagingDeps) {
   const slackPoster = createSlackPoster(deps);
-  const sentHere = new SentHere<{ providerId: string; recorded: boolean }>();
+  const sentHere = new SentHere<{ providerId: string; recorded: boolean }>(10_000, deps.sentJournal);
 
   /**
    * The provider's ID of a page already delivered under this key. Our database
@@ -242,7 +247,7 @@ export function createPagingActivities(deps: PagingDeps) {
         await record(request, 'delivered', providerId);
       } catch {
         // Sent is what matters; the row follows through the ladder's outbox once the database answers.
-        sentHere.remember(request.idempotencyKey, { providerId, recorded: false });
+        sentHere.remember(request.idempotencyKey, { providerId, recorded: false }, true);
         return { providerId, unrecorded: true };
       }
       sentHere.remember(request.idempotencyKey, { providerId, recorded: true });

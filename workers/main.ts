@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
       smtp: clients.smtp,
       smtpFrom: env.SMTP_FROM,
       pagerdutyEventsUrl: env.PAGERDUTY_EVENTS_URL,
+      sentJournal: join(env.OPS_STATE_DIR, `pages-sent-${env.OPS_TASK_QUEUE}.jsonl`),
       // Routing keys and signing secrets are read when a page needs them, never stored or logged.
       secret: (name) => process.env[name],
       ackLinks: ackSecret ? { secret: ackSecret, baseUrl: env.OPS_PUBLIC_URL } : undefined,

@@ -85,6 +85,8 @@ const envSchema = z.object({
   OPS_PUBLIC_URL: httpUrl.default('http://localhost:8080'),
   /** The dead man's switch: called every minute by the ops-heartbeat schedule (its URL carries a token). */
   OPS_HEARTBEAT_URL: httpUrl.optional(),
+  /** The worker's own files (the journal of pages sent while our database was down); a volume that outlives the process. */
+  OPS_STATE_DIR: nonEmpty.default('.ops/state'),
   SMTP_URL: smtpUrl.optional(),
   SMTP_FROM: nonEmpty.default('ops-automation <ops@localhost>'),
   PAGERDUTY_ROUTING_KEY: nonEmpty.optional(),
