@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createIncidentStatusActivities } from '../activities/incident-status.js';
 import type { createOnCallActivities } from '../activities/oncall.js';
 import type { createPagingActivities, PageKind, PageRecord, PageRequest, PageResult } from '../activities/paging.js';
@@ -66,11 +66,21 @@ const EXHAUSTED_CHECK_MS = 15 * 60_000;
 const PAGE_RETRIES_PATCH = 'page-retries-until-delivered';
 const RETRY_FIRST_MS = 15_000;
 const RETRY_MAX_MS = 60_000;
-/** How long a trigger page is retried at most; nobody answering for this long has had the later levels. */
-const TRIGGER_RETRY_FOR_MS = 6 * 3_600_000;
-/** How long an acknowledgement or resolution is retried: PagerDuty keeps paging until it hears one. */
-const FOLLOW_UP_RETRY_FOR_MS = 30 * 60_000;
+/** How often a trigger page is retried at most (about 6 hours); nobody answering for this long has had the later levels. */
+const TRIGGER_RETRIES = 360;
+/** How often an acknowledgement or resolution is retried (about 30 minutes): PagerDuty keeps paging until it hears one. */
+const FOLLOW_UP_RETRIES = 32;
 const OUTBOX_DELAY_MS = 1000;
+
+/**
+ * The background work of a patched ladder is driven by counters and timers,
+ * never by comparing clock times: `Date.now()` read after a local activity is
+ * the time of that task live but of the next task on replay, so a decision on
+ * it could issue other commands on replay. Each tick retries every page
+ * still pending and flushes the outbox.
+ */
+const retryDelayMs = (attempts: number) => Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempts);
+const outboxDelayMs = (failures: number) => (failures === 0 ? OUTBOX_DELAY_MS : Math.min(60_000, 5_000 * 2 ** Math.min(failures - 1, 4)));
 
 /** A page failure that trying again can fix: not refused for good, and not a type we never retry. */
 function retryable(error: unknown): boolean {
@@ -111,16 +121,12 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   const retriesPages = patched(PAGE_RETRIES_PATCH);
   const outbox: PageRecord[] = [];
   let flushing: Promise<void> | undefined;
-  /** Patched ladders: when the outbox is next flushed, and how often in a row it has failed. */
-  let outboxDueAt: number | undefined;
+  /** Patched ladders: how often in a row the outbox could not be flushed. */
   let outboxFailures = 0;
   const owe = (entry: PageRecord) => {
     outbox.push(entry);
-    if (retriesPages) {
-      // Flushed from the ladder's own flow, in a task of its own (see runDueWork), never beside a send.
-      outboxDueAt ??= Date.now() + OUTBOX_DELAY_MS;
-      return;
-    }
+    // Patched ladders flush from their own flow, in a task of their own (see runDueWork), never beside a send.
+    if (retriesPages) return;
     flushing ??= (async () => {
       for (let attempt = 0; outbox.length > 0; attempt += 1) {
         const batch = outbox.slice(0, 100);
@@ -150,16 +156,14 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     level: number;
     final: boolean;
   }
-  /** A page that could not go out yet (patched ladders), tried again when `dueAt` comes. */
+  /** A page that could not go out yet (patched ladders), tried again at each tick of the ladder's background work. */
   interface PendingPage {
     target: PageTarget;
     request: PageRequest;
     outcome: Omit<PageOutcome, 'outcome'>;
     where?: LevelRef | undefined;
     lastError: string;
-    startedAt: number;
     attempts: number;
-    dueAt: number;
   }
   const pending: PendingPage[] = [];
 
@@ -176,7 +180,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     } catch (error) {
       const cause = failureText(error);
       if (retriesPages && retryable(error)) {
-        pending.push({ target, request: pageRequest, outcome, where, lastError: cause, startedAt: Date.now(), attempts: 0, dueAt: Date.now() + RETRY_FIRST_MS });
+        pending.push({ target, request: pageRequest, outcome, where, lastError: cause, attempts: 0 });
         return { ...outcome, outcome: 'retrying', error: cause };
       }
       await recordFailure(pageRequest, cause);
@@ -205,8 +209,11 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
   }
 
-  /** When the ladder next has background work: a page to retry, or rows to write. */
-  const dueWorkAt = () => Math.min(outbox.length > 0 ? (outboxDueAt ?? Date.now()) : Infinity, ...pending.map((page) => page.dueAt));
+  /** How long until the next tick of background work (pages to retry, rows to write), or undefined when there is none. */
+  const nextTickMs = (): number | undefined => {
+    const delays = [...pending.map((page) => retryDelayMs(page.attempts)), ...(outbox.length > 0 ? [outboxDelayMs(outboxFailures)] : [])];
+    return delays.length > 0 ? Math.min(...delays) : undefined;
+  };
 
   /**
    * The background work that is due, done in the ladder's own flow: local
@@ -227,7 +234,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
         owe({ request: page.request, outcome: 'failed', error: `not delivered before the incident was ${stop.reason}: ${page.lastError}`.slice(0, 1000) });
       }
     }
-    const due = pending.filter((page) => page.dueAt <= Date.now());
+    const due = pending.slice();
     if (due.length > 0) {
       for (const page of due) pending.splice(pending.indexOf(page), 1);
       const results = await Promise.all(due.map((page) => background.sendPage(page.request).then((result) => ({ result }), (error: unknown) => ({ error }))));
@@ -240,27 +247,24 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
         }
         page.lastError = failureText(answer.error);
         page.attempts += 1;
-        const limit = page.request.kind === 'trigger' ? TRIGGER_RETRY_FOR_MS : FOLLOW_UP_RETRY_FOR_MS;
-        if (!retryable(answer.error) || Date.now() - page.startedAt >= limit) {
-          const error = retryable(answer.error) ? `gave up after ${Math.round((Date.now() - page.startedAt) / 60_000)} minutes of retries: ${page.lastError}` : page.lastError;
+        const limit = page.request.kind === 'trigger' ? TRIGGER_RETRIES : FOLLOW_UP_RETRIES;
+        if (!retryable(answer.error) || page.attempts >= limit) {
+          const error = retryable(answer.error) ? `gave up after ${page.attempts} retries: ${page.lastError}` : page.lastError;
           owe({ request: page.request, outcome: 'failed', error: error.slice(0, 1000) });
           tell(page, { ...page.outcome, outcome: 'failed', error });
           return;
         }
-        page.dueAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** page.attempts);
         pending.push(page);
       });
     }
-    if (outbox.length > 0 && (outboxDueAt ?? 0) <= Date.now()) {
+    if (outbox.length > 0) {
       const batch = outbox.slice(0, 100);
       try {
         await background.recordPages({ records: batch });
         outbox.splice(0, batch.length);
         outboxFailures = 0;
-        outboxDueAt = outbox.length > 0 ? Date.now() : undefined;
       } catch {
         outboxFailures += 1;
-        outboxDueAt = Date.now() + Math.min(60_000, 5_000 * 2 ** Math.min(outboxFailures - 1, 4));
       }
     }
     await Promise.all(reports);
@@ -268,8 +272,9 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
 
   /**
    * Waits until `done` holds or `timeoutMs` passes (true when `done` held),
-   * doing the background work that falls due meanwhile. Ladders from before
-   * the patch wait exactly as they did.
+   * with a tick of background work whenever some is pending. Timers decide,
+   * not clock comparisons (see retryDelayMs). Ladders from before the patch
+   * wait exactly as they did.
    */
   async function wait(done: () => boolean, timeoutMs?: number): Promise<boolean> {
     if (!retriesPages) {
@@ -277,19 +282,31 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       await condition(done);
       return true;
     }
-    const until = timeoutMs === undefined ? Infinity : Date.now() + Math.max(0, timeoutMs);
-    for (;;) {
-      if (done()) return true;
-      if (Date.now() >= until) return false;
-      const wakeAt = Math.min(until, dueWorkAt());
-      if (wakeAt > Date.now()) {
-        if (wakeAt === Infinity) {
-          await condition(done);
-          return true;
+    // The timers of this wait live in a scope of their own, cancelled once the wait is over.
+    const timers = new CancellationScope();
+    let expired = false;
+    if (timeoutMs !== undefined) void timers.run(() => sleep(Math.max(1, timeoutMs))).then(() => (expired = true), () => undefined);
+    try {
+      for (;;) {
+        if (done()) return true;
+        if (expired) return false;
+        const tickMs = nextTickMs();
+        if (tickMs === undefined) {
+          await condition(() => done() || expired);
+          continue;
         }
-        if (await condition(done, wakeAt - Date.now())) return true;
+        const tick = new CancellationScope();
+        let ticked = false;
+        void tick.run(() => sleep(tickMs)).then(() => (ticked = true), () => undefined);
+        await condition(() => done() || expired || ticked);
+        if (!ticked) {
+          tick.cancel();
+          continue;
+        }
+        await runDueWork();
       }
-      if (dueWorkAt() <= Date.now()) await runDueWork();
+    } finally {
+      timers.cancel();
     }
   }
 
@@ -297,9 +314,8 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   async function finishWork(): Promise<void> {
     if (!retriesPages) return;
     await runDueWork();
-    while (pending.length > 0 || outbox.length > 0) {
-      const at = dueWorkAt();
-      if (at > Date.now()) await sleep(at - Date.now());
+    for (let tickMs = nextTickMs(); tickMs !== undefined; tickMs = nextTickMs()) {
+      await sleep(tickMs);
       await runDueWork();
     }
   }
