@@ -97,6 +97,7 @@ async function checkHttp(response: Response, what: string): Promise<void> {
 export function createPagingActivities(deps: PagingDeps) {
   const slackPoster = createSlackPoster(deps);
   const sentHere = new SentHere<{ providerId: string; recorded: boolean }>(10_000, deps.sentJournal);
+  const inFlight = new Map<string, Promise<PageResult>>();
 
   /**
    * The provider's ID of a page already delivered under this key. Our database
@@ -216,43 +217,63 @@ export function createPagingActivities(deps: PagingDeps) {
     return response.headers.get('x-request-id') ?? request.idempotencyKey;
   }
 
+  /** Sends one page, unless it was delivered already (by this process, or as our database records). */
+  async function sendPageOnce(request: PageRequest): Promise<PageResult> {
+    // Sent by this process before a task was lost: the ladder owes its row again if the database did not take it.
+    const here = sentHere.get(request.idempotencyKey);
+    if (here) return { providerId: here.providerId, skipped: 'already-delivered', ...(here.recorded ? {} : { unrecorded: true as const }) };
+    const already = await delivered(request.idempotencyKey);
+    if (already !== undefined) return { providerId: already, skipped: 'already-delivered' };
+    const target = request.target;
+    let providerId: string;
+    switch (target.type) {
+      case 'slack':
+        providerId = await sendSlack(request, target);
+        break;
+      case 'email':
+        providerId = await sendEmail(request, target);
+        break;
+      case 'pagerduty':
+        providerId = await sendPagerduty(request, target);
+        break;
+      case 'webhook':
+        providerId = await sendWebhook(request, target);
+        break;
+      case 'schedule':
+      case 'person':
+        throw ApplicationFailure.nonRetryable(`${targetKey(target)} is paged through the channels it resolves to, not directly`, ErrorType.InvalidInput);
+    }
+    try {
+      await record(request, 'delivered', providerId);
+    } catch {
+      // Sent is what matters; the row follows through the ladder's outbox once the database answers.
+      sentHere.remember(request.idempotencyKey, { providerId, recorded: false }, true);
+      return { providerId, unrecorded: true };
+    }
+    sentHere.remember(request.idempotencyKey, { providerId, recorded: true });
+    return { providerId };
+  }
+
   return {
-    /** Sends one page (or its acknowledgement or resolution) to one target, once per key. */
+    /**
+     * Sends one page (or its acknowledgement or resolution) to one target,
+     * once per key. A second send of a key already being sent by this
+     * process (a task re-run after its first run was lost, both still going)
+     * waits for the first instead of sending again.
+     */
     async sendPage(request: PageRequest): Promise<PageResult> {
-      // Sent by this process before a task was lost: the ladder owes its row again if the database did not take it.
-      const here = sentHere.get(request.idempotencyKey);
-      if (here) return { providerId: here.providerId, skipped: 'already-delivered', ...(here.recorded ? {} : { unrecorded: true as const }) };
-      const already = await delivered(request.idempotencyKey);
-      if (already !== undefined) return { providerId: already, skipped: 'already-delivered' };
-      const target = request.target;
-      let providerId: string;
-      switch (target.type) {
-        case 'slack':
-          providerId = await sendSlack(request, target);
-          break;
-        case 'email':
-          providerId = await sendEmail(request, target);
-          break;
-        case 'pagerduty':
-          providerId = await sendPagerduty(request, target);
-          break;
-        case 'webhook':
-          providerId = await sendWebhook(request, target);
-          break;
-        case 'schedule':
-        case 'person':
-          throw ApplicationFailure.nonRetryable(`${targetKey(target)} is paged through the channels it resolves to, not directly`, ErrorType.InvalidInput);
-      }
+      const running = inFlight.get(request.idempotencyKey);
+      if (running) return { ...(await running), skipped: 'already-delivered' };
+      const sending = sendPageOnce(request);
+      inFlight.set(request.idempotencyKey, sending);
       try {
-        await record(request, 'delivered', providerId);
-      } catch {
-        // Sent is what matters; the row follows through the ladder's outbox once the database answers.
-        sentHere.remember(request.idempotencyKey, { providerId, recorded: false }, true);
-        return { providerId, unrecorded: true };
+        return await sending;
+      } finally {
+        inFlight.delete(request.idempotencyKey);
       }
-      sentHere.remember(request.idempotencyKey, { providerId, recorded: true });
-      return { providerId };
     },
+
+    /** A send that failed for good is history too: on-call asks for it after the fact. */
 
     /** A send that failed for good is history too: on-call asks for it after the fact. */
     async recordFailedPage(input: { request: PageRequest; error: string }): Promise<void> {
