@@ -4,6 +4,7 @@ import type { createOnCallActivities } from '../activities/oncall.js';
 import type { createPagingActivities, PageKind, PageRecord, PageRequest, PageResult } from '../activities/paging.js';
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../src/domain/errors.js';
+import { failureMessage } from '../src/domain/failures.js';
 import type { Severity } from '../src/domain/severity.js';
 import { onceLocal, pagingLocal, quickLocal, ownStoreLocal } from './activity-profiles.js';
 import {
@@ -59,7 +60,7 @@ const EXHAUSTED_CHECK_MS = 15 * 60_000;
  * a timeout) is tried again on a durable timer, a trigger for as long as
  * nobody has answered, a follow-up until it gets through, instead of being
  * given up after its local retries. Rows of failed pages go through the
- * outbox too, flushed after a timer: a workflow task that has sent pages
+ * outbox too, flushed on the ladder's own ticks: a workflow task that has sent pages
  * completes at once, so a worker killed while our database is down does not
  * take the record of those sends with it (and send them again on replay).
  */
@@ -89,9 +90,6 @@ function retryable(error: unknown): boolean {
   return true;
 }
 
-function failureText(error: unknown): string {
-  return error instanceof ActivityFailure && error.cause instanceof ApplicationFailure ? error.cause.message : String((error as Error).message);
-}
 
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
   const { workflowId } = workflowInfo();
@@ -134,7 +132,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
           await history.recordPages({ records: batch });
           outbox.splice(0, batch.length);
         } catch {
-          await sleep(Math.min(60_000, 5_000 * 2 ** Math.min(attempt, 4)));
+          await sleep(outboxDelayMs(attempt + 1));
         }
       }
       flushing = undefined;
@@ -178,7 +176,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       noteDelivered(target, pageRequest, await pager.sendPage(pageRequest));
       return { ...outcome, outcome: 'delivered' };
     } catch (error) {
-      const cause = failureText(error);
+      const cause = failureMessage(error);
       if (retriesPages && retryable(error)) {
         pending.push({ target, request: pageRequest, outcome, where, lastError: cause, attempts: 0 });
         return { ...outcome, outcome: 'retrying', error: cause };
@@ -245,7 +243,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
           tell(page, { ...page.outcome, outcome: 'delivered' });
           return;
         }
-        page.lastError = failureText(answer.error);
+        page.lastError = failureMessage(answer.error);
         page.attempts += 1;
         const limit = page.request.kind === 'trigger' ? TRIGGER_RETRIES : FOLLOW_UP_RETRIES;
         if (!retryable(answer.error) || page.attempts >= limit) {
