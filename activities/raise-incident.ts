@@ -3,7 +3,7 @@ import { Context } from '@temporalio/activity';
 import type { Labels } from '../src/domain/alerts.js';
 import type { Policy } from '../src/config/policy.js';
 import { signalIncident } from '../src/incidents/open-incident.js';
-import { incidentWorkflowId } from '../src/webhooks/dedup.js';
+import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 import { alertsSignal } from '../workflows/incident-contract.js';
 
 /**

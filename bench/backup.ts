@@ -14,6 +14,7 @@ import { REPO_ROOT } from '../scripts/stack/paths.js';
 import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
 import { cpuDuring } from './process-cpu.js';
 import { peakRssMiB } from './process-memory.js';
+import { backupWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
  * The backup benchmark (npm run bench:backup): for a generated database of
@@ -155,7 +156,7 @@ async function main() {
         cpuDuring(worker.pid!, () =>
           client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
             taskQueue: `${TASK_QUEUE}-${size.name}`,
-            workflowId: `backup-${database}`,
+            workflowId: backupWorkflowId(database),
             args: [{ database, verify: false, requestedBy: 'bench' }],
           }),
         ),
@@ -177,7 +178,7 @@ async function main() {
       const dataIdleRss = peakRssMiB(data.pid!);
       const split = await timed(() =>
         cpuDuring(data.pid!, () =>
-          client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: `backup-${database}`, args: [{ database, verify: false, requestedBy: 'bench' }] }),
+          client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
         ),
       );
       const dataRss = peakRssMiB(data.pid!);

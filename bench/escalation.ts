@@ -11,6 +11,7 @@ import { waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { peakRssMiB } from './process-memory.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
+import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
  * Escalation timing under load (npm run bench:escalation): 500 open incidents
@@ -103,7 +104,7 @@ async function main() {
           const index = next++;
           const dedupKey = `bench-esc-${index}`;
           await client.workflow.signalWithStart<IncidentWorkflow, [AlertBatch]>(INCIDENT_WORKFLOW, {
-            workflowId: `incident-${dedupKey}`,
+            workflowId: incidentWorkflowId(dedupKey),
             taskQueue: TASK_QUEUE,
             args: [{ dedupKey, source: 'alertmanager' }],
             signal: alertsSignal,
@@ -123,7 +124,7 @@ async function main() {
               },
             ],
           });
-          ids.push({ id: `incident-${dedupKey}`, schedule: bySchedule(index) });
+          ids.push({ id: incidentWorkflowId(dedupKey), schedule: bySchedule(index) });
         }
       }),
     );

@@ -10,6 +10,7 @@ import { freePort, waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { peakRssMiB } from './process-memory.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
+import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
  * The alert storm (npm run bench:intake): 20,000 alerts in Alertmanager-style
@@ -147,7 +148,7 @@ async function main() {
       const dedupKey = alertmanagerDedupKey(payload.groupKey, payload.groupLabels);
       const first = delivery.alerts[0]!;
       await client.workflow.signalWithStart<IncidentWorkflow, [AlertBatch]>(INCIDENT_WORKFLOW, {
-        workflowId: `incident-${dedupKey}`,
+        workflowId: incidentWorkflowId(dedupKey),
         taskQueue: TASK_QUEUE,
         args: [{ dedupKey, source: 'alertmanager' }],
         signal: alertsSignal,
@@ -198,7 +199,7 @@ async function main() {
     say(`bare client: ${total} alerts in ${total / BATCH} signalWithStart calls, ${SENDERS} senders ...`);
     const bareStorm = storm('bare');
     const limit = await runSenders(bareStorm, bare);
-    const bareIds = [...new Set(bareStorm.map((delivery) => `incident-${alertmanagerDedupKey(String(delivery.payload.groupKey), delivery.payload.groupLabels as Record<string, string>)}`))];
+    const bareIds = [...new Set(bareStorm.map((delivery) => incidentWorkflowId(alertmanagerDedupKey(String(delivery.payload.groupKey), delivery.payload.groupLabels as Record<string, string>))))];
     say('  waiting for the worker to apply them ...');
     await waitForIncidents(client, bareIds, total, 600_000);
 

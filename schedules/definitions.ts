@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { Policy } from '../src/config/policy.js';
 import { parseDuration } from '../src/domain/durations.js';
+import {
+  backupWorkflowId,
+  HEARTBEAT_WORKFLOW_ID,
+  healthCheckWorkflowId,
+  IMAGE_SCAN_WORKFLOW_ID,
+  maintenanceWorkflowId,
+  reportWorkflowId,
+  restoreDrillWorkflowId,
+} from '../src/domain/workflow-ids.js';
 
 /**
  * The recurring work, declared: one schedule per kind of job and database.
@@ -48,7 +57,7 @@ export function scheduleDefinitions(
         when: schedules.backup,
         timeZone: schedules.timeZone,
         workflowType: 'databaseBackupWorkflow',
-        workflowId: `backup-${database}`,
+        workflowId: backupWorkflowId(database),
         args: [{ database, requestedBy: 'schedule' }],
         // Never two at once; a time missed while a backup ran (or no worker was up) runs after it.
         overlap: 'BUFFER_ALL',
@@ -61,7 +70,7 @@ export function scheduleDefinitions(
         when: schedules.restoreDrill,
         timeZone: schedules.timeZone,
         workflowType: 'databaseRestoreDrillWorkflow',
-        workflowId: `restore-drill-${database}`,
+        workflowId: restoreDrillWorkflowId(database),
         args: [{ database, requestedBy: 'schedule' }],
         overlap: 'SKIP',
         catchupWindow: '12h',
@@ -73,7 +82,7 @@ export function scheduleDefinitions(
         when: schedules.maintenance,
         timeZone: schedules.timeZone,
         workflowType: 'databaseMaintenanceWorkflow',
-        workflowId: `maintenance-${database}`,
+        workflowId: maintenanceWorkflowId(database),
         args: [{ database, requestedBy: 'schedule' }],
         overlap: 'BUFFER_ONE',
         catchupWindow: '6h',
@@ -88,7 +97,7 @@ export function scheduleDefinitions(
       when: period === 'daily' ? schedules.dailyReport : schedules.weeklyReport,
       timeZone: schedules.timeZone,
       workflowType: 'reportWorkflow',
-      workflowId: `report-${period}`,
+      workflowId: reportWorkflowId(period),
       args: [{ period, requestedBy: 'schedule' }],
       // A report missed while the worker was down is still worth sending when it returns, once.
       overlap: 'SKIP',
@@ -104,7 +113,7 @@ export function scheduleDefinitions(
       when: schedules.imageScan,
       timeZone: schedules.timeZone,
       workflowType: 'imageScanWorkflow',
-      workflowId: 'image-scan',
+      workflowId: IMAGE_SCAN_WORKFLOW_ID,
       args: [{ requestedBy: 'schedule' }],
       overlap: 'SKIP',
       catchupWindow: '6h',
@@ -118,7 +127,7 @@ export function scheduleDefinitions(
       when: schedules.healthCheck,
       timeZone: schedules.timeZone,
       workflowType: 'healthCheckWorkflow',
-      workflowId: 'health-check',
+      workflowId: healthCheckWorkflowId(),
       args: [{ requestedBy: 'schedule' }],
       // A check still running is not doubled, and an old missed check is worth nothing: the next one looks afresh.
       overlap: 'SKIP',
@@ -132,7 +141,7 @@ export function scheduleDefinitions(
       when: 'every 1m',
       timeZone: 'UTC',
       workflowType: 'heartbeatWorkflow',
-      workflowId: 'heartbeat',
+      workflowId: HEARTBEAT_WORKFLOW_ID,
       args: [{ requestedBy: 'schedule' }],
       // A missed beat is not made up: its absence is the message.
       overlap: 'SKIP',

@@ -12,7 +12,8 @@ import {
 } from '@temporalio/workflow';
 import type { BackupManifest, createBackupActivities } from '../activities/backup.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
-import { backupFailedDedupKey, backupObjectKey, backupWorkflowId, bucketNameProblem, restoreDrillFailedDedupKey } from '../src/domain/backup.js';
+import { backupFailedDedupKey, backupObjectKey, bucketNameProblem, restoreDrillFailedDedupKey } from '../src/domain/backup.js';
+import { backupWorkflowId } from '../src/domain/workflow-ids.js';
 import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { failureMessage } from '../src/domain/failures.js';

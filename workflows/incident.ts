@@ -40,6 +40,7 @@ import {
 } from '../src/domain/incident.js';
 import { failureMessage } from '../src/domain/failures.js';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
+import { incidentChildWorkflowId } from '../src/domain/workflow-ids.js';
 import { notification, ownStoreLocal, quickApiCall, quickLocal } from './activity-profiles.js';
 import { escalationWorkflow } from './escalation.js';
 import { remediationWorkflow } from './remediation.js';
@@ -452,7 +453,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     }
     remediationAskedFor = asked;
     for (const plan of plans) {
-      const workflowId = `${info.workflowId}/${info.firstExecutionRunId.slice(0, 8)}/remediation-${plan.runbook}`;
+      const workflowId = incidentChildWorkflowId(info, `remediation-${plan.runbook}`);
       await startChild(remediationWorkflow, {
         workflowId,
         args: [{ runbook: plan.runbook, labels: plan.labels, incidentWorkflowId: info.workflowId, requestedBy: 'system' }],
@@ -530,7 +531,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       return;
     }
     escalations += 1;
-    const workflowId = `${info.workflowId}/${info.firstExecutionRunId.slice(0, 8)}/escalation-${escalations}`;
+    const workflowId = incidentChildWorkflowId(info, `escalation-${escalations}`);
     await startChild(escalationWorkflow, {
       workflowId,
       args: [

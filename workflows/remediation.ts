@@ -24,6 +24,7 @@ import {
   type StepResult,
 } from '../src/domain/remediation.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
+import { runbookMaintenanceWorkflowId } from '../src/domain/workflow-ids.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
 import { databaseMaintenanceWorkflow } from './database-maintenance.js';
 import { remediationProgressSignal, remediationStatusQuery, type RemediationStatus } from './remediation-signals.js';
@@ -213,7 +214,7 @@ async function runStep(step: RunbookStep, dryRun: boolean, requestedBy: string):
       const decision = await reserve(step, dryRun);
       if (!dryRun && !decision.granted) return { outcome: 'refused', detail: decision.reason };
       const result = await executeChild(databaseMaintenanceWorkflow, {
-        workflowId: `${workflowInfo().workflowId}/maintenance-${step.database}`,
+        workflowId: runbookMaintenanceWorkflowId(workflowInfo().workflowId, step.database),
         args: [{ database: step.database, dryRun, requestedBy }],
       });
       const deleted = result.actions.filter((action) => action.action === 'delete-expired').reduce((sum, action) => sum + (action.rows ?? 0), 0);

@@ -28,9 +28,9 @@ import {
   pinImage,
   renderQuery,
   rolloutFailedDedupKey,
-  rolloutWorkflowId,
   type AnalysisFigures,
 } from '../src/domain/rollout.js';
+import { rolloutWorkflowId } from '../src/domain/workflow-ids.js';
 import { approvalRefusal, type ApprovalRoster } from '../src/domain/approval.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';

@@ -2,10 +2,6 @@
  * Backup naming: one workflow ID per database, so Temporal itself refuses a
  * second backup of the same database while one runs; object keys sort by time.
  */
-export function backupWorkflowId(database: string): string {
-  return `backup-${database}`;
-}
-
 /**
  * `backups/<database>/2026-11-23T02-00-00Z-<run>.dump`: sorts by time, is
  * safe in any S3 tool, and two backups in the same second never share a key.

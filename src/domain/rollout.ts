@@ -4,10 +4,6 @@
  * or above the blocking severity that the running image does not already have.
  */
 
-export function rolloutWorkflowId(namespace: string, workload: string): string {
-  return `rollout-${namespace}-${workload}`;
-}
-
 export function rolloutFailedDedupKey(namespace: string, workload: string): string {
   return `rollout-failed-${namespace}-${workload}`;
 }

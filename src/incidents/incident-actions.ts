@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { failureMessage } from '../domain/failures.js';
-import { incidentWorkflowId } from '../webhooks/dedup.js';
+import { incidentWorkflowId } from '../domain/workflow-ids.js';
+import { eventIncidentKey } from '../webhooks/dedup.js';
 import { acknowledgeUpdate, escalateUpdate, resolveUpdate } from '../../workflows/incident-contract.js';
 import { approveUpdate, rejectUpdate } from '../../workflows/security-rollout-contract.js';
 
@@ -26,7 +27,7 @@ export interface ActionResult {
  */
 export async function findIncident(temporal: Client, reference: string, options: { running: boolean }): Promise<string | undefined> {
   const ref = reference.trim();
-  const candidates = ref.startsWith('incident-') ? [ref] : [incidentWorkflowId(ref), incidentWorkflowId(`ev-${ref}`)];
+  const candidates = ref.startsWith('incident-') ? [ref] : [incidentWorkflowId(ref), incidentWorkflowId(eventIncidentKey(ref))];
   for (const workflowId of candidates) {
     try {
       const description = await temporal.workflow.getHandle(workflowId).describe();

@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { alertService, alertTitle, type AlertBatch, type IncomingAlert } from '../domain/alerts.js';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../domain/search-attributes.js';
 import { severityOf, type SeverityPolicy } from '../domain/severity.js';
-import { incidentWorkflowId } from '../webhooks/dedup.js';
+import { incidentWorkflowId } from '../domain/workflow-ids.js';
 import { alertsSignal, INCIDENT_WORKFLOW, type IncidentWorkflow } from '../../workflows/incident-contract.js';
 
 /**

@@ -30,10 +30,6 @@ function hash(text: string, length = 12): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
-export function incidentWorkflowId(dedupKey: string): string {
-  return `incident-${dedupKey}`;
-}
-
 export function alertmanagerDedupKey(groupKey: string, groupLabels: Labels): string {
   const values = Object.keys(groupLabels)
     .sort()

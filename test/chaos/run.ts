@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { backupWorkflowId } from '../../src/domain/backup.js';
+import { backupWorkflowId } from '../../src/domain/workflow-ids.js';
 import { freePort } from '../../scripts/stack/net.js';
 import { OPS_DIR } from '../../scripts/stack/paths.js';
 import { FakeSlack } from '../support/fake-slack.js';

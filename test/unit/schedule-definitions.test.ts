@@ -3,6 +3,18 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { scheduleDefinitions } from '../../schedules/definitions.js';
 
 describe('schedule definitions', () => {
+  it('start each database job under the workflow ID opsctl and the workflow itself use', () => {
+    const definitions = scheduleDefinitions(parsePolicy({ databases: { orders: { urlFromEnv: 'ORDERS_DATABASE_URL' } } }, 'test'), { databases: ['orders'], heartbeat: true });
+    expect(Object.fromEntries(definitions.map((definition) => [definition.scheduleId, definition.workflowId]))).toEqual({
+      'ops-backup-orders': 'backup-orders',
+      'ops-restore-drill-orders': 'restore-drill-orders',
+      'ops-maintenance-orders': 'maintenance-orders',
+      'ops-report-daily': 'report-daily',
+      'ops-report-weekly': 'report-weekly',
+      'ops-heartbeat': 'heartbeat',
+    });
+  });
+
   it('declare the daily report at 08:00 and the weekly one on Monday at 08:00, in the configured time zone', () => {
     const definitions = scheduleDefinitions(parsePolicy({ schedules: { timeZone: 'Europe/Berlin' } }, 'test'));
     expect(definitions.filter((definition) => definition.workflowType === 'reportWorkflow').map(({ scheduleId, when, timeZone, args, overlap }) => ({ scheduleId, when, timeZone, args, overlap }))).toEqual([

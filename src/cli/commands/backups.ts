@@ -3,7 +3,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client 
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { BackupManifest } from '../../../activities/backup.js';
-import { backupWorkflowId, bucketNameProblem } from '../../domain/backup.js';
+import { bucketNameProblem } from '../../domain/backup.js';
+import { backupWorkflowId, restoreDrillWorkflowId } from '../../domain/workflow-ids.js';
 import { failureMessage } from '../../domain/failures.js';
 import type { databaseBackupWorkflow, databaseRestoreDrillWorkflow, DatabaseBackupResult } from '../../../workflows/database-backup.js';
 import { progressQuery, type BackupProgress } from '../../../workflows/database-backup-signals.js';
@@ -151,7 +152,7 @@ export function registerBackupCommands(program: Command, context: BackupsContext
       const outcome = await failed(
         client.workflow.execute<typeof databaseRestoreDrillWorkflow>('databaseRestoreDrillWorkflow', {
           taskQueue: context.taskQueue(),
-          workflowId: `restore-drill-${options.database}-${Date.now()}`,
+          workflowId: restoreDrillWorkflowId(options.database, Date.now()),
           args: [{ database: options.database, requestedBy: options.by }],
         }),
       );

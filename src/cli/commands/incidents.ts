@@ -2,6 +2,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { SEVERITIES } from '../../domain/severity.js';
 import { findIncident } from '../../incidents/incident-actions.js';
+import { incidentWorkflowId } from '../../domain/workflow-ids.js';
 import { acknowledgeUpdate, addNoteUpdate, escalateUpdate, resolveUpdate, statusQuery, type IncidentStatus } from '../../../workflows/incident-contract.js';
 import { onWorkflow } from '../workflow-errors.js';
 import { printJson, printTable, UserError } from '../output.js';
@@ -22,7 +23,7 @@ const STATUSES = ['triggered', 'acknowledged', 'resolved'] as const;
 async function handleOf(context: IncidentsContext, id: string): Promise<WorkflowHandle> {
   const client = await context.temporal();
   const found = await findIncident(client, id, { running: false });
-  return client.workflow.getHandle(found ?? (id.startsWith('incident-') ? id : `incident-${id}`));
+  return client.workflow.getHandle(found ?? (id.startsWith('incident-') ? id : incidentWorkflowId(id)));
 }
 
 /** A value for the visibility query; quotes and backslashes are refused rather than escaped. */

@@ -9,6 +9,7 @@ import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
 import { failureMessage } from '../../domain/failures.js';
 import type { databaseMaintenanceWorkflow, DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
 import { recheckMutesSignal } from '../../../workflows/incident-contract.js';
+import { maintenanceWorkflowId } from '../../domain/workflow-ids.js';
 import { collect, databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 
@@ -53,7 +54,7 @@ export function registerMaintenanceCommands(program: Command, context: Maintenan
     .option(...requesterOption)
     .action(async (options: { database: string; dryRun?: boolean; by: string }) => {
       const client = await context.temporal();
-      const workflowId = `maintenance-${options.database}`;
+      const workflowId = maintenanceWorkflowId(options.database);
       let result: DatabaseMaintenanceResult;
       try {
         result = await client.workflow.execute<typeof databaseMaintenanceWorkflow>('databaseMaintenanceWorkflow', {

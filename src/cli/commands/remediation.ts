@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { healthCheckWorkflow, HealthCheckResult } from '../../../workflows/health-check.js';
 import type { remediationWorkflow, RemediationResult } from '../../../workflows/remediation.js';
+import { healthCheckWorkflowId, remediationWorkflowId } from '../../domain/workflow-ids.js';
 import { collect, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
 import { runToEnd } from '../workflow-errors.js';
@@ -39,7 +40,7 @@ export function registerRemediationCommands(program: Command, context: Remediati
     .action(async (runbook: string, options: { label?: string[]; dryRun?: boolean; by: string }) => {
       const client = await context.temporal();
       const labels = parseLabels(options.label ?? []);
-      const workflowId = `remediation-${runbook}`;
+      const workflowId = remediationWorkflowId(runbook);
       const result: RemediationResult = await runToEnd(`runbook ${runbook}`, workflowId, () =>
         client.workflow.execute<typeof remediationWorkflow>('remediationWorkflow', {
           taskQueue: context.taskQueue(),
@@ -64,7 +65,7 @@ export function registerRemediationCommands(program: Command, context: Remediati
     .option(...requesterOption)
     .action(async (options: { dryRun?: boolean; only?: string[]; by: string }) => {
       const client = await context.temporal();
-      const workflowId = 'health-check-manual';
+      const workflowId = healthCheckWorkflowId(true);
       const result: HealthCheckResult = await runToEnd('a health check', workflowId, () =>
         client.workflow.execute<typeof healthCheckWorkflow>('healthCheckWorkflow', {
           taskQueue: context.taskQueue(),

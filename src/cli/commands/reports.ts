@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { renderReportHtml } from '../../reports/html.js';
 import { renderReportMarkdown } from '../../reports/markdown.js';
 import type { reportWorkflow, ReportResult } from '../../../workflows/report.js';
+import { reportWorkflowId } from '../../domain/workflow-ids.js';
 import { requesterOption } from '../common-options.js';
 import { EXIT, printJson, UserError } from '../output.js';
 import { runToEnd } from '../workflow-errors.js';
@@ -33,7 +34,7 @@ export function registerReportCommands(program: Command, context: ReportContext)
     .action(async (chosen: 'daily' | 'weekly', options: { at?: string; out?: string; deliver: boolean; by: string }) => {
       if (options.at !== undefined && Number.isNaN(Date.parse(options.at))) throw new UserError(`--at "${options.at}": expected an RFC 3339 time such as 2026-11-23T08:00:00Z`, EXIT.usage);
       const client = await context.temporal();
-      const workflowId = `report-${chosen}-by-${options.by}`;
+      const workflowId = reportWorkflowId(chosen, options.by);
       const result: ReportResult = await runToEnd(`a ${chosen} report`, workflowId, () =>
         client.workflow.execute<typeof reportWorkflow>('reportWorkflow', {
           taskQueue: context.taskQueue(),

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import { failureMessage } from '../../domain/failures.js';
-import { rolloutWorkflowId } from '../../domain/rollout.js';
+import { rolloutWorkflowId } from '../../domain/workflow-ids.js';
 import {
   abortUpdate,
   approveUpdate,
