@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type { Policy } from '../src/config/policy.js';
 import { storedMaintenanceWindows } from '../src/db/maintenance-windows.js';
-import type { AlertSource, Labels } from '../src/domain/alerts.js';
-import type { AlertRecord, IncidentEvent, IncidentPhase } from '../src/domain/incident.js';
+import type { Labels } from '../src/domain/alerts.js';
+import type { AlertRecord, IncidentEvent, IncidentRow } from '../src/domain/incident.js';
+
+export type { IncidentRow } from '../src/domain/incident.js';
 import { choosePolicy, type EscalationPlan } from '../src/domain/escalation.js';
 import { matchesAll } from '../src/domain/matchers.js';
 import { muteReason, openWindowFor, windowClosesAt } from '../src/domain/muting.js';
@@ -33,23 +35,6 @@ export interface IncidentRulesSnapshot {
   escalationEnabled: boolean;
   /** Whether any runbook answers alerts; absent in histories recorded before runbooks. */
   remediationEnabled?: boolean;
-}
-
-export interface IncidentRow {
-  dedupKey: string;
-  source: AlertSource;
-  title: string;
-  service: string;
-  severity: Severity;
-  phase: IncidentPhase;
-  muted: boolean;
-  openedAt: string;
-  acknowledgedAt?: string | undefined;
-  acknowledgedBy?: string | undefined;
-  resolvedAt?: string | undefined;
-  resolvedBy?: string | undefined;
-  reopenCount: number;
-  lastSeq: number;
 }
 
 export interface PersistIncidentInput {

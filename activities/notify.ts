@@ -1,10 +1,10 @@
 import type { WebClient } from '@slack/web-api';
 import type pg from 'pg';
-import type { IncidentPhase } from '../src/domain/incident.js';
+import type { IncidentMessage, SlackMessageRef } from '../src/domain/incident.js';
 import type { Severity } from '../src/domain/severity.js';
-import { callSlack, createSlackPoster, type SlackMessageRef } from './slack-posting.js';
+import { callSlack, createSlackPoster } from './slack-posting.js';
 
-export type { SlackMessageRef } from './slack-posting.js';
+export type { IncidentMessage, SlackMessageRef } from '../src/domain/incident.js';
 
 /**
  * Notifications. Slack: one message per incident (Block Kit), updated in place
@@ -17,18 +17,6 @@ export interface NotifyDeps {
   pool: pg.Pool;
   slack: WebClient | undefined;
   slackChannel: string;
-}
-
-export interface IncidentMessage {
-  incidentId: string;
-  title: string;
-  service: string;
-  severity: Severity;
-  phase: IncidentPhase;
-  muted: boolean;
-  acknowledgedBy?: string | undefined;
-  resolvedBy?: string | undefined;
-  links: { temporal: string; generator?: string; alertmanager?: string };
 }
 
 const SEVERITY_ICON: Record<Severity, string> = { critical: ':red_circle:', high: ':large_orange_circle:', medium: ':large_yellow_circle:', low: ':white_circle:' };

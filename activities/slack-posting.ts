@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorCode, type WebAPICallResult, type WebClient } from '@slack/web-api';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
+import type { SlackMessageRef } from '../src/domain/incident.js';
 import { SentHere } from './sent-here.js';
 
 /**
@@ -10,11 +11,6 @@ import { SentHere } from './sent-here.js';
  * a post of its own (an earlier attempt may have posted and lost the answer)
  * before posting again. Slack's failures become Temporal's retry decisions.
  */
-
-export interface SlackMessageRef {
-  channel: string;
-  ts: string;
-}
 
 export interface SlackPosterDeps {
   pool: pg.Pool;

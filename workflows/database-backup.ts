@@ -1,4 +1,3 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ApplicationFailure,
   executeChild,
@@ -16,7 +15,7 @@ import { backupFailedDedupKey, backupObjectKey, bucketNameProblem, restoreDrillF
 import { backupWorkflowId } from '../src/domain/workflow-ids.js';
 import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
-import { failureMessage } from '../src/domain/failures.js';
+import { failureMessage, isAlreadyStarted } from '../src/domain/failures.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
 import { dumpProgressSignal, progressQuery, type BackupProgress } from './database-backup-signals.js';
@@ -122,7 +121,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
       annotations: { summary: `Backup of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` },
       startsAt: new Date().toISOString(),
     });
-    throw ApplicationFailure.create({ message: `backup of "${database}" failed: ${cause}`, type: 'BackupFailed', nonRetryable: true, cause: error as Error });
+    throw ApplicationFailure.create({ message: `backup of "${database}" failed: ${cause}`, type: ErrorType.BackupFailed, nonRetryable: true, cause: error as Error });
   }
 
   let retention: DatabaseBackupResult['retention'];
@@ -152,7 +151,7 @@ async function runAsTheDatabasesBackup(database: string, input: DatabaseBackupIn
       parentClosePolicy: ParentClosePolicy.TERMINATE,
     });
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+    if (isAlreadyStarted(error)) {
       throw ApplicationFailure.nonRetryable(`a backup of "${database}" is already running (${canonical}); this one did not start`, ErrorType.Conflict);
     }
     throw error;
@@ -188,7 +187,7 @@ export async function databaseRestoreDrillWorkflow(input: { database?: string; r
       annotations: { summary: `Restore drill of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` },
       startsAt: new Date().toISOString(),
     });
-    throw ApplicationFailure.create({ message: `restore drill of "${database}" failed: ${cause}`, type: 'RestoreDrillFailed', nonRetryable: true, cause: error as Error });
+    throw ApplicationFailure.create({ message: `restore drill of "${database}" failed: ${cause}`, type: ErrorType.RestoreDrillFailed, nonRetryable: true, cause: error as Error });
   }
   // Outside the try: a drill that passed is not reported failed because resolving its incident did not get through.
   if (withIncidents) await incidentsQuick.clearIncident({ ...alert, annotations: { summary: `Restore drill of ${database} succeeded` }, endsAt: new Date().toISOString() });

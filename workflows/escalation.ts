@@ -1,10 +1,10 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createIncidentStatusActivities } from '../activities/incident-status.js';
 import type { createOnCallActivities } from '../activities/oncall.js';
 import type { createPagingActivities, PageKind, PageRecord, PageRequest, PageResult } from '../activities/paging.js';
 import { levelTimeoutMs, pageAllowedAt, targetKey, type EscalationPlan, type PageTarget } from '../src/domain/escalation.js';
 import { NON_RETRYABLE_ERROR_TYPES } from '../src/domain/errors.js';
-import { failureMessage } from '../src/domain/failures.js';
+import { failureMessage, thrownFailure } from '../src/domain/failures.js';
 import type { Severity } from '../src/domain/severity.js';
 import { onceLocal, pagingLocal, quickLocal, ownStoreLocal } from './activity-profiles.js';
 import {
@@ -85,9 +85,8 @@ const outboxDelayMs = (failures: number) => (failures === 0 ? OUTBOX_DELAY_MS : 
 
 /** A page failure that trying again can fix: not refused for good, and not a type we never retry. */
 function retryable(error: unknown): boolean {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  if (cause instanceof ApplicationFailure) return !cause.nonRetryable && !NON_RETRYABLE_ERROR_TYPES.includes(cause.type as never);
-  return true;
+  const failure = thrownFailure(error);
+  return !failure || (!failure.nonRetryable && !NON_RETRYABLE_ERROR_TYPES.includes(failure.type as never));
 }
 
 

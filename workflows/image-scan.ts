@@ -3,7 +3,7 @@ import type { createKubernetesActivities } from '../activities/kubernetes.js';
 import type { createRegistryActivities } from '../activities/registry.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
 import type { createScannerActivities } from '../activities/scanner.js';
-import { failureMessage } from '../src/domain/failures.js';
+import { failureMessage, isAlreadyStarted } from '../src/domain/failures.js';
 import { blockingVulnerabilities, fixedVulnerabilities, newBlockingVulnerabilities } from '../src/domain/rollout.js';
 import { rolloutWorkflowId } from '../src/domain/workflow-ids.js';
 import { OpsKind, OpsStatus } from '../src/domain/search-attributes.js';
@@ -105,8 +105,7 @@ export async function imageScanWorkflow(input: ImageScanInput = {}): Promise<Ima
           finding.action = 'rollout-started';
           finding.detail = `${candidate} fixes ${finding.fixes.join(', ')}`;
         } catch (error) {
-          // @temporalio/workflow does not re-export the class; its name is the contract.
-          if (!(error instanceof Error && error.name === 'WorkflowExecutionAlreadyStartedError')) throw error;
+          if (!isAlreadyStarted(error)) throw error;
           finding.action = 'rollout-running';
           finding.detail = `${candidate} fixes ${finding.fixes.join(', ')}, and a rollout of this workload is already running`;
         }

@@ -15,7 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createIncidentActivities, IncidentRow, IncidentRulesSnapshot } from '../activities/incidents.js';
+import type { createIncidentActivities, IncidentRulesSnapshot } from '../activities/incidents.js';
 import type { createNotifyActivities } from '../activities/notify.js';
 import type { createRemediationSettingsActivities } from '../activities/remediation-settings.js';
 import type { AlertBatch } from '../src/domain/alerts.js';
@@ -24,20 +24,28 @@ import {
   addNote,
   allAlertsResolved,
   applyAlerts,
+  applyEscalationProgress,
+  applyRemediationProgress,
+  carryOver,
+  changedAlerts,
   firingAlerts,
+  incidentMessage,
+  incidentRow,
+  incidentStatus,
+  incidentSummary,
   isMuted,
-  newIncident,
   record,
   remute,
   resolve,
   resolvedByGroup,
+  startIncidentRun,
   validateAcknowledge,
+  validateEscalate,
   validateNote,
   validateResolve,
-  type AlertRecord,
   type IncidentEvent,
-  type IncidentState,
 } from '../src/domain/incident.js';
+import { ErrorType } from '../src/domain/errors.js';
 import { failureMessage } from '../src/domain/failures.js';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
 import { incidentChildWorkflowId } from '../src/domain/workflow-ids.js';
@@ -45,7 +53,7 @@ import { notification, ownStoreLocal, quickApiCall, quickLocal } from './activit
 import { escalationWorkflow } from './escalation.js';
 import { remediationWorkflow } from './remediation.js';
 import { remediationProgressSignal } from './remediation-signals.js';
-import { escalationProgressSignal, skipLevelSignal, stopEscalationSignal, type EscalationProgress, type PageOutcome } from './escalation-signals.js';
+import { escalationProgressSignal, skipLevelSignal, stopEscalationSignal } from './escalation-signals.js';
 import {
   acknowledgeUpdate,
   addNoteUpdate,
@@ -54,12 +62,8 @@ import {
   recheckMutesSignal,
   resolveUpdate,
   statusQuery,
-  type ChildRecord,
-  type EscalationState,
   type IncidentInput,
   type IncidentStatus,
-  type NotificationRecord,
-  type RemediationRecord,
 } from './incident-contract.js';
 
 export * from './incident-contract.js';
@@ -115,25 +119,14 @@ const now = () => new Date().toISOString();
 export async function incidentWorkflow(input: IncidentInput): Promise<IncidentStatus> {
   const info = workflowInfo();
   const incidentId = `${info.workflowId}/${info.firstExecutionRunId}`;
-  const carried = input.carried;
-  const state = carried?.state ?? newIncident(input.dedupKey, input.source ?? 'alertmanager', now());
-  const pendingBatches: AlertBatch[] = [...(carried?.pendingBatches ?? [])];
+  const run = startIncidentRun(input, now());
+  const { state, pendingBatches, notifications, children, remediations, unpersisted, unannounced } = run;
+  /** Events of this run not yet written to PostgreSQL and Slack. */
   const outbox: IncidentEvent[] = [];
-  const notifications: NotificationRecord[] = [...(carried?.notifications ?? [])];
-  let slackMessage = carried?.slack;
-  let escalation = carried?.escalation;
-  let escalations = carried?.escalations ?? 0;
-  const children: ChildRecord[] = [...(carried?.children ?? [])];
-  const remediations: RemediationRecord[] = [...(carried?.remediations ?? [])];
+  // What this run alone needs to know: what it last asked of routing and runbooks, and when to retry what.
   let remediationAskedFor: string | undefined;
   let escalationChanged = false;
   let unroutable: string | undefined;
-  /**
-   * A dependency that is down never ends the incident: what it could not take
-   * waits here and is tried again on a durable timer, and the timeline says so.
-   */
-  const unpersisted: IncidentEvent[] = [...(carried?.unpersisted ?? [])];
-  const unannounced: IncidentEvent[] = [...(carried?.unannounced ?? [])];
   const store = { failures: 0, retryAt: 0 };
   const slackOut = { failures: 0, retryAt: 0 };
   let planRetryAt = 0;
@@ -143,26 +136,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   let muteRecheckAt: number | undefined;
   let muteRecheckAsked = false;
 
-  const status = (): IncidentStatus => ({
-    incidentId,
-    workflowId: info.workflowId,
-    dedupKey: state.dedupKey,
-    title: state.title,
-    service: state.service,
-    severity: state.severity,
-    state: state.phase,
-    muted: isMuted(state),
-    openedAt: state.openedAt,
-    ...(state.acknowledgedAt ? { acknowledgedAt: state.acknowledgedAt, acknowledgedBy: state.acknowledgedBy } : {}),
-    ...(state.resolvedAt ? { resolvedAt: state.resolvedAt, resolvedBy: state.resolvedBy } : {}),
-    reopenCount: state.reopenCount,
-    alerts: Object.values(state.alerts),
-    timeline: state.timeline,
-    notifications,
-    ...(escalation ? { escalation } : {}),
-    children,
-    ...(remediations.length > 0 ? { remediations } : {}),
-  });
+  const status = (): IncidentStatus => incidentStatus(run, { incidentId, workflowId: info.workflowId });
 
   const rejectIf = (problem: string | undefined) => {
     if (problem) throw new Error(problem);
@@ -202,49 +176,26 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   );
 
   setHandler(escalationProgressSignal, (progress) => {
-    if (!escalation || escalation.workflowId !== progress.workflowId) return;
-    outbox.push(...applyEscalationProgress(state, escalation, children, progress));
+    const events = applyEscalationProgress(run, progress, now());
+    if (!events) return;
+    outbox.push(...events);
     escalationChanged = true;
   });
   setHandler(remediationProgressSignal, (progress) => {
-    const entry = remediations.find((candidate) => candidate.workflowId === progress.workflowId);
-    if (!entry) return;
-    if (progress.kind === 'step') {
-      const { step, outcome, detail } = progress.result;
-      outbox.push(record(state, progress.result.at, `runbook:${progress.runbook}`, 'remediation', `${step} ${outcome}: ${detail}`));
-      return;
-    }
-    entry.outcome = progress.outcome;
-    const child = children.find((candidate) => candidate.workflowId === progress.workflowId);
-    if (child) child.outcome = progress.outcome;
-    outbox.push(record(state, now(), `runbook:${progress.runbook}`, 'remediation', `runbook ${progress.runbook} ${progress.outcome}: ${progress.detail}`));
-    if (progress.escalate) entry.escalateNow = true;
+    outbox.push(...(applyRemediationProgress(run, progress, now()) ?? []));
   });
   setHandler(
     escalateUpdate,
     async ({ by }) => {
       try {
-        await getExternalWorkflowHandle(escalation!.workflowId).signal(skipLevelSignal, { by: by.trim() });
+        await getExternalWorkflowHandle(run.escalation!.workflowId).signal(skipLevelSignal, { by: by.trim() });
       } catch {
-        throw ApplicationFailure.nonRetryable('the escalation ladder is not running', 'Conflict');
+        throw ApplicationFailure.nonRetryable('the escalation ladder is not running', ErrorType.Conflict);
       }
       outbox.push(record(state, now(), by.trim(), 'escalated', `escalated to the next level by ${by.trim()}`));
       return status();
     },
-    {
-      validator: (request) =>
-        rejectIf(
-          !request?.by?.trim()
-            ? 'an actor ("by") is required'
-            : state.phase !== 'triggered'
-              ? `incident is ${state.phase}; only a triggered incident escalates`
-              : !escalation || escalation.finished
-                ? 'incident has no escalation running'
-                : escalation.exhausted
-                  ? 'the escalation ladder has no level left'
-                  : undefined,
-        ),
-    },
+    { validator: (request) => rejectIf(validateEscalate(run, request?.by)) },
   );
 
   const lean = patched(LEAN_STORE_PATCH);
@@ -329,7 +280,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   async function flush(): Promise<void> {
     const events = [...unpersisted.splice(0), ...outbox.splice(0)].sort((a, b) => a.seq - b.seq);
-    const summary = `${state.severity.toUpperCase()} ${state.title} (${state.service})`;
+    const summary = incidentSummary(state);
     const visibility = `${state.phase}|${state.severity}|${state.service}|${summary}`;
     if (!lean || visibility !== lastVisibility) {
       lastVisibility = visibility;
@@ -341,22 +292,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       ]);
       upsertMemo({ summary });
     }
-    await persist(events, {
-        dedupKey: state.dedupKey,
-        source: state.source,
-        title: state.title,
-        service: state.service,
-        severity: state.severity,
-        phase: state.phase,
-        muted: isMuted(state),
-        openedAt: state.openedAt,
-        acknowledgedAt: state.acknowledgedAt,
-        acknowledgedBy: state.acknowledgedBy,
-        resolvedAt: state.resolvedAt,
-        resolvedBy: state.resolvedBy,
-        reopenCount: state.reopenCount,
-        lastSeq: state.nextSeq - 1,
-    });
+    await persist(events);
     if (!rules.slackEnabled) return;
     // The incident's own complaints about Slack are not posted to Slack.
     const shown = [...unannounced.splice(0), ...events.filter((event) => event.actor !== 'slack')];
@@ -377,13 +313,13 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   }
 
   /** The incident's row, events and alerts in PostgreSQL; kept for later when the database does not answer. */
-  async function persist(events: IncidentEvent[], incident: IncidentRow): Promise<void> {
+  async function persist(events: IncidentEvent[]): Promise<void> {
     if (Date.now() < store.retryAt) {
       unpersisted.push(...events);
       return;
     }
     try {
-      await incidents.persistIncident({ incidentId, workflowId: info.workflowId, runId: info.runId, incident, events, alerts: changedAlerts(state, events) });
+      await incidents.persistIncident({ incidentId, workflowId: info.workflowId, runId: info.runId, incident: incidentRow(state), events, alerts: changedAlerts(state, events) });
     } catch (error) {
       unpersisted.push(...events);
       store.failures += 1;
@@ -403,24 +339,12 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
 
   /** One Slack message per incident, updated in place; the timeline goes to its thread. */
   async function announce(events: IncidentEvent[]): Promise<void> {
-    const message = {
-      incidentId,
-      title: state.title,
-      service: state.service,
-      severity: state.severity,
-      phase: state.phase,
-      muted: isMuted(state),
-      acknowledgedBy: state.acknowledgedBy,
-      resolvedBy: state.resolvedBy,
-      links: {
-        temporal: incidentLink(),
-        ...(state.links.generatorURL ? { generator: state.links.generatorURL } : {}),
-        ...(state.links.externalURL ? { alertmanager: state.links.externalURL } : {}),
-      },
-    };
+    const message = incidentMessage(state, incidentId, incidentLink());
+    const slackMessage = run.slack;
     if (!slackMessage) {
-      slackMessage = await slack.postIncidentMessage({ ...message, idempotencyKey: `${incidentId}:message` });
-      notifications.push({ at: now(), channel: 'slack', target: slackMessage.channel, kind: 'message', providerId: slackMessage.ts });
+      const posted = await slack.postIncidentMessage({ ...message, idempotencyKey: `${incidentId}:message` });
+      run.slack = posted;
+      notifications.push({ at: now(), channel: 'slack', target: posted.channel, kind: 'message', providerId: posted.ts });
       return;
     }
     const changes = events.filter((event) => event.kind !== 'opened');
@@ -478,6 +402,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     try {
       await send();
     } catch {
+      const { escalation } = run;
       if (escalation && !escalation.finished) {
         escalation.finished = 'gone';
         outbox.push(record(state, now(), 'system', 'escalation', `the escalation ladder ${escalation.workflowId} is no longer running`));
@@ -488,6 +413,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   /** Starts a ladder for a triggered, unmuted incident that has none running; tells a running one what changed. */
   async function steerEscalation(): Promise<void> {
     if (!rules.escalationEnabled) return;
+    const { escalation } = run;
     const running = escalation && !escalation.finished;
     const urgent = remediations.find((entry) => entry.escalateNow);
     if (urgent) {
@@ -530,15 +456,15 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       unroutable = JSON.stringify(routing);
       return;
     }
-    escalations += 1;
-    const workflowId = incidentChildWorkflowId(info, `escalation-${escalations}`);
+    run.escalations += 1;
+    const workflowId = incidentChildWorkflowId(info, `escalation-${run.escalations}`);
     await startChild(escalationWorkflow, {
       workflowId,
       args: [
         {
           incidentWorkflowId: info.workflowId,
           incidentId,
-          sequence: escalations,
+          sequence: run.escalations,
           incident: { title: state.title, service: state.service, severity: state.severity, link: incidentLink() },
           plan,
         },
@@ -546,7 +472,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       // The ladder outlives a continue-as-new of its incident; it stops when told, or when it resolves.
       parentClosePolicy: ParentClosePolicy.ABANDON,
     });
-    escalation = { workflowId, policy: plan.policy.name, exhausted: false, pages: [] };
+    run.escalation = { workflowId, policy: plan.policy.name, exhausted: false, pages: [] };
     children.push({ workflowId, type: 'escalationWorkflow', outcome: 'running' });
     outbox.push(record(state, now(), 'system', 'escalation', `escalation policy "${plan.policy.name}" started`));
   }
@@ -582,18 +508,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
           dedupKey: state.dedupKey,
           source: state.source,
           historyLimit,
-          carried: {
-            state,
-            slack: slackMessage,
-            notifications: notifications.slice(-50),
-            pendingBatches,
-            ...(escalation ? { escalation: { ...escalation, pages: escalation.pages.slice(-50) } } : {}),
-            escalations,
-            children: children.slice(-20),
-            ...(remediations.length > 0 ? { remediations: remediations.slice(-20) } : {}),
-            ...(unpersisted.length > 0 ? { unpersisted } : {}),
-            ...(unannounced.length > 0 ? { unannounced } : {}),
-          },
+          carried: carryOver(run),
         });
       }
       continue;
@@ -608,7 +523,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       const woke = await condition(() => work() || state.phase !== 'resolved' || historyFull(), Math.max(0, until - Date.now()));
       if (!woke && until === closesAt) {
         // Let a ladder finish telling everyone before the incident closes.
-        if (escalation && !escalation.finished) await condition(() => escalation!.finished !== undefined, '5m');
+        const { escalation } = run;
+        if (escalation && !escalation.finished) await condition(() => escalation.finished !== undefined, '5m');
         break;
       }
       continue;
@@ -642,61 +558,4 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   }
   await condition(allHandlersFinished);
   return status();
-}
-
-/** The alerts whose rows must change: those named by this flush's events (all, on the first flush). */
-function changedAlerts(state: IncidentState, events: IncidentEvent[]): AlertRecord[] {
-  const touched = new Set(events.map((event) => event.fingerprint).filter((fingerprint) => fingerprint !== undefined));
-  return Object.values(state.alerts).filter((alert) => touched.has(alert.fingerprint));
-}
-
-/** A page of the ladder in the timeline: paged, being retried, or failed. */
-function pageEvent(state: IncidentState, at: string, name: string, page: PageOutcome, late = false): IncidentEvent {
-  const who = page.person ? `${page.person}, ${page.reason}, by ${page.target}` : page.target;
-  if (page.outcome === 'delivered') return record(state, at, 'system', 'paged', `${name}: paged ${who}${late ? ' (after retries)' : ''}`);
-  if (page.outcome === 'retrying') return record(state, at, 'system', 'page-failed', `${name}: could not page ${page.target} yet, retrying until it gets through: ${page.error ?? 'failed'}`);
-  return record(state, at, 'system', 'page-failed', `${name}: could not page ${page.target}${late ? ' after retries' : ''}: ${page.error ?? 'failed'}`);
-}
-
-/** Records what the ladder reports: pages and failures in the timeline, the current level in status. */
-function applyEscalationProgress(
-  state: IncidentState,
-  escalation: EscalationState,
-  children: ChildRecord[],
-  progress: EscalationProgress,
-): IncidentEvent[] {
-  switch (progress.kind) {
-    case 'deferred':
-      escalation.deferredUntil = progress.until;
-      return [record(state, new Date().toISOString(), 'system', 'escalation', `outside business hours: paging at ${progress.until}`)];
-    case 'level': {
-      delete escalation.deferredUntil;
-      escalation.level = progress.level;
-      escalation.cycle = progress.cycle;
-      if (progress.nextLevelAt) escalation.nextLevelAt = progress.nextLevelAt;
-      else delete escalation.nextLevelAt;
-      escalation.pages.push(...progress.pages.map((page) => ({ ...page, at: progress.at, level: progress.level })));
-      if (escalation.pages.length > 100) escalation.pages.splice(0, escalation.pages.length - 100);
-      const name = progress.final ? 'final action' : `level ${progress.level}${progress.cycle > 0 ? ` (repeat ${progress.cycle})` : ''}`;
-      return progress.pages.map((page) => pageEvent(state, progress.at, name, page));
-    }
-    case 'page': {
-      // A page that was being retried: its entry in status now says how it ended.
-      const entry = escalation.pages.find((page) => page.level === progress.level && page.target === progress.page.target && page.person === progress.page.person && page.outcome === 'retrying');
-      if (entry) Object.assign(entry, progress.page, progress.page.outcome === 'delivered' ? { error: undefined } : {});
-      const name = progress.final ? 'final action' : `level ${progress.level}${progress.cycle > 0 ? ` (repeat ${progress.cycle})` : ''}`;
-      return [pageEvent(state, progress.at, name, progress.page, true)];
-    }
-    case 'exhausted':
-      escalation.exhausted = true;
-      delete escalation.nextLevelAt;
-      return [record(state, progress.at, 'system', 'escalation', 'escalation ladder exhausted; waiting for an acknowledgement')];
-    case 'finished': {
-      escalation.finished = progress.outcome;
-      delete escalation.nextLevelAt;
-      const child = children.find((entry) => entry.workflowId === progress.workflowId);
-      if (child) child.outcome = progress.outcome;
-      return [];
-    }
-  }
 }

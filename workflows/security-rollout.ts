@@ -70,8 +70,6 @@ const APPROVERS_PATCH = 'rollout-approvers';
 const ROLLBACK_FAILURE_PATCH = 'rollout-rollback-failure';
 /** The workload is patched with the scanned image's digest, not its tag. */
 const DIGEST_PATCH = 'rollout-digest';
-/** The failure type of a refused approval (the rollout goes on waiting). */
-export const APPROVAL_REFUSED = 'ApprovalRefused';
 
 const TERMINAL: RolloutPhase[] = ['succeeded', 'rolled-back', 'rollback-failed', 'frozen', 'refused'];
 
@@ -148,7 +146,8 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       const refusal = approvalRules ? approvalRefusal(roster, by.trim(), requestedBy, Date.now()) : undefined;
       if (refusal) {
         step('approval-refused', refusal, by.trim());
-        throw ApplicationFailure.nonRetryable(refusal, APPROVAL_REFUSED);
+        // A refused approval fails the update, not the rollout: it goes on waiting.
+        throw ApplicationFailure.nonRetryable(refusal, ErrorType.ApprovalRefused);
       }
       progress.approval = { decision: 'approved', by: by.trim(), at: new Date().toISOString() };
       step('approved', `approved by ${by.trim()}`, by.trim());
@@ -302,10 +301,10 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       const timeoutMs = input.approvalTimeout ? parseDuration(input.approvalTimeout) ?? settings.approvalTimeoutMs : settings.approvalTimeoutMs;
       step('awaiting-approval', `${progress.bump} bump: waiting up to ${Math.round(timeoutMs / 1000)}s for approve or reject`);
       const decided = await condition(() => progress.approval !== undefined || stopRequest !== undefined, timeoutMs);
-      if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, 'Aborted');
-      if (!decided) refuse(`no approval within ${Math.round(timeoutMs / 1000)}s; nothing was changed`, 'ApprovalTimedOut');
+      if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, ErrorType.Aborted);
+      if (!decided) refuse(`no approval within ${Math.round(timeoutMs / 1000)}s; nothing was changed`, ErrorType.ApprovalTimedOut);
       if (progress.approval?.decision === 'rejected') {
-        refuse(`rejected by ${progress.approval.by}${progress.approval.reason ? `: ${progress.approval.reason}` : ''}; nothing was changed`, 'Rejected');
+        refuse(`rejected by ${progress.approval.by}${progress.approval.reason ? `: ${progress.approval.reason}` : ''}; nothing was changed`, ErrorType.Rejected);
       }
     }
 
@@ -316,7 +315,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
         setPhase('waiting-for-window');
         step('waiting-for-window', `no rollout window is open (${window.windows.join(', ')}); waiting until ${window.opensAt}`);
         await condition(() => stopRequest !== undefined, Math.max(Date.parse(window.opensAt!) - Date.now(), 1000));
-        if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, 'Aborted');
+        if (stopRequest) refuse(`aborted by ${stopRequest.by} before any change${stopRequest.reason ? `: ${stopRequest.reason}` : ''}`, ErrorType.Aborted);
         step('window-open', `a rollout window opened at ${window.opensAt}`);
       }
     }
@@ -443,7 +442,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
               },
               startsAt: new Date().toISOString(),
             });
-            throw ApplicationFailure.nonRetryable(`rollout of ${image} to ${progress.workload} failed (${cause}) and its rollback failed too (${failures.join('; ')})`, 'RollbackFailed');
+            throw ApplicationFailure.nonRetryable(`rollout of ${image} to ${progress.workload} failed (${cause}) and its rollback failed too (${failures.join('; ')})`, ErrorType.RollbackFailed);
           }
         } else {
           for (const compensation of compensations.reverse()) step(compensation.step, await compensation.run());
@@ -464,7 +463,7 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
         progress.phase === 'frozen' ? 'failed, frozen on the new image' : mainChanged ? `rolled back to ${before.image}` : `stopped at the canary, which was removed; ${name} still runs ${before.image}`;
       throw ApplicationFailure.create({
         message: `rollout of ${image} to ${progress.workload} ${outcome}: ${cause}`,
-        type: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolledBack',
+        type: progress.phase === 'frozen' ? ErrorType.RolloutFrozen : ErrorType.RolledBack,
         nonRetryable: true,
       });
     }
@@ -488,5 +487,5 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
 }
 
 function stopFailure(request: { kind: 'abort' | 'rollback'; by: string; reason?: string }): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`${request.kind === 'abort' ? 'aborted' : 'rolled back'} by ${request.by}${request.reason ? `: ${request.reason}` : ''}`, 'Stopped');
+  return ApplicationFailure.nonRetryable(`${request.kind === 'abort' ? 'aborted' : 'rolled back'} by ${request.by}${request.reason ? `: ${request.reason}` : ''}`, ErrorType.Stopped);
 }

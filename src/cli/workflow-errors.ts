@@ -1,6 +1,6 @@
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ErrorType } from '../domain/errors.js';
-import { failureMessage } from '../domain/failures.js';
+import { failureMessage, innermostFailureType, isAlreadyStarted } from '../domain/failures.js';
 import { EXIT, UserError } from './output.js';
 
 /**
@@ -26,16 +26,8 @@ export async function runToEnd<T>(what: string, workflowId: string, start: () =>
   try {
     return await start();
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`${what} is already running (${workflowId})`, EXIT.refused);
-    if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), innermostType(error) === ErrorType.NotFound ? EXIT.notFound : EXIT.failure);
+    if (isAlreadyStarted(error)) throw new UserError(`${what} is already running (${workflowId})`, EXIT.refused);
+    if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), innermostFailureType(error) === ErrorType.NotFound ? EXIT.notFound : EXIT.failure);
     throw error;
   }
-}
-
-function innermostType(error: Error): string | undefined {
-  let type: string | undefined;
-  for (let current: unknown = error; current instanceof Error; current = current.cause) {
-    if (current instanceof ApplicationFailure && current.type) type = current.type;
-  }
-  return type;
 }

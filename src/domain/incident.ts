@@ -1,4 +1,6 @@
-import { alertService, alertTitle, type AlertSource, type IncomingAlert, type Labels } from './alerts.js';
+import { alertService, alertTitle, type AlertBatch, type AlertSource, type IncomingAlert, type Labels } from './alerts.js';
+import type { EscalationProgress, PageOutcome } from './escalation.js';
+import type { RemediationProgress } from './remediation.js';
 import { highestSeverity, severityOf, severityRank, type Severity, type SeverityPolicy } from './severity.js';
 
 /**
@@ -331,5 +333,336 @@ export function remute(state: IncidentState, reasons: Record<string, string>, at
     alert.lastChangedAt = at;
     events.push(record(state, at, SYSTEM, 'alert-unmuted', `${alert.title} is no longer muted (${was} is over): it pages`, alert.fingerprint));
   }
+  return events;
+}
+
+/*
+ * The run: everything one run of incidentWorkflow holds beside the incident
+ * itself (its ladder, its runbooks, its Slack message, the writes still owed
+ * to a dependency that was down), one value that continue-as-new carries to
+ * the next run, and the views of it the workflow shows: the status query, the
+ * incidents row, the Slack message.
+ */
+
+export interface SlackMessageRef {
+  channel: string;
+  ts: string;
+}
+
+/** A runbook this incident started; while one works, the incident holds its ladder until `holdUntil`. */
+export interface RemediationRecord {
+  workflowId: string;
+  runbook: string;
+  holdUntil: string;
+  outcome?: string;
+  /** It did not help: escalate now, once. */
+  escalateNow?: boolean;
+}
+
+/** Where the incident's current ladder stands, for the status query. */
+export interface EscalationState {
+  workflowId: string;
+  policy: string;
+  level?: number;
+  cycle?: number;
+  nextLevelAt?: string;
+  deferredUntil?: string;
+  exhausted: boolean;
+  /** What the incident last told the ladder. */
+  told?: 'acknowledged' | 'resolved';
+  finished?: string;
+  pages: Array<PageOutcome & { at: string; level: number }>;
+}
+
+export interface ChildRecord {
+  workflowId: string;
+  type: string;
+  outcome: string;
+}
+
+export interface NotificationRecord {
+  at: string;
+  channel: 'slack';
+  target: string;
+  kind: 'message' | 'update' | 'thread';
+  providerId: string;
+}
+
+/** What a run hands to the next at continue-as-new; fields marked optional were added after runs that lack them. */
+export interface CarriedIncident {
+  state: IncidentState;
+  slack?: SlackMessageRef;
+  notifications: NotificationRecord[];
+  pendingBatches: AlertBatch[];
+  escalation?: EscalationState;
+  escalations?: number;
+  children?: ChildRecord[];
+  remediations?: RemediationRecord[];
+  /** Events our database has not taken yet, and those Slack has not shown yet. */
+  unpersisted?: IncidentEvent[];
+  unannounced?: IncidentEvent[];
+}
+
+export interface IncidentRun {
+  state: IncidentState;
+  /** Alert deliveries received and not applied yet. */
+  pendingBatches: AlertBatch[];
+  notifications: NotificationRecord[];
+  slack?: SlackMessageRef | undefined;
+  escalation?: EscalationState | undefined;
+  /** Ladders started so far; the next one's sequence number. */
+  escalations: number;
+  children: ChildRecord[];
+  remediations: RemediationRecord[];
+  /**
+   * A dependency that is down never ends the incident: what it could not take
+   * waits here and is tried again on a durable timer, and the timeline says so.
+   */
+  unpersisted: IncidentEvent[];
+  unannounced: IncidentEvent[];
+}
+
+/** The first run's state, or the state a previous run carried over. */
+export function startIncidentRun(input: { dedupKey: string; source?: AlertSource | undefined; carried?: CarriedIncident | undefined }, at: string): IncidentRun {
+  const carried = input.carried;
+  return {
+    state: carried?.state ?? newIncident(input.dedupKey, input.source ?? 'alertmanager', at),
+    pendingBatches: [...(carried?.pendingBatches ?? [])],
+    notifications: [...(carried?.notifications ?? [])],
+    slack: carried?.slack,
+    escalation: carried?.escalation,
+    escalations: carried?.escalations ?? 0,
+    children: [...(carried?.children ?? [])],
+    remediations: [...(carried?.remediations ?? [])],
+    unpersisted: [...(carried?.unpersisted ?? [])],
+    unannounced: [...(carried?.unannounced ?? [])],
+  };
+}
+
+/** What the next run needs; long lists keep their newest entries (all of them live in PostgreSQL). */
+export function carryOver(run: IncidentRun): CarriedIncident {
+  const { escalation, remediations, unpersisted, unannounced } = run;
+  return {
+    state: run.state,
+    ...(run.slack ? { slack: run.slack } : {}),
+    notifications: run.notifications.slice(-50),
+    pendingBatches: run.pendingBatches,
+    ...(escalation ? { escalation: { ...escalation, pages: escalation.pages.slice(-50) } } : {}),
+    escalations: run.escalations,
+    children: run.children.slice(-20),
+    ...(remediations.length > 0 ? { remediations: remediations.slice(-20) } : {}),
+    ...(unpersisted.length > 0 ? { unpersisted } : {}),
+    ...(unannounced.length > 0 ? { unannounced } : {}),
+  };
+}
+
+/** The status query's answer. */
+export interface IncidentStatus
+  extends Pick<
+    IncidentState,
+    'dedupKey' | 'title' | 'service' | 'severity' | 'openedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedAt' | 'resolvedBy' | 'reopenCount'
+  > {
+  incidentId: string;
+  workflowId: string;
+  state: IncidentPhase;
+  muted: boolean;
+  alerts: AlertRecord[];
+  timeline: IncidentEvent[];
+  notifications: NotificationRecord[];
+  escalation?: EscalationState;
+  children: ChildRecord[];
+  remediations?: RemediationRecord[];
+}
+
+export function incidentStatus(run: IncidentRun, ids: { incidentId: string; workflowId: string }): IncidentStatus {
+  const { state } = run;
+  return {
+    incidentId: ids.incidentId,
+    workflowId: ids.workflowId,
+    dedupKey: state.dedupKey,
+    title: state.title,
+    service: state.service,
+    severity: state.severity,
+    state: state.phase,
+    muted: isMuted(state),
+    openedAt: state.openedAt,
+    ...(state.acknowledgedAt ? { acknowledgedAt: state.acknowledgedAt, acknowledgedBy: state.acknowledgedBy } : {}),
+    ...(state.resolvedAt ? { resolvedAt: state.resolvedAt, resolvedBy: state.resolvedBy } : {}),
+    reopenCount: state.reopenCount,
+    alerts: Object.values(state.alerts),
+    timeline: state.timeline,
+    notifications: run.notifications,
+    ...(run.escalation ? { escalation: run.escalation } : {}),
+    children: run.children,
+    ...(run.remediations.length > 0 ? { remediations: run.remediations } : {}),
+  };
+}
+
+/** The incident's row in PostgreSQL (`incidents`). */
+export interface IncidentRow {
+  dedupKey: string;
+  source: AlertSource;
+  title: string;
+  service: string;
+  severity: Severity;
+  phase: IncidentPhase;
+  muted: boolean;
+  openedAt: string;
+  acknowledgedAt?: string | undefined;
+  acknowledgedBy?: string | undefined;
+  resolvedAt?: string | undefined;
+  resolvedBy?: string | undefined;
+  reopenCount: number;
+  /** The last timeline event written with this row. */
+  lastSeq: number;
+}
+
+export function incidentRow(state: IncidentState): IncidentRow {
+  return {
+    dedupKey: state.dedupKey,
+    source: state.source,
+    title: state.title,
+    service: state.service,
+    severity: state.severity,
+    phase: state.phase,
+    muted: isMuted(state),
+    openedAt: state.openedAt,
+    acknowledgedAt: state.acknowledgedAt,
+    acknowledgedBy: state.acknowledgedBy,
+    resolvedAt: state.resolvedAt,
+    resolvedBy: state.resolvedBy,
+    reopenCount: state.reopenCount,
+    lastSeq: state.nextSeq - 1,
+  };
+}
+
+/** The incident's one Slack message, updated in place as it changes. */
+export interface IncidentMessage {
+  incidentId: string;
+  title: string;
+  service: string;
+  severity: Severity;
+  phase: IncidentPhase;
+  muted: boolean;
+  acknowledgedBy?: string | undefined;
+  resolvedBy?: string | undefined;
+  links: { temporal: string; generator?: string; alertmanager?: string };
+}
+
+export function incidentMessage(state: IncidentState, incidentId: string, temporalLink: string): IncidentMessage {
+  return {
+    incidentId,
+    title: state.title,
+    service: state.service,
+    severity: state.severity,
+    phase: state.phase,
+    muted: isMuted(state),
+    acknowledgedBy: state.acknowledgedBy,
+    resolvedBy: state.resolvedBy,
+    links: {
+      temporal: temporalLink,
+      ...(state.links.generatorURL ? { generator: state.links.generatorURL } : {}),
+      ...(state.links.externalURL ? { alertmanager: state.links.externalURL } : {}),
+    },
+  };
+}
+
+/** The one line the Web UI lists (memo) and the visibility it is filed under. */
+export function incidentSummary(state: IncidentState): string {
+  return `${state.severity.toUpperCase()} ${state.title} (${state.service})`;
+}
+
+/** The alerts whose rows must change: those named by this flush's events (all, on the first flush). */
+export function changedAlerts(state: IncidentState, events: IncidentEvent[]): AlertRecord[] {
+  const touched = new Set(events.map((event) => event.fingerprint).filter((fingerprint) => fingerprint !== undefined));
+  return Object.values(state.alerts).filter((alert) => touched.has(alert.fingerprint));
+}
+
+/** Why `escalate` is refused, or undefined when the ladder can be moved to its next level. */
+export function validateEscalate(run: IncidentRun, by: string | undefined): string | undefined {
+  const { state, escalation } = run;
+  return (
+    requireActor(by) ??
+    (state.phase !== 'triggered'
+      ? `incident is ${state.phase}; only a triggered incident escalates`
+      : !escalation || escalation.finished
+        ? 'incident has no escalation running'
+        : escalation.exhausted
+          ? 'the escalation ladder has no level left'
+          : undefined)
+  );
+}
+
+/** A page of the ladder in the timeline: paged, being retried, or failed. */
+function pageEvent(state: IncidentState, at: string, name: string, page: PageOutcome, late = false): IncidentEvent {
+  const who = page.person ? `${page.person}, ${page.reason}, by ${page.target}` : page.target;
+  if (page.outcome === 'delivered') return record(state, at, SYSTEM, 'paged', `${name}: paged ${who}${late ? ' (after retries)' : ''}`);
+  if (page.outcome === 'retrying') return record(state, at, SYSTEM, 'page-failed', `${name}: could not page ${page.target} yet, retrying until it gets through: ${page.error ?? 'failed'}`);
+  return record(state, at, SYSTEM, 'page-failed', `${name}: could not page ${page.target}${late ? ' after retries' : ''}: ${page.error ?? 'failed'}`);
+}
+
+const levelName = (progress: { level: number; cycle: number; final?: boolean | undefined }) =>
+  progress.final ? 'final action' : `level ${progress.level}${progress.cycle > 0 ? ` (repeat ${progress.cycle})` : ''}`;
+
+/**
+ * Records what the incident's current ladder reports: pages and failures in
+ * the timeline, the level it stands at in status. A report from a ladder that
+ * is not the current one changes nothing (undefined).
+ */
+export function applyEscalationProgress(run: IncidentRun, progress: EscalationProgress, at: string): IncidentEvent[] | undefined {
+  const { state, escalation } = run;
+  if (!escalation || escalation.workflowId !== progress.workflowId) return undefined;
+  switch (progress.kind) {
+    case 'deferred':
+      escalation.deferredUntil = progress.until;
+      return [record(state, at, SYSTEM, 'escalation', `outside business hours: paging at ${progress.until}`)];
+    case 'level': {
+      delete escalation.deferredUntil;
+      escalation.level = progress.level;
+      escalation.cycle = progress.cycle;
+      if (progress.nextLevelAt) escalation.nextLevelAt = progress.nextLevelAt;
+      else delete escalation.nextLevelAt;
+      escalation.pages.push(...progress.pages.map((page) => ({ ...page, at: progress.at, level: progress.level })));
+      if (escalation.pages.length > 100) escalation.pages.splice(0, escalation.pages.length - 100);
+      return progress.pages.map((page) => pageEvent(state, progress.at, levelName(progress), page));
+    }
+    case 'page': {
+      // A page that was being retried: its entry in status now says how it ended.
+      const entry = escalation.pages.find((page) => page.level === progress.level && page.target === progress.page.target && page.person === progress.page.person && page.outcome === 'retrying');
+      if (entry) Object.assign(entry, progress.page, progress.page.outcome === 'delivered' ? { error: undefined } : {});
+      return [pageEvent(state, progress.at, levelName(progress), progress.page, true)];
+    }
+    case 'exhausted':
+      escalation.exhausted = true;
+      delete escalation.nextLevelAt;
+      return [record(state, progress.at, SYSTEM, 'escalation', 'escalation ladder exhausted; waiting for an acknowledgement')];
+    case 'finished': {
+      escalation.finished = progress.outcome;
+      delete escalation.nextLevelAt;
+      const child = run.children.find((entry) => entry.workflowId === progress.workflowId);
+      if (child) child.outcome = progress.outcome;
+      return [];
+    }
+  }
+}
+
+/**
+ * Records what one of the incident's runbooks reports: each step on the
+ * timeline, then how it ended, and whether the ladder must move at once. A
+ * report from a runbook this incident did not start changes nothing.
+ */
+export function applyRemediationProgress(run: IncidentRun, progress: RemediationProgress, at: string): IncidentEvent[] | undefined {
+  const entry = run.remediations.find((candidate) => candidate.workflowId === progress.workflowId);
+  if (!entry) return undefined;
+  const actor = `runbook:${progress.runbook}`;
+  if (progress.kind === 'step') {
+    const { step, outcome, detail } = progress.result;
+    return [record(run.state, progress.result.at, actor, 'remediation', `${step} ${outcome}: ${detail}`)];
+  }
+  entry.outcome = progress.outcome;
+  const child = run.children.find((candidate) => candidate.workflowId === progress.workflowId);
+  if (child) child.outcome = progress.outcome;
+  const events = [record(run.state, at, actor, 'remediation', `runbook ${progress.runbook} ${progress.outcome}: ${progress.detail}`)];
+  if (progress.escalate) entry.escalateNow = true;
   return events;
 }

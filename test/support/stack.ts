@@ -78,6 +78,13 @@ export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${randomUUID()}`;
 }
 
+/** The SDK's default logger prints every worker state change; tests want failures only, a line each. */
+export function quietSdkRuntime(): void {
+  if (runtimeQuieted) return;
+  Runtime.install({ logger: quietSdkLogger });
+  runtimeQuieted = true;
+}
+
 /**
  * Creates a real Worker on the test stack with the prebuilt workflow bundle.
  * Activities default to the real ones on the real stack; a test may override some.
@@ -88,11 +95,7 @@ export async function createTestWorker(options: {
   activities: OpsActivities | (() => OpsActivities);
 }): Promise<{ worker: Worker; connection: NativeConnection }> {
   const stack = options.stack ?? testStack();
-  if (!runtimeQuieted) {
-    // The SDK's default logger prints every worker state change; tests want failures only, a line each.
-    Runtime.install({ logger: quietSdkLogger });
-    runtimeQuieted = true;
-  }
+  quietSdkRuntime();
   const connection = await NativeConnection.connect({ address: stack.temporalAddress });
   const activities = typeof options.activities === 'function' ? options.activities() : options.activities;
   const worker = await createOpsWorker({

@@ -5,7 +5,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import * as workflows from '../../workflows/index.js';
-import { testStack } from '../support/stack.js';
+import { quietSdkRuntime, testStack } from '../support/stack.js';
 
 /**
  * Every recorded history under test/histories replays against today's workflow
@@ -16,6 +16,8 @@ const INDEX = 'workflow-ids.json';
 const files = readdirSync(HISTORIES_DIR).filter((name) => name.endsWith('.json') && name !== INDEX);
 /** A history does not carry its workflow ID, and workflows derive child IDs from it. */
 const workflowIds = JSON.parse(readFileSync(join(HISTORIES_DIR, INDEX), 'utf8')) as Record<string, string>;
+
+quietSdkRuntime();
 
 describe('replay of recorded histories', () => {
   it('has a recorded history, and its workflow ID, for every workflow type that has shipped', () => {

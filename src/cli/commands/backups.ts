@@ -1,11 +1,11 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import type { BackupManifest } from '../../../activities/backup.js';
 import { bucketNameProblem } from '../../domain/backup.js';
 import { backupWorkflowId, restoreDrillWorkflowId } from '../../domain/workflow-ids.js';
-import { failureMessage } from '../../domain/failures.js';
+import { failureMessage, isAlreadyStarted } from '../../domain/failures.js';
 import type { databaseBackupWorkflow, databaseRestoreDrillWorkflow, DatabaseBackupResult } from '../../../workflows/database-backup.js';
 import { progressQuery, type BackupProgress } from '../../../workflows/database-backup-signals.js';
 import { databaseOption, requesterOption } from '../common-options.js';
@@ -70,7 +70,7 @@ export function registerBackupCommands(program: Command, context: BackupsContext
           args: [{ database: options.database, ...(options.bucket ? { bucket: options.bucket } : {}), verify: options.verify, requestedBy: options.by }],
         });
       } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        if (isAlreadyStarted(error)) {
           throw new UserError(`a backup of "${options.database}" is already running (${workflowId}); follow it in the Web UI or wait`, EXIT.refused);
         }
         throw error;

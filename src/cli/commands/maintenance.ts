@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { writeAuditEvent } from '../../db/audit.js';
@@ -6,7 +6,7 @@ import { maintenanceWindowSchema } from '../../config/policy-incidents.js';
 import type { Policy } from '../../config/policy.js';
 import { storedMaintenanceWindows } from '../../db/maintenance-windows.js';
 import { windowIsOpen, type MaintenanceWindow } from '../../domain/muting.js';
-import { failureMessage } from '../../domain/failures.js';
+import { failureMessage, isAlreadyStarted } from '../../domain/failures.js';
 import type { databaseMaintenanceWorkflow, DatabaseMaintenanceResult } from '../../../workflows/database-maintenance.js';
 import { recheckMutesSignal } from '../../../workflows/incident-contract.js';
 import { maintenanceWorkflowId } from '../../domain/workflow-ids.js';
@@ -63,7 +63,7 @@ export function registerMaintenanceCommands(program: Command, context: Maintenan
           args: [{ database: options.database, dryRun: options.dryRun === true, requestedBy: options.by }],
         });
       } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`maintenance of "${options.database}" is already running (${workflowId})`, EXIT.refused);
+        if (isAlreadyStarted(error)) throw new UserError(`maintenance of "${options.database}" is already running (${workflowId})`, EXIT.refused);
         if (error instanceof WorkflowFailedError) throw new UserError(failureMessage(error.cause ?? error), EXIT.failure);
         throw error;
       }

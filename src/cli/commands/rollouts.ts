@@ -1,6 +1,6 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
-import { failureMessage } from '../../domain/failures.js';
+import { failureMessage, isAlreadyStarted } from '../../domain/failures.js';
 import { rolloutWorkflowId } from '../../domain/workflow-ids.js';
 import {
   abortUpdate,
@@ -88,7 +88,7 @@ export function registerRolloutCommands(program: Command, context: RolloutsConte
         if (context.json()) return printJson({ workflowId, runId: handle.firstExecutionRunId });
         process.stdout.write(`started ${workflowId}; opsctl rollout status ${target} --follow\n`);
       } catch (error) {
-        if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UserError(`a rollout of ${target} is already running (${workflowId})`, EXIT.refused);
+        if (isAlreadyStarted(error)) throw new UserError(`a rollout of ${target} is already running (${workflowId})`, EXIT.refused);
         throw error;
       }
     });
