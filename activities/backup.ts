@@ -26,6 +26,7 @@ import { ErrorType } from '../src/domain/errors.js';
 import type { Policy } from '../src/config/policy.js';
 import { dumpProgressSignal } from '../workflows/database-backup-signals.js';
 import { writeAuditEvent } from '../src/db/audit.js';
+import type { BackupManifest } from '../src/domain/backup.js';
 
 /**
  * Database backups: pg_dump (custom format) streamed straight into an S3
@@ -47,21 +48,6 @@ export interface BackupDeps {
   policy: Pick<Policy, 'backups'>;
   /** The task queue of a dedicated data worker for dumps and restores (OPS_DATA_TASK_QUEUE); absent: the workflow's own. */
   dataTaskQueue?: string | undefined;
-}
-
-export interface BackupManifest {
-  database: string;
-  bucket: string;
-  key: string;
-  bytes: number;
-  sha256: string;
-  serverVersion: string;
-  startedAt: string;
-  finishedAt: string;
-  /** Row count of every table, taken in the very snapshot pg_dump dumped. */
-  tables: Record<string, number>;
-  /** The multipart part size the dump was uploaded with (absent in manifests written before it was chosen per dump). */
-  partSize?: number;
 }
 
 /** Parts in flight: peak memory is about the part size * (QUEUE_SIZE + 1). */

@@ -1,13 +1,12 @@
 import { hostname } from 'node:os';
-import { Worker } from '@temporalio/worker';
 import { createBackupActivities } from '../activities/backup.js';
-import { createPgPool } from '../src/clients/postgres.js';
-import { createS3Client } from '../src/clients/s3.js';
-import { connectTemporalClient, connectWorkerConnection } from '../src/clients/temporal.js';
+import { connectWorkerConnection, createClients } from '../src/clients/index.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
+import { runEntrypoint } from '../src/config/entrypoint.js';
 import { databaseUrlResolver } from '../src/config/policy-databases.js';
 import { createLogger } from '../src/logging/logger.js';
 import { installRuntime } from './runtime.js';
+import { createOpsWorker } from './worker.js';
 
 /**
  * A dedicated data worker: activities only, on OPS_DATA_TASK_QUEUE, for the
@@ -22,19 +21,24 @@ async function main(): Promise<void> {
   if (!env.OPS_DATA_TASK_QUEUE) throw new ConfigError('OPS_DATA_TASK_QUEUE: set it (and the same on the main worker) to run a data worker');
   const logger = createLogger({ level: env.OPS_LOG_LEVEL, name: 'ops-data-worker' });
   installRuntime(logger, env.OPS_WORKER_METRICS_PORT);
-  const { client: temporal, connection: temporalConnection } = await connectTemporalClient(env);
-  const pool = createPgPool(env.DATABASE_URL, 'ops-data-worker');
-  const s3 = createS3Client(env);
+  const clients = await createClients(env, 'ops-data-worker', { notifiers: false, kubernetes: false });
   const connection = await connectWorkerConnection(env);
-  const worker = await Worker.create({
+  const worker = await createOpsWorker({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.OPS_DATA_TASK_QUEUE,
-    activities: createBackupActivities({ pool, s3, bucket: env.S3_BUCKET, databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL), temporal, policy }),
+    activities: createBackupActivities({
+      pool: clients.pool,
+      s3: clients.s3,
+      bucket: env.S3_BUCKET,
+      databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL),
+      temporal: clients.temporal,
+      policy,
+    }),
+    workflowBundlePath: false,
     identity: `ops-data-worker@${hostname()}:${process.pid}`,
     // One dump or restore at a time keeps memory to one stream's buffers.
     maxConcurrentActivityTaskExecutions: 1,
-    shutdownGraceTime: '30s',
   });
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down: letting the running dump or restore finish');
@@ -47,17 +51,9 @@ async function main(): Promise<void> {
     await worker.run();
   } finally {
     await connection.close();
-    s3.destroy();
-    await Promise.allSettled([pool.end(), temporalConnection.close()]);
+    await clients.close();
   }
   logger.info('data worker stopped');
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`ops-data-worker: ${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`ops-data-worker: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
-});
+runEntrypoint('ops-data-worker', main);

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { ackSecretOf } from '../src/incidents/ack-token.js';
 import { createActivities } from '../activities/index.js';
 import { createClients, connectWorkerConnection, ensureBucket, ensureSearchAttributes } from '../src/clients/index.js';
-import { ConfigError, loadConfig } from '../src/config/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { runEntrypoint } from '../src/config/entrypoint.js';
 import { databaseUrlResolver } from '../src/config/policy-databases.js';
 import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/logging/logger.js';
@@ -112,11 +113,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`ops-worker: ${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`ops-worker: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
-});
+runEntrypoint('ops-worker', main);

@@ -7,19 +7,28 @@ export interface OpsWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  activities: OpsActivities;
-  /** A prebuilt bundle (npm run build, or the test harness); else workflows are bundled now. */
-  workflowBundlePath?: string | undefined;
+  /** Every activity (the main worker), or the few a dedicated worker runs. */
+  activities: OpsActivities | Partial<OpsActivities>;
+  /**
+   * The workflows: a prebuilt bundle (npm run build, or the test harness), else
+   * bundled now; `false` for an activity-only worker (the data worker).
+   */
+  workflowBundlePath?: string | false | undefined;
   identity?: string;
+  /** Default: the SDK's. */
+  maxConcurrentActivityTaskExecutions?: number;
 }
 
 /** The path of the workflows' entry module, for bundling at start. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function createOpsWorker(options: OpsWorkerOptions): Promise<Worker> {
-  const workflowSource = options.workflowBundlePath
-    ? { workflowBundle: { codePath: options.workflowBundlePath } }
-    : { workflowsPath: WORKFLOWS_PATH };
+  const workflowSource =
+    options.workflowBundlePath === false
+      ? {}
+      : options.workflowBundlePath
+        ? { workflowBundle: { codePath: options.workflowBundlePath } }
+        : { workflowsPath: WORKFLOWS_PATH };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -27,6 +36,7 @@ export async function createOpsWorker(options: OpsWorkerOptions): Promise<Worker
     activities: options.activities,
     ...workflowSource,
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions } : {}),
     // Let in-flight activities finish on SIGTERM before the worker exits.
     shutdownGraceTime: '30s',
   });

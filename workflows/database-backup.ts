@@ -9,9 +9,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BackupManifest, createBackupActivities } from '../activities/backup.js';
+import type { createBackupActivities } from '../activities/backup.js';
 import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
-import { backupFailedDedupKey, backupObjectKey, bucketNameProblem, restoreDrillFailedDedupKey } from '../src/domain/backup.js';
+import { backupFailedDedupKey, backupObjectKey, bucketNameProblem, restoreDrillFailedDedupKey, type BackupManifest } from '../src/domain/backup.js';
 import { backupWorkflowId } from '../src/domain/workflow-ids.js';
 import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';

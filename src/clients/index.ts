@@ -5,17 +5,17 @@ import type { Client, Connection } from '@temporalio/client';
 import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Env } from '../config/env.js';
-import { createKubeConfig } from './kubernetes.js';
 import { createPgPool } from './postgres.js';
 import { createS3Client } from './s3.js';
-import { createSlackClient } from './slack.js';
-import { createSmtpTransport } from './smtp.js';
 import { connectTemporalClient } from './temporal.js';
 
 /**
  * The real clients of one process, each created once. The optional SaaS
- * clients exist only when configured; Kubernetes is loaded on first use, so a
- * worker without cluster access starts and fails only the steps that need it.
+ * clients exist only when configured; Kubernetes is configured on first use,
+ * so a worker without cluster access starts and fails only the steps that need
+ * it. A process that needs no notifier or no Kubernetes (the webhook server,
+ * the data worker) does not even load those libraries: the Kubernetes client
+ * alone is about 100 MiB of resident memory.
  */
 export interface Clients {
   temporal: Client;
@@ -28,12 +28,21 @@ export interface Clients {
   close(): Promise<void>;
 }
 
-export async function createClients(env: Env, applicationName: string): Promise<Clients> {
+export interface ClientNeeds {
+  /** Slack and SMTP (default true). */
+  notifiers?: boolean;
+  /** The Kubernetes API (default true). */
+  kubernetes?: boolean;
+}
+
+export async function createClients(env: Env, applicationName: string, needs: ClientNeeds = {}): Promise<Clients> {
   const { client: temporal, connection: temporalConnection } = await connectTemporalClient(env);
   const pool = createPgPool(env.DATABASE_URL, applicationName);
   const s3 = createS3Client(env);
-  const slack = env.SLACK_TOKEN ? createSlackClient(env.SLACK_TOKEN, env.SLACK_API_URL) : undefined;
-  const smtp = env.SMTP_URL ? createSmtpTransport(env.SMTP_URL) : undefined;
+  const notifiers = needs.notifiers ?? true;
+  const slack = notifiers && env.SLACK_TOKEN ? (await import('./slack.js')).createSlackClient(env.SLACK_TOKEN, env.SLACK_API_URL) : undefined;
+  const smtp = notifiers && env.SMTP_URL ? (await import('./smtp.js')).createSmtpTransport(env.SMTP_URL) : undefined;
+  const kubernetes = (needs.kubernetes ?? true) ? await import('./kubernetes.js') : undefined;
   let kube: KubeConfig | undefined;
   return {
     temporal,
@@ -43,7 +52,8 @@ export async function createClients(env: Env, applicationName: string): Promise<
     slack,
     smtp,
     kube() {
-      kube ??= createKubeConfig(env.KUBECONFIG);
+      if (!kubernetes) throw new Error(`${applicationName} was started without a Kubernetes client`);
+      kube ??= kubernetes.createKubeConfig(env.KUBECONFIG);
       return kube;
     },
     async close() {
@@ -54,6 +64,6 @@ export async function createClients(env: Env, applicationName: string): Promise<
   };
 }
 
-export { createKubeConfig, createPgPool, createS3Client, createSlackClient, createSmtpTransport };
+export { createPgPool, createS3Client };
 export { connectTemporalClient, connectWorkerConnection, ensureSearchAttributes } from './temporal.js';
 export { ensureBucket } from './s3.js';

@@ -2,6 +2,22 @@
  * Backup naming: one workflow ID per database, so Temporal itself refuses a
  * second backup of the same database while one runs; object keys sort by time.
  */
+/** What a backup wrote beside its dump (`<key>.manifest.json`): what the restore checks it against. */
+export interface BackupManifest {
+  database: string;
+  bucket: string;
+  key: string;
+  bytes: number;
+  sha256: string;
+  serverVersion: string;
+  startedAt: string;
+  finishedAt: string;
+  /** Row count of every table, taken in the very snapshot pg_dump dumped. */
+  tables: Record<string, number>;
+  /** The multipart part size the dump was uploaded with (absent in manifests written before it was chosen per dump). */
+  partSize?: number;
+}
+
 /**
  * `backups/<database>/2026-11-23T02-00-00Z-<run>.dump`: sorts by time, is
  * safe in any S3 tool, and two backups in the same second never share a key.

@@ -1,5 +1,6 @@
 import { createClients } from '../clients/index.js';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
+import { runEntrypoint } from '../config/entrypoint.js';
 import { ackSecretOf } from '../incidents/ack-token.js';
 import { createLogger } from '../logging/logger.js';
 import { createRejectionRecorder } from './rejected-deliveries.js';
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
   if (!env.OPS_WEBHOOK_TOKEN && !env.OPS_WEBHOOK_HMAC_SECRET) {
     logger.warn('neither OPS_WEBHOOK_TOKEN nor OPS_WEBHOOK_HMAC_SECRET is set: every delivery will be refused with 401');
   }
-  const clients = await createClients(env, 'ops-webhooks');
+  const clients = await createClients(env, 'ops-webhooks', { kubernetes: false });
   const replayGuard = createReplayGuard(clients.pool);
   const app = buildWebhookServer({
     temporal: clients.temporal,
@@ -47,11 +48,4 @@ async function main(): Promise<void> {
   logger.info({ address }, 'webhook server listening');
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`ops-webhooks: ${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`ops-webhooks: ${(error as Error).stack ?? String(error)}\n`);
-  process.exit(1);
-});
+runEntrypoint('ops-webhooks', main);

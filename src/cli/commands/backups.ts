@@ -2,8 +2,7 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
-import type { BackupManifest } from '../../../activities/backup.js';
-import { bucketNameProblem } from '../../domain/backup.js';
+import { bucketNameProblem, type BackupManifest } from '../../domain/backup.js';
 import { backupWorkflowId, restoreDrillWorkflowId } from '../../domain/workflow-ids.js';
 import { failureMessage, isAlreadyStarted } from '../../domain/failures.js';
 import type { databaseBackupWorkflow, databaseRestoreDrillWorkflow, DatabaseBackupResult } from '../../../workflows/database-backup.js';
