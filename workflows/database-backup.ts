@@ -10,14 +10,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createBackupActivities } from '../activities/backup.js';
-import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import { backupFailedDedupKey, backupObjectKey, bucketNameProblem, restoreDrillFailedDedupKey, type BackupManifest } from '../src/domain/backup.js';
 import { backupWorkflowId } from '../src/domain/workflow-ids.js';
 import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { failureMessage, isAlreadyStarted } from '../src/domain/failures.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
-import { longJob, notification, quickApiCall } from './activity-profiles.js';
+import { longJob, quickApiCall } from './activity-profiles.js';
+import { ownIncident } from './own-incident.js';
 import { dumpProgressSignal, progressQuery, type BackupProgress } from './database-backup-signals.js';
 
 export { progressQuery, type BackupProgress } from './database-backup-signals.js';
@@ -57,8 +57,6 @@ export interface DatabaseBackupResult {
 
 const backup = proxyActivities<ReturnType<typeof createBackupActivities>>(longJob);
 const quick = proxyActivities<ReturnType<typeof createBackupActivities>>(quickApiCall);
-const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
-const incidentsQuick = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(quickApiCall);
 
 export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): Promise<DatabaseBackupResult> {
   const database = input.database ?? 'default';
@@ -91,7 +89,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   ]);
   upsertMemo({ summary: `Backup of ${database} to ${progress.key}` });
 
-  const alert = databaseAlert(backupFailedDedupKey(database), 'DatabaseBackupFailed', database);
+  const failed = ownIncident(databaseAlert(backupFailedDedupKey(database), 'DatabaseBackupFailed', database), quickApiCall);
   let manifest: BackupManifest;
   let verification: DatabaseBackupResult['verification'];
   try {
@@ -116,11 +114,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
     progress.error = cause;
     upsertSearchAttributes([{ key: OpsStatus, value: 'failed' }]);
     if (!withPolicy) throw error;
-    await incidents.raiseIncident({
-      ...alert,
-      annotations: { summary: `Backup of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` },
-      startsAt: new Date().toISOString(),
-    });
+    await failed.raise({ summary: `Backup of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` });
     throw ApplicationFailure.create({ message: `backup of "${database}" failed: ${cause}`, type: ErrorType.BackupFailed, nonRetryable: true, cause: error as Error });
   }
 
@@ -130,7 +124,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
     progress.phase = 'retention';
     retention = await backup.applyRetention({ database, retention: policy, requestedBy });
   }
-  if (withPolicy) await incidentsQuick.clearIncident({ ...alert, annotations: { summary: `Backup of ${database} succeeded` }, endsAt: new Date().toISOString() });
+  if (withPolicy) await failed.clear(`Backup of ${database} succeeded`);
   progress.phase = 'succeeded';
   upsertSearchAttributes([{ key: OpsStatus, value: 'succeeded' }]);
   return { manifest, ...(verification ? { verification } : {}), ...(retention ? { retention } : {}) };
@@ -173,7 +167,7 @@ export async function databaseRestoreDrillWorkflow(input: { database?: string; r
   ]);
   // Drills recorded before drills raised incidents keep their old steps.
   const withIncidents = patched('restore-drill-incidents');
-  const alert = databaseAlert(restoreDrillFailedDedupKey(database), 'DatabaseRestoreDrillFailed', database);
+  const failed = ownIncident(databaseAlert(restoreDrillFailedDedupKey(database), 'DatabaseRestoreDrillFailed', database), quickApiCall);
   let drill: { key: string; tables: number; rows: number };
   try {
     const manifest = await backup.latestManifest({ database });
@@ -182,15 +176,11 @@ export async function databaseRestoreDrillWorkflow(input: { database?: string; r
   } catch (error) {
     if (!withIncidents) throw error;
     const cause = failureMessage(error);
-    await incidents.raiseIncident({
-      ...alert,
-      annotations: { summary: `Restore drill of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` },
-      startsAt: new Date().toISOString(),
-    });
+    await failed.raise({ summary: `Restore drill of ${database} failed`, description: cause, workflow: `${workflowId}/${runId}` });
     throw ApplicationFailure.create({ message: `restore drill of "${database}" failed: ${cause}`, type: ErrorType.RestoreDrillFailed, nonRetryable: true, cause: error as Error });
   }
   // Outside the try: a drill that passed is not reported failed because resolving its incident did not get through.
-  if (withIncidents) await incidentsQuick.clearIncident({ ...alert, annotations: { summary: `Restore drill of ${database} succeeded` }, endsAt: new Date().toISOString() });
+  if (withIncidents) await failed.clear(`Restore drill of ${database} succeeded`);
   return drill;
 }
 

@@ -1,9 +1,9 @@
 import { proxyActivities, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createPostgresActivities } from '../activities/postgres.js';
-import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import { databaseHealthDedupKey, tableLabel, type DatabaseHealth, type MaintenanceAction, type MaintenancePlan } from '../src/domain/maintenance.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
-import { longJob, notification, quickApiCall } from './activity-profiles.js';
+import { longJob, quickApiCall } from './activity-profiles.js';
+import { ownIncident } from './own-incident.js';
 
 /**
  * databaseMaintenanceWorkflow: retention deletes in batches, VACUUM (ANALYZE),
@@ -34,7 +34,6 @@ export interface DatabaseMaintenanceResult {
 
 const quick = proxyActivities<ReturnType<typeof createPostgresActivities>>(quickApiCall);
 const long = proxyActivities<ReturnType<typeof createPostgresActivities>>(longJob);
-const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
 
 export async function databaseMaintenanceWorkflow(input: DatabaseMaintenanceInput = {}): Promise<DatabaseMaintenanceResult> {
   const database = input.database ?? 'default';
@@ -61,18 +60,14 @@ export async function databaseMaintenanceWorkflow(input: DatabaseMaintenanceInpu
   const health = await quick.databaseHealth({ database });
   let incident: string | undefined;
   if (!dryRun) {
-    const alert = {
+    const unhealthy = ownIncident({
       dedupKey: databaseHealthDedupKey(database),
       labels: { alertname: 'DatabaseUnhealthy', service: database, database, severity: 'high' },
-    };
+    });
     if (health.breaches.length > 0) {
-      ({ incident } = await incidents.raiseIncident({
-        ...alert,
-        annotations: { summary: `Database ${database} is over its health thresholds`, description: health.breaches.join('; ') },
-        startsAt: new Date().toISOString(),
-      }));
+      incident = await unhealthy.raise({ summary: `Database ${database} is over its health thresholds`, description: health.breaches.join('; ') });
     } else {
-      await incidents.clearIncident({ ...alert, annotations: { summary: `Database ${database} is healthy` }, endsAt: new Date().toISOString() });
+      await unhealthy.clear(`Database ${database} is healthy`);
     }
   }
   const deleted = actions.filter((action) => action.action === 'delete-expired').reduce((sum, action) => sum + (action.rows ?? 0), 0);

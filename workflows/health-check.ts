@@ -2,14 +2,14 @@ import { ActivityFailure, proxyActivities, upsertMemo, upsertSearchAttributes } 
 import type { createGuardrailActivities } from '../activities/guardrails.js';
 import type { createKubernetesActivities, WorkloadState } from '../activities/kubernetes.js';
 import type { createPrometheusActivities } from '../activities/prometheus.js';
-import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRemediationSettingsActivities, HealthCheckSettings } from '../activities/remediation-settings.js';
 import { failureMessage } from '../src/domain/failures.js';
 import { cpuDecision, memoryDecision, selfHealingDedupKey, stuckPods, windowQueries, type HealthDecision } from '../src/domain/health-check.js';
 import { guardKey } from '../src/domain/remediation.js';
 import { renderQuery } from '../src/domain/rollout.js';
 import { OpsKind, OpsStatus } from '../src/domain/search-attributes.js';
-import { notification, quickApiCall } from './activity-profiles.js';
+import { quickApiCall } from './activity-profiles.js';
+import { ownIncident } from './own-incident.js';
 
 /**
  * healthCheckWorkflow (every 5 minutes from its schedule): for each workload
@@ -41,7 +41,6 @@ const settingsOf = proxyActivities<ReturnType<typeof createRemediationSettingsAc
 const kubernetes = proxyActivities<ReturnType<typeof createKubernetesActivities>>(quickApiCall);
 const prometheus = proxyActivities<ReturnType<typeof createPrometheusActivities>>(quickApiCall);
 const guardrails = proxyActivities<ReturnType<typeof createGuardrailActivities>>(quickApiCall);
-const raised = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
 
 type Target = HealthCheckSettings['targets'][number];
 
@@ -69,19 +68,14 @@ export async function healthCheckWorkflow(input: HealthCheckInput = {}): Promise
     }
     decisions.push(...ran);
     if (dryRun) continue;
-    const alert = {
+    const exhausted = ownIncident({
       dedupKey: selfHealingDedupKey(target.namespace, target.deployment),
       labels: { alertname: 'SelfHealingExhausted', namespace: target.namespace, deployment: target.deployment, service: target.deployment, severity: 'high' },
-    };
+    });
     if (outOfAttempts.length > 0) {
-      const { incident } = await raised.raiseIncident({
-        ...alert,
-        annotations: { summary: `Self-healing of ${label} ran out of attempts`, description: outOfAttempts.join('; ') },
-        startsAt: new Date().toISOString(),
-      });
-      incidents.push(incident);
+      incidents.push(await exhausted.raise({ summary: `Self-healing of ${label} ran out of attempts`, description: outOfAttempts.join('; ') }));
     } else if (ran.every((decision) => decision.action === 'none' || decision.taken)) {
-      await raised.clearIncident({ ...alert, annotations: { summary: `Self-healing of ${label} is keeping up` }, endsAt: new Date().toISOString() });
+      await exhausted.clear(`Self-healing of ${label} is keeping up`);
     }
   }
 

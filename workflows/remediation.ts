@@ -6,7 +6,6 @@ import type { createIncidentStatusActivities } from '../activities/incident-stat
 import type { createKubernetesActivities } from '../activities/kubernetes.js';
 import type { createNotifyActivities } from '../activities/notify.js';
 import type { createPostgresActivities } from '../activities/postgres.js';
-import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRemediationSettingsActivities } from '../activities/remediation-settings.js';
 import { failureMessage } from '../src/domain/failures.js';
 import type { Labels } from '../src/domain/matchers.js';
@@ -26,6 +25,7 @@ import {
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { runbookMaintenanceWorkflowId } from '../src/domain/workflow-ids.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
+import { ownIncident } from './own-incident.js';
 import { databaseMaintenanceWorkflow } from './database-maintenance.js';
 import { remediationProgressSignal, remediationStatusQuery, type RemediationStatus } from './remediation-signals.js';
 
@@ -69,7 +69,6 @@ const checks = proxyActivities<ReturnType<typeof createHttpCheckActivities>>({ .
 const slack = proxyActivities<ReturnType<typeof createNotifyActivities>>(notification);
 const audit = proxyActivities<ReturnType<typeof createAuditActivities>>(quickApiCall);
 const incidentStatus = proxyActivities<ReturnType<typeof createIncidentStatusActivities>>(quickApiCall);
-const raised = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
 
 const now = () => new Date().toISOString();
 
@@ -139,12 +138,10 @@ export async function remediationWorkflow(input: RemediationInput): Promise<Reme
   const detail = outcome === 'not-helped' ? `did not help: ${verification.detail}` : verification.detail;
   await tell({ kind: 'finished', workflowId: info.workflowId, runbook: runbook.name, outcome, escalate: outcome === 'not-helped', detail });
   if (outcome === 'not-helped' && !input.incidentWorkflowId) {
-    ({ incident } = await raised.raiseIncident({
+    incident = await ownIncident({
       dedupKey: remediationFailedDedupKey(runbook.name),
       labels: { alertname: 'RemediationDidNotHelp', runbook: runbook.name, severity: 'high', ...(input.labels?.service ? { service: input.labels.service } : {}) },
-      annotations: { summary: `Runbook ${runbook.name} did not help`, description: verification.detail },
-      startsAt: now(),
-    }));
+    }).raise({ summary: `Runbook ${runbook.name} did not help`, description: verification.detail });
   }
   upsertSearchAttributes([{ key: OpsStatus, value: outcome }]);
   upsertMemo({ summary: `Runbook ${runbook.name}: ${outcome} (${status.steps.map((step) => `${step.step} ${step.outcome}`).join(', ')})` });

@@ -13,7 +13,6 @@ import {
 import type { createKubernetesActivities } from '../activities/kubernetes.js';
 import type { createAuditActivities } from '../activities/audit.js';
 import type { createNotifyActivities } from '../activities/notify.js';
-import type { createRaiseIncidentActivities } from '../activities/raise-incident.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
 import type { createPrometheusActivities } from '../activities/prometheus.js';
 import type { createRegistryActivities } from '../activities/registry.js';
@@ -34,6 +33,7 @@ import { rolloutWorkflowId } from '../src/domain/workflow-ids.js';
 import { approvalRefusal, type ApprovalRoster } from '../src/domain/approval.js';
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
+import { ownIncident } from './own-incident.js';
 
 import {
   approveUpdate,
@@ -56,7 +56,6 @@ const quick = proxyActivities<
 >(quickApiCall);
 // Scans and rollout waits heartbeat every few seconds: a worker that dies mid-wait is noticed within 10 s.
 const long = proxyActivities<ReturnType<typeof createKubernetesActivities> & ReturnType<typeof createScannerActivities>>({ ...longJob, heartbeatTimeout: '10s' });
-const incidents = proxyActivities<ReturnType<typeof createRaiseIncidentActivities>>(notification);
 const slack = proxyActivities<ReturnType<typeof createNotifyActivities>>(notification);
 const audit = proxyActivities<ReturnType<typeof createAuditActivities>>(quickApiCall);
 
@@ -432,15 +431,13 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
           }
           if (failures.length > 0) {
             setPhase('rollback-failed');
-            await incidents.raiseIncident({
+            await ownIncident({
               dedupKey: rolloutFailedDedupKey(namespace, name),
               labels: { alertname: 'RolloutRollbackFailed', service: name, namespace, severity: 'critical' },
-              annotations: {
-                summary: `Rollout of ${image} to ${namespace}/${name} failed, and so did its rollback: the workload needs a person`,
-                description: `rollout: ${cause}; rollback: ${failures.join('; ')}`,
-                workflow: workflowId,
-              },
-              startsAt: new Date().toISOString(),
+            }).raise({
+              summary: `Rollout of ${image} to ${namespace}/${name} failed, and so did its rollback: the workload needs a person`,
+              description: `rollout: ${cause}; rollback: ${failures.join('; ')}`,
+              workflow: workflowId,
             });
             throw ApplicationFailure.nonRetryable(`rollout of ${image} to ${progress.workload} failed (${cause}) and its rollback failed too (${failures.join('; ')})`, ErrorType.RollbackFailed);
           }
@@ -449,15 +446,13 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
         }
         setPhase('rolled-back');
       }
-      await incidents.raiseIncident({
+      await ownIncident({
         dedupKey: rolloutFailedDedupKey(namespace, name),
         labels: { alertname: progress.phase === 'frozen' ? 'RolloutFrozen' : 'RolloutRolledBack', service: name, namespace, severity: 'high' },
-        annotations: {
-          summary: `Rollout of ${image} to ${namespace}/${name} ${progress.phase === 'frozen' ? 'failed and is frozen' : 'was rolled back'}`,
-          description: cause,
-          workflow: workflowId,
-        },
-        startsAt: new Date().toISOString(),
+      }).raise({
+        summary: `Rollout of ${image} to ${namespace}/${name} ${progress.phase === 'frozen' ? 'failed and is frozen' : 'was rolled back'}`,
+        description: cause,
+        workflow: workflowId,
       });
       const outcome =
         progress.phase === 'frozen' ? 'failed, frozen on the new image' : mainChanged ? `rolled back to ${before.image}` : `stopped at the canary, which was removed; ${name} still runs ${before.image}`;

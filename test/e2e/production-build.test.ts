@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { startProcess } from '../support/process.js';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,15 +33,10 @@ describe('the production build', () => {
   it('starts the compiled worker with the prebuilt bundle and serves workflows', async () => {
     expect(existsSync(join(outDir, 'workers/main.js'))).toBe(true);
     const taskQueue = uniqueTaskQueue('production-build');
-    const child = spawn(process.execPath, [join(outDir, 'workers/main.js')], {
+    const { child, exited, output } = startProcess(process.execPath, [join(outDir, 'workers/main.js')], {
       cwd: ROOT,
       env: { ...process.env, ...stackEnv(testStack()), OPS_TASK_QUEUE: taskQueue, OPS_WORKER_METRICS_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const result = await clients.client.workflow.execute(selfCheckWorkflow, {
         taskQueue,
@@ -53,8 +49,8 @@ describe('the production build', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-    expect(output).toContain('worker running');
+    expect(output()).toContain('worker running');
     // Bundling at start would have logged webpack's output.
-    expect(output).not.toContain('Workflow bundle created');
+    expect(output()).not.toContain('Workflow bundle created');
   });
 });

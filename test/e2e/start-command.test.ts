@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { startProcess } from '../support/process.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ describe('npm start', () => {
       webhooks: await freePort(),
       metrics: await freePort(),
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    const { child, exited, output } = startProcess(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -47,21 +47,16 @@ describe('npm start', () => {
         TEMPORAL_ADDRESS: '',
         S3_ENDPOINT: '',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
     try {
-      await expect.poll(() => output, { timeout: 90_000, interval: 250 }).toContain('ops-automation is up');
-      expect(output).toMatch(new RegExp(`Temporal +localhost:${ports.temporal} \\(dev server`));
-      expect(output).toMatch(new RegExp(`Web UI +http://localhost:${ports.ui}`));
-      expect(output).toMatch(/Database +postgres:\/\/postgres@127\.0\.0\.1:\d+\/ops_test_\w+ \(configured\)/);
-      expect(output).toMatch(new RegExp(`S3 +http://127\\.0\\.0\\.1:${ports.minio} bucket ops-automation \\(MinIO`));
-      expect(output).toMatch(/Worker +task queue ops/);
-      expect(output).toMatch(new RegExp(`Webhooks +http://localhost:${ports.webhooks}`));
+      await expect.poll(output, { timeout: 90_000, interval: 250 }).toContain('ops-automation is up');
+      expect(output()).toMatch(new RegExp(`Temporal +localhost:${ports.temporal} \\(dev server`));
+      expect(output()).toMatch(new RegExp(`Web UI +http://localhost:${ports.ui}`));
+      expect(output()).toMatch(/Database +postgres:\/\/postgres@127\.0\.0\.1:\d+\/ops_test_\w+ \(configured\)/);
+      expect(output()).toMatch(new RegExp(`S3 +http://127\\.0\\.0\\.1:${ports.minio} bucket ops-automation \\(MinIO`));
+      expect(output()).toMatch(/Worker +task queue ops/);
+      expect(output()).toMatch(new RegExp(`Webhooks +http://localhost:${ports.webhooks}`));
 
       // The Web UI answers, the webhook server is ready, and the worker serves the `ops` queue.
       expect((await fetch(`http://localhost:${ports.ui}/`)).status).toBe(200);
@@ -82,7 +77,7 @@ describe('npm start', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-    for (const part of ['webhooks', 'worker', 'minio', 'temporal']) expect(output).toContain(`stopped ${part}`);
+    for (const part of ['webhooks', 'worker', 'minio', 'temporal']) expect(output()).toContain(`stopped ${part}`);
     for (const port of Object.values(ports)) expect(await isPortOpen('127.0.0.1', port)).toBe(false);
 
     // The audit row of that self-check landed in the configured database.

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runProcess } from '../support/process.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,14 +30,9 @@ function readmeCommands(): string[] {
     .filter((line) => line.startsWith('temporal workflow '));
 }
 
-function sh(command: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', command], { env });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('close', (status) => resolve({ status, output }));
-  });
+async function sh(command: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; output: string }> {
+  const { status, output } = await runProcess('bash', ['-c', command], { env, timeoutMs: 120_000 });
+  return { status, output };
 }
 
 describe('the README starts every workflow type with the temporal CLI', () => {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { startProcess } from '../support/process.js';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,16 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Starts `workers/main.ts` (or another entrypoint) as a real process, the way `npm start` and the Dockerfile do. */
 function startWorkerProcess(env: Record<string, string>, entry = 'workers/main.ts') {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => output };
+  return startProcess(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env } });
 }
 
 describe('the worker process', () => {

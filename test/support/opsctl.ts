@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { runProcess } from './process.js';
 import { fileURLToPath } from 'node:url';
 import { stackEnv, testStack } from './stack.js';
 
@@ -15,18 +16,7 @@ export function opsctl(args: string[], env: Record<string, string> = {}) {
 }
 
 /** The same, without blocking this process (a worker in it keeps running meanwhile). */
-export function opsctlAsync(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...stackEnv(testStack()), ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+export async function opsctlAsync(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const { status, stdout, stderr } = await runProcess(process.execPath, [BIN, ...args], { env: { ...process.env, ...stackEnv(testStack()), ...env } });
+  return { status, stdout, stderr };
 }
