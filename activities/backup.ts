@@ -27,6 +27,8 @@ import type { Policy } from '../src/config/policy.js';
 import { dumpProgressSignal } from '../workflows/database-backup-signals.js';
 import { writeAuditEvent } from '../src/db/audit.js';
 import type { BackupManifest } from '../src/domain/backup.js';
+import { bindDeps } from './bind-deps.js';
+import { configuredDatabaseUrl } from './database-url.js';
 
 /**
  * Database backups: pg_dump (custom format) streamed straight into an S3
@@ -161,283 +163,278 @@ function restore(args: string[], env: NodeJS.ProcessEnv, onStep: (step: string) 
 
 export type { RetentionPolicy } from '../src/domain/backup-retention.js';
 
+
+/** The policy's backup defaults; refuses a database that is not configured. */
+export async function backupDefaults(deps: BackupDeps, input: { database: string }): Promise<{ bucket: string; prefix: string; verify: boolean; retention: RetentionPolicy; dataTaskQueue?: string }> {
+  configuredDatabaseUrl(deps.databaseUrl, input.database);
+  const { bucket, prefix, verify, retention } = deps.policy.backups;
+  return { bucket: bucket ?? deps.bucket, prefix, verify, retention, ...(deps.dataTaskQueue ? { dataTaskQueue: deps.dataTaskQueue } : {}) };
+}
+
+/** The manifest of the newest backup of `database`, for a restore drill. */
+export async function latestManifest(deps: BackupDeps, input: { database: string }): Promise<BackupManifest> {
+  const { rows } = await deps.pool.query<{ bucket: string; manifest_key: string }>(
+    `SELECT bucket, manifest_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`,
+    [input.database],
+  );
+  const row = rows[0];
+  if (!row) throw ApplicationFailure.nonRetryable(`no backup of "${input.database}" has been made`, ErrorType.NotFound);
+  const object = await deps.s3.send(new GetObjectCommand({ Bucket: row.bucket, Key: row.manifest_key }));
+  return JSON.parse(await object.Body!.transformToString()) as BackupManifest;
+}
+
+/**
+ * Deletes the backups the policy no longer keeps (simple or
+ * grandfather-father-son rules, which add up). The newest verified backup
+ * is never deleted, whatever the policy says; without a rule nothing is.
+ */
+export async function applyRetention(deps: BackupDeps, input: { database: string; retention: RetentionPolicy; requestedBy: string }): Promise<{ kept: number; deleted: string[] }> {
+  const { rows } = await deps.pool.query<{ id: string; bucket: string; object_key: string; manifest_key: string; finished_at: Date; verified: boolean }>(
+    `SELECT id, bucket, object_key, manifest_key, finished_at, verified_at IS NOT NULL AS verified
+       FROM backups WHERE database = $1 ORDER BY finished_at DESC`,
+    [input.database],
+  );
+  if (!hasRetentionRule(input.retention)) return { kept: rows.length, deleted: [] };
+  const decision = decideRetention(
+    rows.map((row) => ({ id: row.id, finishedAt: row.finished_at, verified: row.verified })),
+    input.retention,
+    new Date(),
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  for (const id of decision.remove) {
+    const row = byId.get(id)!;
+    await deps.s3.send(
+      new DeleteObjectsCommand({ Bucket: row.bucket, Delete: { Objects: [{ Key: row.object_key }, { Key: row.manifest_key }], Quiet: true } }),
+    );
+    await deps.pool.query('DELETE FROM backups WHERE id = $1', [row.id]);
+    await writeAuditEvent(deps.pool, {
+      actor: input.requestedBy,
+      action: 'database.backup.delete',
+      target: `s3://${row.bucket}/${row.object_key}`,
+      outcome: 'succeeded',
+      details: { database: input.database, reason: 'retention', retention: input.retention, finishedAt: row.finished_at.toISOString() },
+      idempotencyKey: `retention:${row.object_key}`,
+    });
+  }
+  return { kept: decision.keep.size, deleted: decision.remove.map((id) => byId.get(id)!.object_key) };
+}
+
+/**
+ * Streams pg_dump into S3 under `key` and writes the manifest beside it.
+ * A failed attempt aborts its multipart upload; when S3 itself was down
+ * and could not hear the abort, the next attempt aborts the leftover
+ * before it starts, so no orphan parts remain either way.
+ */
+export async function dumpToS3(deps: BackupDeps, input: { database: string; bucket?: string; key: string; requestedBy: string }): Promise<BackupManifest> {
+  const context = Context.current();
+  const url = configuredDatabaseUrl(deps.databaseUrl, input.database);
+  // Runs recorded before the bucket was chosen per backup name none: S3_BUCKET.
+  const bucket = input.bucket ?? deps.bucket;
+  await requireBucket(deps.s3, bucket);
+  // Keys are unique per run: only a retry can find an upload of its own left behind.
+  if (context.info.attempt > 1) await abortLeftoverUploads(deps.s3, bucket, input.key);
+  const startedAt = new Date().toISOString();
+  // One snapshot for the row counts and for pg_dump, held open until the dump is done.
+  const snapshotClient = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  try {
+    await snapshotClient.connect();
+  } catch (error) {
+    throw new Error(`cannot connect to database "${input.database}" (${redactedHost(url)}): ${(error as Error).message}`);
+  }
+  let bytes = 0;
+  const began = Date.now();
+  const figures = () => ({ bytes, bytesPerSecond: Math.round(bytes / Math.max((Date.now() - began) / 1000, 0.001)) });
+  // The same figures in the heartbeat (the Web UI's pending activity) and, less often, in the workflow's progress query.
+  const heartbeat = setInterval(() => context.heartbeat(figures()), 2000);
+  const execution = context.info.workflowExecution;
+  const reporter = deps.temporal && execution
+    ? setInterval(() => {
+        void deps.temporal!.workflow
+          .getHandle(execution.workflowId, execution.runId)
+          .signal(dumpProgressSignal, { ...figures(), attempt: context.info.attempt })
+          .catch(() => undefined);
+      }, deps.progressIntervalMs ?? 10_000)
+    : undefined;
+  let upload: Upload | undefined;
+  const abort = () => void upload?.abort().catch(() => undefined);
+  context.cancellationSignal.addEventListener('abort', abort);
+  try {
+    await snapshotClient.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const snapshot = (await snapshotClient.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+    const serverVersion = (await snapshotClient.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+    const partSize = partSizeFor(await expectedDumpBytes(snapshotClient, deps.pool, input.database), input.database);
+
+    const dump = spawn('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`], {
+      env: libpqEnv(url),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let tables: Record<string, number> = {};
+    dump.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve, reject) => {
+      dump.once('error', reject);
+      dump.once('exit', resolve);
+    });
+
+    const hash = createHash('sha256');
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    // The counting stream is the upload's body: every stream stage costs CPU that pg_dump, the limit, would otherwise have.
+    dump.stdout.pipe(counter);
+
+    upload = new Upload({
+      client: deps.s3,
+      params: { Bucket: bucket, Key: input.key, Body: counter, ContentType: 'application/octet-stream' },
+      partSize,
+      queueSize: QUEUE_SIZE,
+      leavePartsOnError: false,
+    });
+    try {
+      // The row counts run in the exporting transaction while pg_dump streams: same snapshot, no added wall time.
+      const [code, , counted] = await Promise.all([exited, upload.done(), tableCounts(snapshotClient)]);
+      tables = counted;
+      if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim().slice(0, 2000)}`);
+    } catch (error) {
+      dump.kill('SIGKILL');
+      await upload.abort().catch(() => undefined);
+      const message = (error as Error).message;
+      throw new Error(message.startsWith('pg_dump') ? message : `upload to s3://${bucket}/${input.key} failed: ${message}`);
+    }
+    clearInterval(reporter);
+    const manifest: BackupManifest = {
+      database: input.database,
+      bucket,
+      key: input.key,
+      bytes,
+      sha256: hash.digest('hex'),
+      serverVersion,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      tables,
+      partSize,
+    };
+    const manifestKey = `${input.key}.manifest.json`;
+    await deps.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }),
+    );
+    const { workflowExecution } = context.info;
+    await deps.pool.query(
+      `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (object_key) DO NOTHING`,
+      [input.database, bucket, input.key, manifestKey, bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
+    );
+    await writeAuditEvent(
+      deps.pool,
+      {
+        actor: input.requestedBy,
+        action: 'database.backup',
+        target: `postgres/${input.database}`,
+        outcome: 'succeeded',
+        details: { key: input.key, bytes, sha256: manifest.sha256 },
+        idempotencyKey: `backup:${input.key}`,
+      },
+      workflowExecution,
+    );
+    return manifest;
+  } finally {
+    clearInterval(heartbeat);
+    clearInterval(reporter);
+    context.cancellationSignal.removeEventListener('abort', abort);
+    await snapshotClient.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Restores the dump into a scratch database and compares every table's
+ * row count with the source. The dump is downloaded to a scratch file
+ * first (pg_restore wants a seekable file) and its SHA-256 checked
+ * against the manifest. A mismatch is final: the backup is bad.
+ */
+export async function verifyBackup(deps: BackupDeps, input: { manifest: BackupManifest; requestedBy: string }): Promise<{ tables: number; rows: number }> {
+  const { manifest } = input;
+  const context = Context.current();
+  const dir = await mkdtemp(join(tmpdir(), 'ops-verify-'));
+  const file = join(dir, 'backup.dump');
+  const scratch = `ops_verify_${createHash('sha256').update(manifest.key).digest('hex').slice(0, 12)}`;
+  const sourceUrl = configuredDatabaseUrl(deps.databaseUrl, manifest.database);
+  // The scratch database lives on the source's server.
+  const admin = new URL(sourceUrl);
+  admin.pathname = '/postgres';
+  const scratchUrl = new URL(sourceUrl);
+  scratchUrl.pathname = `/${scratch}`;
+  const adminClient = new pg.Client({ connectionString: admin.toString() });
+  await adminClient.connect();
+  // Heartbeats carry the phase and the latest figure, and keep coming through a long silent step (an index build).
+  let downloaded = 0;
+  let step: string | undefined;
+  const beat = () => context.heartbeat(step === undefined ? { phase: 'downloading', bytes: downloaded } : { phase: 'restoring', step });
+  const heartbeat = setInterval(beat, 2000);
+  try {
+    const object = await deps.s3.send(new GetObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }), { abortSignal: context.cancellationSignal });
+    const hash = createHash('sha256');
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        downloaded += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    await pipeline(object.Body as NodeJS.ReadableStream, hashing, createWriteStream(file), { signal: context.cancellationSignal });
+    beat();
+    const sha256 = hash.digest('hex');
+    if (sha256 !== manifest.sha256) {
+      throw ApplicationFailure.nonRetryable(
+        `s3://${manifest.bucket}/${manifest.key} has SHA-256 ${sha256}, the manifest says ${manifest.sha256}: the backup is corrupt`,
+        ErrorType.IntegrityCheckFailed,
+      );
+    }
+    step = 'creating the scratch database';
+    beat();
+    await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`);
+    await adminClient.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`);
+    try {
+      // A parallel restore (the reason for the scratch file): tables load and indexes build side by side.
+      const jobs = Math.min(RESTORE_JOBS, availableParallelism());
+      await restore(
+        ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, `--dbname=${scratch}`, file],
+        libpqEnv(scratchUrl.toString()),
+        (current) => {
+          step = current;
+          beat();
+        },
+        context.cancellationSignal,
+      );
+    } catch (error) {
+      if (context.cancellationSignal.aborted) throw error;
+      throw ApplicationFailure.nonRetryable(`pg_restore could not restore ${manifest.key}: ${(error as Error).message}`, ErrorType.IntegrityCheckFailed);
+    }
+    const scratchClient = new pg.Client({ connectionString: scratchUrl.toString() });
+    await scratchClient.connect();
+    const restored = await tableCounts(scratchClient).finally(() => scratchClient.end());
+    const source = manifest.tables;
+    const differences = Object.keys({ ...source, ...restored })
+      .filter((table) => source[table] !== restored[table])
+      .map((table) => `${table}: dumped ${source[table] ?? 'missing'}, restored ${restored[table] ?? 'missing'}`);
+    if (differences.length > 0) {
+      throw ApplicationFailure.nonRetryable(`restored ${manifest.key} differs from ${manifest.database}: ${differences.join('; ')}`, ErrorType.IntegrityCheckFailed);
+    }
+    const result = { tables: Object.keys(restored).length, rows: Object.values(restored).reduce((sum, count) => sum + count, 0) };
+    await deps.pool.query(`UPDATE backups SET verified_at = now(), verification = $2 WHERE object_key = $1`, [manifest.key, JSON.stringify(result)]);
+    return result;
+  } finally {
+    clearInterval(heartbeat);
+    await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`).catch(() => undefined);
+    await adminClient.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export function createBackupActivities(deps: BackupDeps) {
-  const urlOf = (database: string): string => {
-    const url = deps.databaseUrl(database);
-    if (!url) throw ApplicationFailure.nonRetryable(`no database named "${database}" is configured`, ErrorType.NotFound);
-    return url;
-  };
-
-  return {
-    /** The policy's backup defaults; refuses a database that is not configured. */
-    async backupDefaults(input: { database: string }): Promise<{ bucket: string; prefix: string; verify: boolean; retention: RetentionPolicy; dataTaskQueue?: string }> {
-      urlOf(input.database);
-      const { bucket, prefix, verify, retention } = deps.policy.backups;
-      return { bucket: bucket ?? deps.bucket, prefix, verify, retention, ...(deps.dataTaskQueue ? { dataTaskQueue: deps.dataTaskQueue } : {}) };
-    },
-
-    /** The manifest of the newest backup of `database`, for a restore drill. */
-    async latestManifest(input: { database: string }): Promise<BackupManifest> {
-      const { rows } = await deps.pool.query<{ bucket: string; manifest_key: string }>(
-        `SELECT bucket, manifest_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`,
-        [input.database],
-      );
-      const row = rows[0];
-      if (!row) throw ApplicationFailure.nonRetryable(`no backup of "${input.database}" has been made`, ErrorType.NotFound);
-      const object = await deps.s3.send(new GetObjectCommand({ Bucket: row.bucket, Key: row.manifest_key }));
-      return JSON.parse(await object.Body!.transformToString()) as BackupManifest;
-    },
-
-    /**
-     * Deletes the backups the policy no longer keeps (simple or
-     * grandfather-father-son rules, which add up). The newest verified backup
-     * is never deleted, whatever the policy says; without a rule nothing is.
-     */
-    async applyRetention(input: { database: string; retention: RetentionPolicy; requestedBy: string }): Promise<{ kept: number; deleted: string[] }> {
-      const { rows } = await deps.pool.query<{ id: string; bucket: string; object_key: string; manifest_key: string; finished_at: Date; verified: boolean }>(
-        `SELECT id, bucket, object_key, manifest_key, finished_at, verified_at IS NOT NULL AS verified
-           FROM backups WHERE database = $1 ORDER BY finished_at DESC`,
-        [input.database],
-      );
-      if (!hasRetentionRule(input.retention)) return { kept: rows.length, deleted: [] };
-      const decision = decideRetention(
-        rows.map((row) => ({ id: row.id, finishedAt: row.finished_at, verified: row.verified })),
-        input.retention,
-        new Date(),
-      );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      for (const id of decision.remove) {
-        const row = byId.get(id)!;
-        await deps.s3.send(
-          new DeleteObjectsCommand({ Bucket: row.bucket, Delete: { Objects: [{ Key: row.object_key }, { Key: row.manifest_key }], Quiet: true } }),
-        );
-        await deps.pool.query('DELETE FROM backups WHERE id = $1', [row.id]);
-        await writeAuditEvent(deps.pool, {
-          actor: input.requestedBy,
-          action: 'database.backup.delete',
-          target: `s3://${row.bucket}/${row.object_key}`,
-          outcome: 'succeeded',
-          details: { database: input.database, reason: 'retention', retention: input.retention, finishedAt: row.finished_at.toISOString() },
-          idempotencyKey: `retention:${row.object_key}`,
-        });
-      }
-      return { kept: decision.keep.size, deleted: decision.remove.map((id) => byId.get(id)!.object_key) };
-    },
-
-    /**
-     * Streams pg_dump into S3 under `key` and writes the manifest beside it.
-     * A failed attempt aborts its multipart upload; when S3 itself was down
-     * and could not hear the abort, the next attempt aborts the leftover
-     * before it starts, so no orphan parts remain either way.
-     */
-    async dumpToS3(input: { database: string; bucket?: string; key: string; requestedBy: string }): Promise<BackupManifest> {
-      const context = Context.current();
-      const url = urlOf(input.database);
-      // Runs recorded before the bucket was chosen per backup name none: S3_BUCKET.
-      const bucket = input.bucket ?? deps.bucket;
-      await requireBucket(deps.s3, bucket);
-      // Keys are unique per run: only a retry can find an upload of its own left behind.
-      if (context.info.attempt > 1) await abortLeftoverUploads(deps.s3, bucket, input.key);
-      const startedAt = new Date().toISOString();
-      // One snapshot for the row counts and for pg_dump, held open until the dump is done.
-      const snapshotClient = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-      try {
-        await snapshotClient.connect();
-      } catch (error) {
-        throw new Error(`cannot connect to database "${input.database}" (${redactedHost(url)}): ${(error as Error).message}`);
-      }
-      let bytes = 0;
-      const began = Date.now();
-      const figures = () => ({ bytes, bytesPerSecond: Math.round(bytes / Math.max((Date.now() - began) / 1000, 0.001)) });
-      // The same figures in the heartbeat (the Web UI's pending activity) and, less often, in the workflow's progress query.
-      const heartbeat = setInterval(() => context.heartbeat(figures()), 2000);
-      const execution = context.info.workflowExecution;
-      const reporter = deps.temporal && execution
-        ? setInterval(() => {
-            void deps.temporal!.workflow
-              .getHandle(execution.workflowId, execution.runId)
-              .signal(dumpProgressSignal, { ...figures(), attempt: context.info.attempt })
-              .catch(() => undefined);
-          }, deps.progressIntervalMs ?? 10_000)
-        : undefined;
-      let upload: Upload | undefined;
-      const abort = () => void upload?.abort().catch(() => undefined);
-      context.cancellationSignal.addEventListener('abort', abort);
-      try {
-        await snapshotClient.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const snapshot = (await snapshotClient.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
-        const serverVersion = (await snapshotClient.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-        const partSize = partSizeFor(await expectedDumpBytes(snapshotClient, deps.pool, input.database), input.database);
-
-        const dump = spawn('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`], {
-          env: libpqEnv(url),
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stderr = '';
-        let tables: Record<string, number> = {};
-        dump.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        const exited = new Promise<number | null>((resolve, reject) => {
-          dump.once('error', reject);
-          dump.once('exit', resolve);
-        });
-
-        const hash = createHash('sha256');
-        const counter = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            callback(null, chunk);
-          },
-        });
-        // The counting stream is the upload's body: every stream stage costs CPU that pg_dump, the limit, would otherwise have.
-        dump.stdout.pipe(counter);
-
-        upload = new Upload({
-          client: deps.s3,
-          params: { Bucket: bucket, Key: input.key, Body: counter, ContentType: 'application/octet-stream' },
-          partSize,
-          queueSize: QUEUE_SIZE,
-          leavePartsOnError: false,
-        });
-        try {
-          // The row counts run in the exporting transaction while pg_dump streams: same snapshot, no added wall time.
-          const [code, , counted] = await Promise.all([exited, upload.done(), tableCounts(snapshotClient)]);
-          tables = counted;
-          if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim().slice(0, 2000)}`);
-        } catch (error) {
-          dump.kill('SIGKILL');
-          await upload.abort().catch(() => undefined);
-          const message = (error as Error).message;
-          throw new Error(message.startsWith('pg_dump') ? message : `upload to s3://${bucket}/${input.key} failed: ${message}`);
-        }
-        clearInterval(reporter);
-        const manifest: BackupManifest = {
-          database: input.database,
-          bucket,
-          key: input.key,
-          bytes,
-          sha256: hash.digest('hex'),
-          serverVersion,
-          startedAt,
-          finishedAt: new Date().toISOString(),
-          tables,
-          partSize,
-        };
-        const manifestKey = `${input.key}.manifest.json`;
-        await deps.s3.send(
-          new PutObjectCommand({ Bucket: bucket, Key: manifestKey, Body: JSON.stringify(manifest, null, 2), ContentType: 'application/json' }),
-        );
-        const { workflowExecution } = context.info;
-        await deps.pool.query(
-          `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (object_key) DO NOTHING`,
-          [input.database, bucket, input.key, manifestKey, bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
-        );
-        await writeAuditEvent(
-          deps.pool,
-          {
-            actor: input.requestedBy,
-            action: 'database.backup',
-            target: `postgres/${input.database}`,
-            outcome: 'succeeded',
-            details: { key: input.key, bytes, sha256: manifest.sha256 },
-            idempotencyKey: `backup:${input.key}`,
-          },
-          workflowExecution,
-        );
-        return manifest;
-      } finally {
-        clearInterval(heartbeat);
-        clearInterval(reporter);
-        context.cancellationSignal.removeEventListener('abort', abort);
-        await snapshotClient.end().catch(() => undefined);
-      }
-    },
-
-    /**
-     * Restores the dump into a scratch database and compares every table's
-     * row count with the source. The dump is downloaded to a scratch file
-     * first (pg_restore wants a seekable file) and its SHA-256 checked
-     * against the manifest. A mismatch is final: the backup is bad.
-     */
-    async verifyBackup(input: { manifest: BackupManifest; requestedBy: string }): Promise<{ tables: number; rows: number }> {
-      const { manifest } = input;
-      const context = Context.current();
-      const dir = await mkdtemp(join(tmpdir(), 'ops-verify-'));
-      const file = join(dir, 'backup.dump');
-      const scratch = `ops_verify_${createHash('sha256').update(manifest.key).digest('hex').slice(0, 12)}`;
-      const sourceUrl = urlOf(manifest.database);
-      // The scratch database lives on the source's server.
-      const admin = new URL(sourceUrl);
-      admin.pathname = '/postgres';
-      const scratchUrl = new URL(sourceUrl);
-      scratchUrl.pathname = `/${scratch}`;
-      const adminClient = new pg.Client({ connectionString: admin.toString() });
-      await adminClient.connect();
-      // Heartbeats carry the phase and the latest figure, and keep coming through a long silent step (an index build).
-      let downloaded = 0;
-      let step: string | undefined;
-      const beat = () => context.heartbeat(step === undefined ? { phase: 'downloading', bytes: downloaded } : { phase: 'restoring', step });
-      const heartbeat = setInterval(beat, 2000);
-      try {
-        const object = await deps.s3.send(new GetObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }), { abortSignal: context.cancellationSignal });
-        const hash = createHash('sha256');
-        const hashing = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            downloaded += chunk.length;
-            callback(null, chunk);
-          },
-        });
-        await pipeline(object.Body as NodeJS.ReadableStream, hashing, createWriteStream(file), { signal: context.cancellationSignal });
-        beat();
-        const sha256 = hash.digest('hex');
-        if (sha256 !== manifest.sha256) {
-          throw ApplicationFailure.nonRetryable(
-            `s3://${manifest.bucket}/${manifest.key} has SHA-256 ${sha256}, the manifest says ${manifest.sha256}: the backup is corrupt`,
-            ErrorType.IntegrityCheckFailed,
-          );
-        }
-        step = 'creating the scratch database';
-        beat();
-        await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`);
-        await adminClient.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`);
-        try {
-          // A parallel restore (the reason for the scratch file): tables load and indexes build side by side.
-          const jobs = Math.min(RESTORE_JOBS, availableParallelism());
-          await restore(
-            ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, `--dbname=${scratch}`, file],
-            libpqEnv(scratchUrl.toString()),
-            (current) => {
-              step = current;
-              beat();
-            },
-            context.cancellationSignal,
-          );
-        } catch (error) {
-          if (context.cancellationSignal.aborted) throw error;
-          throw ApplicationFailure.nonRetryable(`pg_restore could not restore ${manifest.key}: ${(error as Error).message}`, ErrorType.IntegrityCheckFailed);
-        }
-        const scratchClient = new pg.Client({ connectionString: scratchUrl.toString() });
-        await scratchClient.connect();
-        const restored = await tableCounts(scratchClient).finally(() => scratchClient.end());
-        const source = manifest.tables;
-        const differences = Object.keys({ ...source, ...restored })
-          .filter((table) => source[table] !== restored[table])
-          .map((table) => `${table}: dumped ${source[table] ?? 'missing'}, restored ${restored[table] ?? 'missing'}`);
-        if (differences.length > 0) {
-          throw ApplicationFailure.nonRetryable(`restored ${manifest.key} differs from ${manifest.database}: ${differences.join('; ')}`, ErrorType.IntegrityCheckFailed);
-        }
-        const result = { tables: Object.keys(restored).length, rows: Object.values(restored).reduce((sum, count) => sum + count, 0) };
-        await deps.pool.query(`UPDATE backups SET verified_at = now(), verification = $2 WHERE object_key = $1`, [manifest.key, JSON.stringify(result)]);
-        return result;
-      } finally {
-        clearInterval(heartbeat);
-        await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`).catch(() => undefined);
-        await adminClient.end();
-        await rm(dir, { recursive: true, force: true });
-      }
-    },
-  };
+  return bindDeps(deps, { backupDefaults, latestManifest, applyRetention, dumpToS3, verifyBackup });
 }
 

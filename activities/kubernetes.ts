@@ -3,6 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
 import { writeAuditEvent } from '../src/db/audit.js';
+import { bindDeps } from './bind-deps.js';
 
 /**
  * Deployments and StatefulSets through @kubernetes/client-node: read a
@@ -149,192 +150,192 @@ function podState(pod: V1Pod): PodState {
   };
 }
 
-export function createKubernetesActivities(deps: KubernetesDeps) {
-  const apps = () => deps.kube().makeApiClient(AppsV1Api);
-  const core = () => deps.kube().makeApiClient(CoreV1Api);
-  const audit = async (input: { requestedBy: string; step: string }, action: string, target: string, details: Record<string, unknown>) => {
-    const execution = Context.current().info.workflowExecution;
-    await writeAuditEvent(
-      deps.pool,
-      { actor: input.requestedBy, action, target, outcome: 'succeeded', details, idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}` },
-      execution,
-    );
+const apps = (deps: KubernetesDeps) => deps.kube().makeApiClient(AppsV1Api);
+const core = (deps: KubernetesDeps) => deps.kube().makeApiClient(CoreV1Api);
+const audit = async (deps: KubernetesDeps, input: { requestedBy: string; step: string }, action: string, target: string, details: Record<string, unknown>) => {
+  const execution = Context.current().info.workflowExecution;
+  await writeAuditEvent(
+    deps.pool,
+    { actor: input.requestedBy, action, target, outcome: 'succeeded', details, idempotencyKey: `${execution?.workflowId ?? 'standalone'}:${execution?.runId ?? ''}:${input.step}` },
+    execution,
+  );
+};
+const label = (ref: WorkloadRef) => `${ref.kind ?? 'Deployment'} ${ref.namespace}/${ref.name}`;
+
+/** A strategic-merge patch of a Deployment or StatefulSet, as our field manager. */
+async function strategicPatch(deps: KubernetesDeps, ref: WorkloadRef, body: object): Promise<Workload> {
+  const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  try {
+    return (ref.kind ?? 'Deployment') === 'Deployment'
+      ? await apps(deps).patchNamespacedDeployment({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options)
+      : await apps(deps).patchNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options);
+  } catch (error) {
+    throw kubeFailure(error, label(ref));
+  }
+}
+
+async function read(deps: KubernetesDeps, ref: WorkloadRef): Promise<Workload> {
+  try {
+    return (ref.kind ?? 'Deployment') === 'Deployment'
+      ? await apps(deps).readNamespacedDeployment({ namespace: ref.namespace, name: ref.name })
+      : await apps(deps).readNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name });
+  } catch (error) {
+    throw kubeFailure(error, label(ref));
+  }
+}
+
+export async function readWorkload(deps: KubernetesDeps, input: WorkloadRef & { container?: string }): Promise<WorkloadState> {
+  return stateOf(input.kind ?? 'Deployment', await read(deps, input), input.container);
+}
+
+/**
+ * Sets one container's image with a strategic-merge patch (other
+ * containers untouched) and records why in kubernetes.io/change-cause.
+ * Setting the image it already has changes nothing, so a retry is safe.
+ */
+export async function setImage(deps: KubernetesDeps, input: WorkloadRef & { container: string; image: string; changeCause: string; requestedBy: string; step: string }): Promise<WorkloadState> {
+  const kind = input.kind ?? 'Deployment';
+  const body = {
+    metadata: { annotations: { 'kubernetes.io/change-cause': input.changeCause } },
+    spec: { template: { spec: { containers: [{ name: input.container, image: input.image }] } } },
   };
-  const label = (ref: WorkloadRef) => `${ref.kind ?? 'Deployment'} ${ref.namespace}/${ref.name}`;
+  const patched = await strategicPatch(deps, input, body);
+  await audit(deps, input, 'kubernetes.set-image', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, {
+    container: input.container,
+    image: input.image,
+    changeCause: input.changeCause,
+  });
+  return stateOf(kind, patched, input.container);
+}
 
-  /** A strategic-merge patch of a Deployment or StatefulSet, as our field manager. */
-  async function strategicPatch(ref: WorkloadRef, body: object): Promise<Workload> {
-    const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
-    try {
-      return (ref.kind ?? 'Deployment') === 'Deployment'
-        ? await apps().patchNamespacedDeployment({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options)
-        : await apps().patchNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options);
-    } catch (error) {
-      throw kubeFailure(error, label(ref));
-    }
+/** Sets the replica count through the scale subresource; returns the count before and after. */
+export async function scaleWorkload(deps: KubernetesDeps, input: WorkloadRef & { replicas: number; requestedBy: string; step: string }): Promise<{ from: number; to: number }> {
+  const kind = input.kind ?? 'Deployment';
+  const before = await read(deps, input);
+  const from = before.spec?.replicas ?? 1;
+  const body = { spec: { replicas: input.replicas } };
+  const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  try {
+    if (kind === 'Deployment') await apps(deps).patchNamespacedDeploymentScale({ namespace: input.namespace, name: input.name, body }, options);
+    else await apps(deps).patchNamespacedStatefulSetScale({ namespace: input.namespace, name: input.name, body }, options);
+  } catch (error) {
+    throw kubeFailure(error, label(input));
   }
+  await audit(deps, input, 'kubernetes.scale', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { from, to: input.replicas });
+  return { from, to: input.replicas };
+}
 
-  async function read(ref: WorkloadRef): Promise<Workload> {
-    try {
-      return (ref.kind ?? 'Deployment') === 'Deployment'
-        ? await apps().readNamespacedDeployment({ namespace: ref.namespace, name: ref.name })
-        : await apps().readNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name });
-    } catch (error) {
-      throw kubeFailure(error, label(ref));
-    }
+/** The pods a label selector (and optional field selector) matches, with readiness and waiting reasons. */
+export async function listPods(deps: KubernetesDeps, input: { namespace: string; labelSelector: string; fieldSelector?: string }): Promise<PodState[]> {
+  try {
+    const list = await core(deps).listNamespacedPod({ namespace: input.namespace, labelSelector: input.labelSelector, ...(input.fieldSelector ? { fieldSelector: input.fieldSelector } : {}) });
+    return list.items.map(podState);
+  } catch (error) {
+    throw kubeFailure(error, `pods ${input.labelSelector} in ${input.namespace}`);
   }
+}
 
-  return {
-    async readWorkload(input: WorkloadRef & { container?: string }): Promise<WorkloadState> {
-      return stateOf(input.kind ?? 'Deployment', await read(input), input.container);
-    },
+/** Deletes a pod so its controller replaces it; one already gone is fine. */
+export async function deletePod(deps: KubernetesDeps, input: { namespace: string; name: string; reason: string; requestedBy: string; step: string }): Promise<{ deleted: boolean }> {
+  let deleted = true;
+  try {
+    await core(deps).deleteNamespacedPod({ namespace: input.namespace, name: input.name });
+  } catch (error) {
+    if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `pod ${input.namespace}/${input.name}`);
+    deleted = false;
+  }
+  await audit(deps, input, 'kubernetes.delete-pod', `k8s/${input.namespace}/pod/${input.name}`, { reason: input.reason, deleted });
+  return { deleted };
+}
 
-    /**
-     * Sets one container's image with a strategic-merge patch (other
-     * containers untouched) and records why in kubernetes.io/change-cause.
-     * Setting the image it already has changes nothing, so a retry is safe.
-     */
-    async setImage(input: WorkloadRef & { container: string; image: string; changeCause: string; requestedBy: string; step: string }): Promise<WorkloadState> {
-      const kind = input.kind ?? 'Deployment';
-      const body = {
-        metadata: { annotations: { 'kubernetes.io/change-cause': input.changeCause } },
-        spec: { template: { spec: { containers: [{ name: input.container, image: input.image }] } } },
-      };
-      const patched = await strategicPatch(input, body);
-      await audit(input, 'kubernetes.set-image', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, {
-        container: input.container,
-        image: input.image,
-        changeCause: input.changeCause,
-      });
-      return stateOf(kind, patched, input.container);
-    },
+/** `kubectl rollout restart`: a new pod-template annotation, so every pod is replaced by a rolling update. */
+export async function restartWorkload(deps: KubernetesDeps, input: WorkloadRef & { container?: string; at: string; requestedBy: string; step: string }): Promise<WorkloadState> {
+  const kind = input.kind ?? 'Deployment';
+  const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': input.at } } } } };
+  const patched = await strategicPatch(deps, input, body);
+  await audit(deps, input, 'kubernetes.restart', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { restartedAt: input.at });
+  return stateOf(kind, patched, input.container ?? patched.spec?.template.spec?.containers[0]?.name);
+}
 
-    /** Sets the replica count through the scale subresource; returns the count before and after. */
-    async scaleWorkload(input: WorkloadRef & { replicas: number; requestedBy: string; step: string }): Promise<{ from: number; to: number }> {
-      const kind = input.kind ?? 'Deployment';
-      const before = await read(input);
-      const from = before.spec?.replicas ?? 1;
-      const body = { spec: { replicas: input.replicas } };
-      const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-      try {
-        if (kind === 'Deployment') await apps().patchNamespacedDeploymentScale({ namespace: input.namespace, name: input.name, body }, options);
-        else await apps().patchNamespacedStatefulSetScale({ namespace: input.namespace, name: input.name, body }, options);
-      } catch (error) {
-        throw kubeFailure(error, label(input));
-      }
-      await audit(input, 'kubernetes.scale', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { from, to: input.replicas });
-      return { from, to: input.replicas };
-    },
-
-    /** The pods a label selector (and optional field selector) matches, with readiness and waiting reasons. */
-    async listPods(input: { namespace: string; labelSelector: string; fieldSelector?: string }): Promise<PodState[]> {
-      try {
-        const list = await core().listNamespacedPod({ namespace: input.namespace, labelSelector: input.labelSelector, ...(input.fieldSelector ? { fieldSelector: input.fieldSelector } : {}) });
-        return list.items.map(podState);
-      } catch (error) {
-        throw kubeFailure(error, `pods ${input.labelSelector} in ${input.namespace}`);
-      }
-    },
-
-    /** Deletes a pod so its controller replaces it; one already gone is fine. */
-    async deletePod(input: { namespace: string; name: string; reason: string; requestedBy: string; step: string }): Promise<{ deleted: boolean }> {
-      let deleted = true;
-      try {
-        await core().deleteNamespacedPod({ namespace: input.namespace, name: input.name });
-      } catch (error) {
-        if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `pod ${input.namespace}/${input.name}`);
-        deleted = false;
-      }
-      await audit(input, 'kubernetes.delete-pod', `k8s/${input.namespace}/pod/${input.name}`, { reason: input.reason, deleted });
-      return { deleted };
-    },
-
-    /** `kubectl rollout restart`: a new pod-template annotation, so every pod is replaced by a rolling update. */
-    async restartWorkload(input: WorkloadRef & { container?: string; at: string; requestedBy: string; step: string }): Promise<WorkloadState> {
-      const kind = input.kind ?? 'Deployment';
-      const body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': input.at } } } } };
-      const patched = await strategicPatch(input, body);
-      await audit(input, 'kubernetes.restart', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { restartedAt: input.at });
-      return stateOf(kind, patched, input.container ?? patched.spec?.template.spec?.containers[0]?.name);
-    },
-
-    /**
-     * Creates `<name>-canary`: the Deployment's pod template with the new
-     * image, its own `track: canary` label and `replicas` (default 1). It
-     * sits beside the main Deployment, which is not touched. Creating a
-     * canary that already exists (a retry) is not an error.
-     */
-    /** Creates `<name>-canary` running `image`; a leftover one with another image, or not ours, is replaced. */
-    async createCanary(input: { namespace: string; name: string; container: string; image: string; replicas?: number; requestedBy: string; step: string }): Promise<{ name: string; replaced?: string }> {
-      const main = (await read({ namespace: input.namespace, name: input.name })) as V1Deployment;
-      const canaryName = `${input.name}-canary`;
-      const labels = { ...(main.spec?.template.metadata?.labels ?? {}), track: 'canary' };
-      const template = structuredClone(main.spec!.template);
-      template.metadata = { ...template.metadata, labels };
-      template.spec!.containers = template.spec!.containers.map((container) => (container.name === input.container ? { ...container, image: input.image } : container));
-      const body = {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: canaryName, namespace: input.namespace, labels: { ...(main.metadata?.labels ?? {}), track: 'canary' }, annotations: { 'ops-automation/canary-of': input.name } },
-        spec: { replicas: input.replicas ?? 1, selector: { matchLabels: labels }, template, ...(main.spec?.progressDeadlineSeconds ? { progressDeadlineSeconds: main.spec.progressDeadlineSeconds } : {}) },
-      };
-      const create = () => apps().createNamespacedDeployment({ namespace: input.namespace, body, fieldManager: 'ops-automation' });
-      let replaced: string | undefined;
+/**
+ * Creates `<name>-canary`: the Deployment's pod template with the new
+ * image, its own `track: canary` label and `replicas` (default 1). It
+ * sits beside the main Deployment, which is not touched. Creating a
+ * canary that already exists (a retry) is not an error.
+ */
+/** Creates `<name>-canary` running `image`; a leftover one with another image, or not ours, is replaced. */
+export async function createCanary(deps: KubernetesDeps, input: { namespace: string; name: string; container: string; image: string; replicas?: number; requestedBy: string; step: string }): Promise<{ name: string; replaced?: string }> {
+  const main = (await read(deps, { namespace: input.namespace, name: input.name })) as V1Deployment;
+  const canaryName = `${input.name}-canary`;
+  const labels = { ...(main.spec?.template.metadata?.labels ?? {}), track: 'canary' };
+  const template = structuredClone(main.spec!.template);
+  template.metadata = { ...template.metadata, labels };
+  template.spec!.containers = template.spec!.containers.map((container) => (container.name === input.container ? { ...container, image: input.image } : container));
+  const body = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: canaryName, namespace: input.namespace, labels: { ...(main.metadata?.labels ?? {}), track: 'canary' }, annotations: { 'ops-automation/canary-of': input.name } },
+    spec: { replicas: input.replicas ?? 1, selector: { matchLabels: labels }, template, ...(main.spec?.progressDeadlineSeconds ? { progressDeadlineSeconds: main.spec.progressDeadlineSeconds } : {}) },
+  };
+  const create = () => apps(deps).createNamespacedDeployment({ namespace: input.namespace, body, fieldManager: 'ops-automation' });
+  let replaced: string | undefined;
+  try {
+    await create();
+  } catch (error) {
+    if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 409)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
+    // One is there already: ours from an earlier attempt (same image, our annotation) is kept; anything else is replaced.
+    const existing = (await read(deps, { namespace: input.namespace, name: canaryName })) as V1Deployment;
+    const image = existing.spec?.template.spec?.containers.find((container) => container.name === input.container)?.image;
+    const ours = existing.metadata?.annotations?.['ops-automation/canary-of'] === input.name;
+    if (!ours || image !== input.image) {
+      replaced = `${ours ? 'a canary of ours' : 'a Deployment not made by ops-automation'} running ${image ?? 'another container'}`;
+      await apps(deps).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
       try {
         await create();
-      } catch (error) {
-        if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 409)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
-        // One is there already: ours from an earlier attempt (same image, our annotation) is kept; anything else is replaced.
-        const existing = (await read({ namespace: input.namespace, name: canaryName })) as V1Deployment;
-        const image = existing.spec?.template.spec?.containers.find((container) => container.name === input.container)?.image;
-        const ours = existing.metadata?.annotations?.['ops-automation/canary-of'] === input.name;
-        if (!ours || image !== input.image) {
-          replaced = `${ours ? 'a canary of ours' : 'a Deployment not made by ops-automation'} running ${image ?? 'another container'}`;
-          await apps().deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
-          try {
-            await create();
-          } catch (again) {
-            // A real cluster takes a moment to delete: the activity's retry creates it then.
-            throw ApplicationFailure.retryable(`waiting for the leftover ${canaryName} (${replaced}) to be deleted: ${(again as Error).message}`, 'LeftoverCanary');
-          }
-        }
+      } catch (again) {
+        // A real cluster takes a moment to delete: the activity's retry creates it then.
+        throw ApplicationFailure.retryable(`waiting for the leftover ${canaryName} (${replaced}) to be deleted: ${(again as Error).message}`, 'LeftoverCanary');
       }
-      await audit(input, 'kubernetes.create-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name, image: input.image, ...(replaced ? { replaced } : {}) });
-      return { name: canaryName, ...(replaced ? { replaced } : {}) };
-    },
+    }
+  }
+  await audit(deps, input, 'kubernetes.create-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name, image: input.image, ...(replaced ? { replaced } : {}) });
+  return { name: canaryName, ...(replaced ? { replaced } : {}) };
+}
 
-    /** Deletes the canary Deployment; one already gone is fine. */
-    async deleteCanary(input: { namespace: string; name: string; requestedBy: string; step: string }): Promise<void> {
-      const canaryName = `${input.name}-canary`;
-      try {
-        await apps().deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
-      } catch (error) {
-        if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
-      }
-      await audit(input, 'kubernetes.delete-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name });
-    },
+/** Deletes the canary Deployment; one already gone is fine. */
+export async function deleteCanary(deps: KubernetesDeps, input: { namespace: string; name: string; requestedBy: string; step: string }): Promise<void> {
+  const canaryName = `${input.name}-canary`;
+  try {
+    await apps(deps).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
+  } catch (error) {
+    if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
+  }
+  await audit(deps, input, 'kubernetes.delete-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name });
+}
 
-    /**
-     * Waits until the rollout completes, heartbeating what it waits for. A
-     * Progressing condition past its deadline, or `timeoutMs` without
-     * completing, is a final RolloutFailed failure.
-     */
-    async waitForRollout(input: WorkloadRef & { container: string; timeoutMs: number; pollMs?: number }): Promise<WorkloadState> {
-      const context = Context.current();
-      const deadline = Date.now() + input.timeoutMs;
-      for (;;) {
-        const state = stateOf(input.kind ?? 'Deployment', await read(input), input.container);
-        context.heartbeat({ waitingFor: state.waitingFor ?? 'nothing' });
-        if (state.failed) throw ApplicationFailure.nonRetryable(`rollout of ${label(input)} failed: ${state.failed}`, ErrorType.RolloutFailed);
-        if (state.rolledOut) return state;
-        if (Date.now() > deadline) {
-          throw ApplicationFailure.nonRetryable(
-            `rollout of ${label(input)} did not complete within ${Math.round(input.timeoutMs / 1000)}s (waiting for ${state.waitingFor})`,
-            ErrorType.RolloutFailed,
-          );
-        }
-        await context.sleep(input.pollMs ?? 1000);
-      }
-    },
-  };
+/**
+ * Waits until the rollout completes, heartbeating what it waits for. A
+ * Progressing condition past its deadline, or `timeoutMs` without
+ * completing, is a final RolloutFailed failure.
+ */
+export async function waitForRollout(deps: KubernetesDeps, input: WorkloadRef & { container: string; timeoutMs: number; pollMs?: number }): Promise<WorkloadState> {
+  const context = Context.current();
+  const deadline = Date.now() + input.timeoutMs;
+  for (;;) {
+    const state = stateOf(input.kind ?? 'Deployment', await read(deps, input), input.container);
+    context.heartbeat({ waitingFor: state.waitingFor ?? 'nothing' });
+    if (state.failed) throw ApplicationFailure.nonRetryable(`rollout of ${label(input)} failed: ${state.failed}`, ErrorType.RolloutFailed);
+    if (state.rolledOut) return state;
+    if (Date.now() > deadline) {
+      throw ApplicationFailure.nonRetryable(
+        `rollout of ${label(input)} did not complete within ${Math.round(input.timeoutMs / 1000)}s (waiting for ${state.waitingFor})`,
+        ErrorType.RolloutFailed,
+      );
+    }
+    await context.sleep(input.pollMs ?? 1000);
+  }
+}
+
+export function createKubernetesActivities(deps: KubernetesDeps) {
+  return bindDeps(deps, { readWorkload, setImage, scaleWorkload, listPods, deletePod, restartWorkload, createCanary, deleteCanary, waitForRollout });
 }
