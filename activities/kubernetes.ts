@@ -50,13 +50,30 @@ export interface WorkloadState {
 
 type Workload = V1Deployment | V1StatefulSet;
 
+/** The API server's own explanation (a Status object's message), which names the verb, resource and namespace of a refusal. */
+function serverMessage(body: unknown): string | undefined {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return body.trim() || undefined;
+    }
+  }
+  const message = (parsed as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' && message ? message : undefined;
+}
+
 /** A Kubernetes API error as a Temporal failure: final for what retrying cannot fix. */
 function kubeFailure(error: unknown, what: string): Error {
   if (error instanceof ApiException) {
     const code = (error as ApiException<unknown>).code;
-    const detail = `${what}: Kubernetes answered ${code}`;
+    const explained = serverMessage((error as ApiException<unknown>).body);
+    const detail = `${what}: Kubernetes answered ${code}${explained ? `: ${explained}` : ''}`;
     if (code === 404) return ApplicationFailure.nonRetryable(`${what} does not exist`, ErrorType.NotFound);
-    if (code === 401 || code === 403) return ApplicationFailure.nonRetryable(`${detail} (not allowed)`, ErrorType.Unauthorized);
+    // A missing permission is fixed in the Role (deploy/kubernetes/rbac.yaml), never by retrying.
+    if (code === 401) return ApplicationFailure.nonRetryable(`${what}: not allowed: our credentials were refused (401)`, ErrorType.Unauthorized);
+    if (code === 403) return ApplicationFailure.nonRetryable(`${what}: not allowed: ${explained ?? 'forbidden (403)'}`, ErrorType.Unauthorized);
     if (code === 400 || code === 422) return ApplicationFailure.nonRetryable(`${detail} (invalid)`, ErrorType.InvalidInput);
     return new Error(detail);
   }

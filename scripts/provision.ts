@@ -1,3 +1,4 @@
+import { ensureKubernetesTools } from './stack/kubernetes-tools.js';
 import { ensureTool, toolVersion } from './stack/tools.js';
 
 /** `npm run provision`: builds the stack's tools ahead of time (CI caches .ops/bin). */
@@ -5,3 +6,5 @@ for (const name of ['temporal', 'minio'] as const) {
   const path = await ensureTool(name);
   console.log(`${name}: ${path} (${toolVersion(path)})`);
 }
+const kubernetes = await ensureKubernetesTools();
+console.log(`kubernetes: ${kubernetes.apiserver} (${toolVersion(kubernetes.apiserver)}), etcd ${kubernetes.etcd}, kwok ${kubernetes.kwok}`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
@@ -15,6 +15,7 @@ import { ensureDatabase, redactUrl, resolvePostgres } from './stack/postgres.js'
 import { ManagedProcess } from './stack/process.js';
 import { startTemporalDevServer, temporalAnswers, waitForTaskQueuePoller } from './stack/temporal.js';
 import { ensureTool } from './stack/tools.js';
+import { startEmbeddedKubernetes } from './stack/kubernetes.js';
 
 /**
  * `npm start`: brings up the embedded stack (each part used as-is when
@@ -141,6 +142,27 @@ async function startObjectStore(accessKey: string, secretKey: string, bucket: st
   return endpoint;
 }
 
+/**
+ * A cluster for the rollouts, runbooks and health checks: KUBECONFIG when set;
+ * with OPS_KUBERNETES=embedded the embedded control plane (kwok nodes, no
+ * real containers: for trying the product, not for running workloads),
+ * its kubeconfig written to .ops/kubeconfig; else none.
+ */
+async function startKubernetes(): Promise<string | undefined> {
+  if (process.env.KUBECONFIG) {
+    summary.push(['Kubernetes', `${process.env.KUBECONFIG} (configured)`]);
+    return process.env.KUBECONFIG;
+  }
+  if (process.env.OPS_KUBERNETES !== 'embedded') return undefined;
+  say('starting the embedded Kubernetes control plane (etcd, API server, controllers, scheduler, kwok nodes) ...');
+  const cluster = await startEmbeddedKubernetes({ dir: join(OPS_DIR, 'kubernetes'), say });
+  owned.push(...cluster.processes);
+  const kubeconfig = join(OPS_DIR, 'kubeconfig');
+  copyFileSync(cluster.kubeconfig, kubeconfig);
+  summary.push(['Kubernetes', `${cluster.server} (embedded, ${cluster.nodes.length} kwok nodes, KUBECONFIG=${kubeconfig})`]);
+  return kubeconfig;
+}
+
 /** Starts a TypeScript entrypoint of ours as a child process with the stack's environment. */
 function startNode(name: string, entry: string, env: NodeJS.ProcessEnv, nodeFlags: string[] = []): ManagedProcess {
   const child = ManagedProcess.start(name, process.execPath, [...nodeFlags, '--import', 'tsx', entry], {
@@ -176,6 +198,7 @@ async function main(): Promise<void> {
   const temporalAddress = await startTemporal();
   const databaseUrl = await startDatabase();
   const s3Endpoint = await startObjectStore(env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.S3_BUCKET);
+  const kubeconfig = await startKubernetes();
 
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -183,6 +206,7 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     S3_ENDPOINT: s3Endpoint,
     OPS_WEBHOOK_TOKEN: webhookToken(),
+    ...(kubeconfig ? { KUBECONFIG: kubeconfig } : {}),
   };
 
   say('starting the worker (migrates the database, ensures the bucket) ...');

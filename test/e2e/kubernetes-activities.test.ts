@@ -1,79 +1,135 @@
+import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietSdkLogger } from '../support/quiet-log.js';
 import { createKubernetesActivities, type PodState, type WorkloadState } from '../../activities/kubernetes.js';
 import { waitFor } from '../../scripts/stack/net.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
-import { connectStack, type StackClients } from '../support/stack.js';
+import { serviceAccountKubeConfig } from '../support/kubernetes.js';
+import { connectStack, kubeConfig, type StackClients } from '../support/stack.js';
 
 /**
  * The Kubernetes activities the health checks and runbooks use, through the
- * real @kubernetes/client-node against the Kubernetes fake: scale through the
- * scale subresource, list pods by selector, delete a pod, restart a rollout.
+ * real @kubernetes/client-node against the embedded control plane (a real API
+ * server, the Deployment, ReplicaSet and StatefulSet controllers, kwok nodes):
+ * scale through the scale subresource, list pods by selector, delete a pod
+ * (which its ReplicaSet replaces), restart a rollout; all of it as our
+ * ServiceAccount under the Role shipped in deploy/kubernetes/rbac.yaml.
  */
 describe('Kubernetes activities', () => {
   let clients: StackClients;
-  const kube = new FakeKubernetes();
   const environment = new MockActivityEnvironment(undefined, { logger: quietSdkLogger });
-  let k8s: ReturnType<typeof createKubernetesActivities>;
+  const config = kubeConfig();
+  const apps = config.makeApiClient(AppsV1Api);
+  const core = config.makeApiClient(CoreV1Api);
+  // The activities act as our ServiceAccount under the shipped Role; the test sets up as the admin.
+  let serviceAccount: KubeConfig;
+  const k8s = () => createKubernetesActivities({ kube: () => serviceAccount, pool: clients.pool });
   const namespace = `k8s-${Date.now().toString(36)}`;
+  const labels = (app: string) => ({ app });
+  const pods = async (selector = 'app=api') => (await environment.run(k8s().listPods, { namespace, labelSelector: selector })) as PodState[];
+  const rolledOut = (name: string, kind: 'Deployment' | 'StatefulSet' = 'Deployment') =>
+    waitFor(`${kind} ${name} to roll out`, async () => ((await environment.run(k8s().readWorkload, { namespace, name, kind })) as WorkloadState).rolledOut, 30_000);
 
   beforeAll(async () => {
     clients = await connectStack();
-    await kube.start();
-    kube.podReadyMs = 100;
-    kube.addWorkload('Deployment', namespace, 'api', { image: 'api:1.0.0', replicas: 2 });
-    kube.addWorkload('StatefulSet', namespace, 'db', { image: 'postgres:16.4', replicas: 1, container: 'postgres' });
-    kube.badImages.add('api:1.0.1-broken');
-    k8s = createKubernetesActivities({ kube: () => kube.kubeConfig(), pool: clients.pool });
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespace({ body: { metadata: { name: `${namespace}-unbound` } } });
+    serviceAccount = await serviceAccountKubeConfig(namespace);
+    const deployment: V1Deployment = {
+      metadata: { name: 'api', labels: labels('api') },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: labels('api') },
+        template: { metadata: { labels: labels('api') }, spec: { containers: [{ name: 'app', image: 'api:1.0.0' }] } },
+      },
+    };
+    const statefulSet: V1StatefulSet = {
+      metadata: { name: 'db', labels: labels('db') },
+      spec: {
+        replicas: 1,
+        serviceName: 'db',
+        selector: { matchLabels: labels('db') },
+        template: { metadata: { labels: labels('db') }, spec: { containers: [{ name: 'postgres', image: 'postgres:16.4' }] } },
+      },
+    };
+    await apps.createNamespacedDeployment({ namespace, body: deployment });
+    await apps.createNamespacedDeployment({ namespace: `${namespace}-unbound`, body: deployment });
+    await apps.createNamespacedStatefulSet({ namespace, body: statefulSet });
+    await Promise.all([rolledOut('api'), rolledOut('db', 'StatefulSet')]);
   });
 
   afterAll(async () => {
-    await kube.stop();
+    for (const name of [namespace, `${namespace}-unbound`]) await core.deleteNamespace({ name }).catch(() => undefined);
     await clients.close();
   });
 
   it('scales through the scale subresource, Deployments and StatefulSets alike', async () => {
-    expect(await environment.run(k8s.scaleWorkload, { namespace, name: 'api', replicas: 4, requestedBy: 'healer', step: `${namespace}-scale-api` })).toEqual({ from: 2, to: 4 });
-    expect(await environment.run(k8s.scaleWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const, replicas: 3, requestedBy: 'healer', step: `${namespace}-scale-db` })).toEqual({ from: 1, to: 3 });
-    const scales = kube.requests.filter((request) => request.path.includes('/scale'));
-    expect(scales.map((request) => [request.method, request.contentType, request.body])).toEqual([
-      ['PATCH', 'application/merge-patch+json', { spec: { replicas: 4 } }],
-      ['PATCH', 'application/merge-patch+json', { spec: { replicas: 3 } }],
-    ]);
-    expect((kube.workload('Deployment', namespace, 'api')!.spec as { replicas: number }).replicas).toBe(4);
+    expect(await environment.run(k8s().scaleWorkload, { namespace, name: 'api', replicas: 4, requestedBy: 'healer', step: `${namespace}-scale-api` })).toEqual({ from: 2, to: 4 });
+    expect(await environment.run(k8s().scaleWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const, replicas: 3, requestedBy: 'healer', step: `${namespace}-scale-db` })).toEqual({ from: 1, to: 3 });
+    expect((await apps.readNamespacedDeploymentScale({ namespace, name: 'api' })).spec?.replicas).toBe(4);
+    expect((await apps.readNamespacedStatefulSetScale({ namespace, name: 'db' })).spec?.replicas).toBe(3);
+    // The controllers act on it: four pods of the Deployment and three of the StatefulSet become Ready.
+    await Promise.all([rolledOut('api'), rolledOut('db', 'StatefulSet')]);
+    expect((await pods()).filter((pod) => pod.ready)).toHaveLength(4);
     const audit = await clients.pool.query(`SELECT action, target, details FROM audit_events WHERE target = $1`, [`k8s/${namespace}/deployment/api`]);
     expect(audit.rows).toEqual([{ action: 'kubernetes.scale', target: `k8s/${namespace}/deployment/api`, details: { from: 2, to: 4 } }]);
   });
 
-  it('lists pods by label and field selector, sees one crash-looping, and deletes it', async () => {
-    await environment.run(k8s.setImage, { namespace, name: 'api', container: 'app', image: 'api:1.0.1-broken', changeCause: 'test', requestedBy: 'test', step: `${namespace}-break` });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const pods: PodState[] = await environment.run(k8s.listPods, { namespace, labelSelector: 'app=api' });
-    expect(pods.filter((pod) => pod.ready)).toHaveLength(4);
-    const broken = pods.filter((pod) => !pod.ready);
-    expect(broken).toEqual([expect.objectContaining({ phase: 'Pending', waitingReason: 'CrashLoopBackOff', restarts: 4 })]);
-    const running: PodState[] = await environment.run(k8s.listPods, { namespace, labelSelector: 'app=api', fieldSelector: 'status.phase=Running' });
-    expect(running).toHaveLength(4);
-    expect(kube.requests.at(-1)!.path).toBe(`/api/v1/namespaces/${namespace}/pods?fieldSelector=status.phase%3DRunning&labelSelector=app%3Dapi`);
+  it('sees the pods of a bad release crash-looping (Running, not Ready), deletes one, and counts the replacement its ReplicaSet makes', async () => {
+    await environment.run(k8s().setImage, { namespace, name: 'api', container: 'app', image: 'api:1.0.1-broken', changeCause: 'test', requestedBy: 'test', step: `${namespace}-break` });
+    // maxUnavailable 25% of 4: the Deployment controller keeps 3 old pods Ready while the new ones fail.
+    await waitFor('the new pods to crash-loop', async () => (await pods()).filter((pod) => pod.waitingReason === 'CrashLoopBackOff').length >= 2, 30_000);
+    const all = await pods();
+    expect(all.filter((pod) => pod.ready)).toHaveLength(3);
+    const broken = all.filter((pod) => !pod.ready);
+    expect(broken.length).toBeGreaterThanOrEqual(2);
+    for (const pod of broken) expect(pod).toMatchObject({ phase: 'Running', waitingReason: 'CrashLoopBackOff', restarts: 4, owner: expect.stringMatching(/^ReplicaSet\/api-/) });
+    // A crash-looping pod is Running as far as the phase goes: a field selector on the phase cannot find it.
+    const running = (await environment.run(k8s().listPods, { namespace, labelSelector: 'app=api', fieldSelector: 'status.phase=Running' })) as PodState[];
+    expect(running.map((pod) => pod.name).sort()).toEqual(all.map((pod) => pod.name).sort());
 
-    expect(await environment.run(k8s.deletePod, { namespace, name: broken[0]!.name, reason: 'not ready for 5m', requestedBy: 'healer', step: `${namespace}-delete` })).toEqual({ deleted: true });
-    expect(((await environment.run(k8s.listPods, { namespace, labelSelector: 'app=api' })) as PodState[]).map((pod) => pod.name)).not.toContain(broken[0]!.name);
-    expect(await environment.run(k8s.deletePod, { namespace, name: 'gone', reason: 'test', requestedBy: 'healer', step: `${namespace}-delete-gone` })).toEqual({ deleted: false });
-    await environment.run(k8s.setImage, { namespace, name: 'api', container: 'app', image: 'api:1.0.0', changeCause: 'test', requestedBy: 'test', step: `${namespace}-fix` });
+    const victim = broken[0]!;
+    expect(await environment.run(k8s().deletePod, { namespace, name: victim.name, reason: 'not ready for 5m', requestedBy: 'healer', step: `${namespace}-delete` })).toEqual({ deleted: true });
+    await waitFor('the deleted pod to be gone and replaced', async () => {
+      const now = await pods();
+      return !now.some((pod) => pod.name === victim.name) && now.filter((pod) => pod.owner === victim.owner).length === broken.filter((pod) => pod.owner === victim.owner).length;
+    }, 30_000);
+    expect(await environment.run(k8s().deletePod, { namespace, name: 'gone', reason: 'test', requestedBy: 'healer', step: `${namespace}-delete-gone` })).toEqual({ deleted: false });
+
+    await environment.run(k8s().setImage, { namespace, name: 'api', container: 'app', image: 'api:1.0.0', changeCause: 'test', requestedBy: 'test', step: `${namespace}-fix` });
+    await rolledOut('api');
+    expect((await pods()).every((pod) => pod.ready)).toBe(true);
   });
 
   it('restarts a rollout with a pod-template annotation, which rolls every pod', async () => {
+    const before = (await environment.run(k8s().readWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const })) as WorkloadState;
     const at = new Date().toISOString();
-    const state = await environment.run(k8s.restartWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const, at, requestedBy: 'healer', step: `${namespace}-restart` });
-    expect(state).toMatchObject({ kind: 'StatefulSet', container: 'postgres', rolledOut: false });
-    const patch = kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/statefulsets/db?')).at(-1);
-    expect(patch).toMatchObject({ contentType: 'application/strategic-merge-patch+json', body: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at } } } } } });
-    await waitFor('the restart to roll out', async () => ((await environment.run(k8s.readWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const })) as WorkloadState).rolledOut, 10_000);
+    const state = await environment.run(k8s().restartWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const, at, requestedBy: 'healer', step: `${namespace}-restart` });
+    expect(state).toMatchObject({ kind: 'StatefulSet', container: 'postgres' });
+    const read = await apps.readNamespacedStatefulSet({ namespace, name: 'db' });
+    expect(read.spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt']).toBe(at);
+    await rolledOut('db', 'StatefulSet');
+    const after = (await environment.run(k8s().readWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const })) as WorkloadState;
+    expect(after.revision).not.toBe(before.revision);
+  });
+
+  it('turns a permission the Role does not grant into a final error naming the verb and the resource', async () => {
+    const refused = await environment.run(k8s().readWorkload, { namespace: `${namespace}-unbound`, name: 'api' }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ApplicationFailure);
+    expect(refused).toMatchObject({ type: 'Unauthorized', nonRetryable: true });
+    expect((refused as Error).message).toContain(`Deployment ${namespace}-unbound/api: not allowed:`);
+    expect((refused as Error).message).toContain('cannot get resource "deployments" in API group "apps"');
+    // And a verb the Role leaves out, in the namespace it is bound in: pods are listed and deleted, never created.
+    const created = await serviceAccount
+      .makeApiClient(CoreV1Api)
+      .createNamespacedPod({ namespace, body: { metadata: { name: 'intruder' }, spec: { containers: [{ name: 'x', image: 'x' }] } } })
+      .catch((error: unknown) => error);
+    expect(created).toMatchObject({ code: 403 });
   });
 
   it('names a missing workload, and a container that is not there', async () => {
-    await expect(environment.run(k8s.readWorkload, { namespace, name: 'nope' })).rejects.toThrow(`Deployment ${namespace}/nope does not exist`);
-    await expect(environment.run(k8s.readWorkload, { namespace, name: 'api', container: 'sidecar' })).rejects.toThrow(`Deployment ${namespace}/api has no container "sidecar" (it has app)`);
+    await expect(environment.run(k8s().readWorkload, { namespace, name: 'nope' })).rejects.toThrow(`Deployment ${namespace}/nope does not exist`);
+    await expect(environment.run(k8s().readWorkload, { namespace, name: 'api', container: 'sidecar' })).rejects.toThrow(`Deployment ${namespace}/api has no container "sidecar" (it has app)`);
   });
 });

@@ -1,11 +1,30 @@
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEphemeralStack } from '../../scripts/stack/ephemeral-stack.js';
+import { startEmbeddedKubernetes } from '../../scripts/stack/kubernetes.js';
+import { OPS_DIR } from '../../scripts/stack/paths.js';
 
-/** Starts the real stack once per test run and hands it to every test file as `inject('stack')`. */
+/**
+ * Starts the real stack and the embedded Kubernetes control plane once per
+ * test run, side by side, and hands them to every test file as
+ * `inject('stack')` and `inject('kubernetes')`.
+ */
 export default async function setup(project: TestProject) {
   const started = Date.now();
-  const { stack, stop } = await startEphemeralStack('test', (line) => process.stdout.write(`[stack] ${line}\n`));
-  project.provide('stack', stack);
-  process.stdout.write(`[stack] ready in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
-  return stop;
+  const say = (line: string) => process.stdout.write(`[stack] ${line}\n`);
+  const kubernetesDir = join(OPS_DIR, 'test-kubernetes', `${Date.now().toString(36)}${process.pid.toString(36)}`);
+  const [stack, kubernetes] = await Promise.allSettled([startEphemeralStack('test', say), startEmbeddedKubernetes({ dir: kubernetesDir, say })]);
+  if (stack.status === 'rejected' || kubernetes.status === 'rejected') {
+    if (stack.status === 'fulfilled') await stack.value.stop();
+    if (kubernetes.status === 'fulfilled') await kubernetes.value.stop();
+    throw stack.status === 'rejected' ? stack.reason : (kubernetes as PromiseRejectedResult).reason;
+  }
+  project.provide('stack', stack.value.stack);
+  const { kubeconfig, server, caFile, token, nodes, stop: stopKubernetes } = kubernetes.value;
+  const cluster = { kubeconfig, server, caFile, token, nodes };
+  project.provide('kubernetes', cluster);
+  process.stdout.write(`[stack] ready in ${((Date.now() - started) / 1000).toFixed(1)}s (Kubernetes ${cluster.server}, ${cluster.nodes.length} kwok nodes)\n`);
+  return async () => {
+    await Promise.all([stack.value.stop(), stopKubernetes()]);
+  };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { createActivities, type ActivityDeps, type OpsActivities } from '../../activities/index.js';
@@ -10,7 +11,7 @@ import { createS3Client } from '../../src/clients/s3.js';
 import { createOpsWorker } from '../../workers/worker.js';
 import { ensureDatabase } from '../../scripts/stack/postgres.js';
 import { quietSdkLogger } from './quiet-log.js';
-import type { TestStack } from './test-stack.js';
+import type { TestKubernetes, TestStack } from './test-stack.js';
 
 export type { TestStack } from './test-stack.js';
 
@@ -19,6 +20,18 @@ let runtimeQuieted = false;
 /** The stack of this run, provisioned by the global setup. */
 export function testStack(): TestStack {
   return inject('stack');
+}
+
+/** The embedded Kubernetes control plane of this test run. */
+export function testKubernetes(): TestKubernetes {
+  return inject('kubernetes');
+}
+
+/** A client configuration for it, as the cluster's admin. */
+export function kubeConfig(cluster: TestKubernetes = testKubernetes()): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromFile(cluster.kubeconfig);
+  return config;
 }
 
 export { ephemeralStackEnv as stackEnv } from '../../scripts/stack/ephemeral-stack.js';
