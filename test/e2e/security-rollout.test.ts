@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
+import { waitFor } from '../../scripts/stack/net.js';
 import { approveUpdate, rejectUpdate, rolloutProgressQuery, securityRolloutWorkflow, type RolloutProgress, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { statusWhen } from '../support/incidents.js';
 import { FakeKubernetes } from '../support/kube-fake.js';
@@ -198,6 +199,8 @@ describe('security rollout', () => {
   it('opens a critical incident with both causes when the rollback fails too', async () => {
     const handle = await start('doomed', { image: `${REPO}:1.4.9-broken` });
     await progressWhen(handle, 'rolling-out');
+    // The phase is set just before the image is: delete only once the change is made, or nothing is there to roll back.
+    await waitFor('the new image to be set', async () => (await handle.query(rolloutProgressQuery)).steps.some((entry) => entry.step === 'image-set'), 20_000);
     // Someone deletes the Deployment mid-rollout: the rollout fails, and so does putting the old image back.
     expect((await fetch(`${kube.url}/apis/apps/v1/namespaces/${namespace}/deployments/doomed`, { method: 'DELETE' })).status).toBe(200);
     const cause = await failureOf(handle);
