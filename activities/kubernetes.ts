@@ -252,13 +252,27 @@ export async function listPods(deps: KubernetesDeps, input: { namespace: string;
   }
 }
 
-/** Deletes a pod so its controller replaces it; one already gone is fine. */
+/**
+ * Restarts a pod the way `kubectl drain` does: an eviction, so its controller
+ * replaces it and a PodDisruptionBudget is respected. A budget that allows no
+ * disruption now is a final refusal of this step (the next health check or
+ * runbook run tries again); a pod already gone is fine.
+ */
 export async function deletePod(deps: KubernetesDeps, input: { namespace: string; name: string; reason: string; requestedBy: string; step: string }): Promise<{ deleted: boolean }> {
   let deleted = true;
   try {
-    await core(deps).deleteNamespacedPod({ namespace: input.namespace, name: input.name });
+    await core(deps).createNamespacedPodEviction({
+      namespace: input.namespace,
+      name: input.name,
+      body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: input.name, namespace: input.namespace } },
+    });
   } catch (error) {
-    if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `pod ${input.namespace}/${input.name}`);
+    const code = error instanceof ApiException ? (error as ApiException<unknown>).code : undefined;
+    if (code === 429) {
+      const why = serverMessage((error as ApiException<unknown>).body) ?? 'too many requests';
+      throw ApplicationFailure.nonRetryable(`pod ${input.namespace}/${input.name} was not restarted: its PodDisruptionBudget allows no disruption now (${why})`, ErrorType.Conflict);
+    }
+    if (code !== 404) throw kubeFailure(error, `pod ${input.namespace}/${input.name}`);
     deleted = false;
   }
   await audit(deps, input, 'kubernetes.delete-pod', `k8s/${input.namespace}/pod/${input.name}`, { reason: input.reason, deleted });

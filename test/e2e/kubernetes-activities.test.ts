@@ -1,4 +1,4 @@
-import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PolicyV1Api, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ describe('Kubernetes activities', () => {
   const config = kubeConfig();
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
+  const policy = config.makeApiClient(PolicyV1Api);
   // The activities act as our ServiceAccount under the shipped Role; the test sets up as the admin.
   let serviceAccount: KubeConfig;
   const k8s = () => createKubernetesActivities({ kube: () => serviceAccount, pool: clients.pool });
@@ -120,12 +121,24 @@ describe('Kubernetes activities', () => {
     expect(refused).toMatchObject({ type: 'Unauthorized', nonRetryable: true });
     expect((refused as Error).message).toContain(`Deployment ${namespace}-unbound/api: not allowed:`);
     expect((refused as Error).message).toContain('cannot get resource "deployments" in API group "apps"');
-    // And a verb the Role leaves out, in the namespace it is bound in: pods are listed and deleted, never created.
-    const created = await serviceAccount
-      .makeApiClient(CoreV1Api)
-      .createNamespacedPod({ namespace, body: { metadata: { name: 'intruder' }, spec: { containers: [{ name: 'x', image: 'x' }] } } })
-      .catch((error: unknown) => error);
+    // And verbs the Role leaves out, in the namespace it is bound in: pods are listed and evicted, never created or plainly deleted.
+    const asUs = serviceAccount.makeApiClient(CoreV1Api);
+    const created = await asUs.createNamespacedPod({ namespace, body: { metadata: { name: 'intruder' }, spec: { containers: [{ name: 'x', image: 'x' }] } } }).catch((error: unknown) => error);
     expect(created).toMatchObject({ code: 403 });
+    const [pod] = await pods('app=db');
+    expect(await asUs.deleteNamespacedPod({ namespace, name: pod!.name }).catch((error: unknown) => error)).toMatchObject({ code: 403 });
+  });
+
+  it('restarts pods through the Eviction API: a PodDisruptionBudget that allows no disruption refuses it, and the pod stays', async () => {
+    await policy.createNamespacedPodDisruptionBudget({ namespace, body: { metadata: { name: 'db' }, spec: { maxUnavailable: 0, selector: { matchLabels: labels('db') } } } });
+    // The disruption controller must have looked at the budget before the API server can judge an eviction by it.
+    await waitFor('the budget to be observed', async () => ((await policy.readNamespacedPodDisruptionBudget({ namespace, name: 'db' })).status?.observedGeneration ?? 0) >= 1, 30_000);
+    const [pod] = await pods('app=db');
+    const refused = await environment.run(k8s().deletePod, { namespace, name: pod!.name, reason: 'stuck', requestedBy: 'healer', step: `${namespace}-evict-db` }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ type: 'Conflict', nonRetryable: true });
+    expect((refused as Error).message).toContain(`pod ${namespace}/${pod!.name} was not restarted: its PodDisruptionBudget allows no disruption now`);
+    expect((await pods('app=db')).map((entry) => entry.name)).toContain(pod!.name);
+    await policy.deleteNamespacedPodDisruptionBudget({ namespace, name: 'db' });
   });
 
   it('names a missing workload, and a container that is not there', async () => {

@@ -229,7 +229,7 @@ describe('remediation runbooks', () => {
     expect(first.steps[0]).toMatchObject({ outcome: 'done', detail: 'deleted pods-old-0, pods-old-1, pods-old-2; 2 left: guardrail: 3 of at most 3 actions on this target in the last 10m' });
     const second = await run('pods-2', { runbook: `pods-${unique}` });
     expect(second.steps[0]).toMatchObject({ outcome: 'refused', detail: 'guardrail: 3 of at most 3 actions on this target in the last 10m' });
-    expect(requestsTo('DELETE', '/pods/pods-old-')).toHaveLength(3);
+    expect(requestsTo('POST', '/pods/pods-old-')).toHaveLength(3);
   });
 
   it('refuses a runbook whose step names a label the alert lacks, and raises an incident when one run by hand does not help', async () => {

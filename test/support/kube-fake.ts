@@ -366,9 +366,9 @@ export class FakeKubernetes {
       return send(200, this.withStatus(workload));
     }
 
-    const podsMatch = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/.exec(url.pathname);
+    const podsMatch = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+)(\/eviction)?)?$/.exec(url.pathname);
     if (podsMatch) {
-      const [, namespace, podName] = podsMatch as unknown as [string, string, string | undefined];
+      const [, namespace, podName, eviction] = podsMatch as unknown as [string, string, string | undefined, string | undefined];
       const all = [...this.workloads.values()].filter((workload) => workload.object.metadata.namespace === namespace).flatMap((workload) => this.pods(workload));
       if (!podName && request.method === 'GET') {
         const selector = url.searchParams.get('labelSelector');
@@ -382,9 +382,9 @@ export class FakeKubernetes {
       }
       const pod = all.find((candidate) => (candidate.metadata as Json).name === podName);
       if (!pod) return notFound(`pods "${podName}"`);
-      if (request.method === 'DELETE') {
+      if (request.method === 'DELETE' || (eviction && request.method === 'POST')) {
         this.deletedPods.add(`${namespace}/${podName}`);
-        return send(200, pod);
+        return eviction ? send(201, { kind: 'Status', apiVersion: 'v1', status: 'Success' }) : send(200, pod);
       }
       return send(200, pod);
     }
