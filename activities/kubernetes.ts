@@ -107,13 +107,18 @@ function stateOf(kind: WorkloadKind, workload: Workload, containerName?: string)
   const availableReplicas = status?.availableReplicas ?? 0;
   const totalReplicas = status?.replicas ?? 0;
   const progressing = kind === 'Deployment' ? (workload as V1Deployment).status?.conditions?.find((condition) => condition.type === 'Progressing') : undefined;
-  const failed = progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? progressing.message ?? 'progress deadline exceeded' : undefined;
+  let failed = progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? progressing.message ?? 'progress deadline exceeded' : undefined;
+  // A StatefulSet's partition keeps the pods below it on the old revision on purpose: the rollout is done once the rest are updated.
+  const partition = kind === 'StatefulSet' ? ((workload as V1StatefulSet).spec?.updateStrategy?.rollingUpdate?.partition ?? 0) : 0;
+  const toUpdate = Math.max(0, replicas - partition);
   let waitingFor: string | undefined;
   if (observedGeneration < generation) waitingFor = `the controller to observe generation ${generation}`;
-  else if (updatedReplicas < replicas) waitingFor = `${updatedReplicas} of ${replicas} replicas updated`;
+  else if (updatedReplicas < toUpdate) waitingFor = `${updatedReplicas} of ${toUpdate} replicas updated${partition > 0 ? ` (partition ${partition})` : ''}`;
   else if (kind === 'Deployment' && totalReplicas > updatedReplicas) waitingFor = `${totalReplicas - updatedReplicas} old replicas pending termination`;
   else if (availableReplicas < replicas) waitingFor = `${availableReplicas} of ${replicas} replicas available`;
-  else if (kind === 'StatefulSet' && (workload as V1StatefulSet).status?.currentRevision !== (workload as V1StatefulSet).status?.updateRevision) waitingFor = 'the update revision to become current';
+  else if (kind === 'StatefulSet' && partition === 0 && (workload as V1StatefulSet).status?.currentRevision !== (workload as V1StatefulSet).status?.updateRevision) waitingFor = 'the update revision to become current';
+  // A paused Deployment never rolls out what it is waiting for; saying so beats waiting for the deadline.
+  if (waitingFor && kind === 'Deployment' && (workload as V1Deployment).spec?.paused) failed ??= `the Deployment is paused, so its rollout cannot progress (kubectl rollout resume deployment/${name} -n ${namespace})`;
   const revision =
     kind === 'Deployment' ? workload.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? '' : (workload as V1StatefulSet).status?.updateRevision ?? '';
   return {
@@ -291,10 +296,10 @@ export async function restartWorkload(deps: KubernetesDeps, input: WorkloadRef &
 /**
  * Creates `<name>-canary`: the Deployment's pod template with the new
  * image, its own `track: canary` label and `replicas` (default 1). It
- * sits beside the main Deployment, which is not touched. Creating a
- * canary that already exists (a retry) is not an error.
+ * sits beside the main Deployment, which is not touched. One that already
+ * exists is kept when it is ours with this image (a retry), and replaced
+ * otherwise (a leftover of another rollout, or not ours).
  */
-/** Creates `<name>-canary` running `image`; a leftover one with another image, or not ours, is replaced. */
 export async function createCanary(deps: KubernetesDeps, input: { namespace: string; name: string; container: string; image: string; replicas?: number; requestedBy: string; step: string }): Promise<{ name: string; replaced?: string }> {
   const main = (await read(deps, { namespace: input.namespace, name: input.name })) as V1Deployment;
   const canaryName = `${input.name}-canary`;
@@ -309,7 +314,9 @@ export async function createCanary(deps: KubernetesDeps, input: { namespace: str
     spec: { replicas: input.replicas ?? 1, selector: { matchLabels: labels }, template, ...(main.spec?.progressDeadlineSeconds ? { progressDeadlineSeconds: main.spec.progressDeadlineSeconds } : {}) },
   };
   const create = () => apps(deps).createNamespacedDeployment({ namespace: input.namespace, body, fieldManager: 'ops-automation' });
-  let replaced: string | undefined;
+  const context = Context.current();
+  // An earlier attempt that replaced a leftover said so in its heartbeat: the result still says it.
+  let replaced = (context.info.heartbeatDetails as { replaced?: string } | undefined)?.replaced;
   try {
     await create();
   } catch (error) {
@@ -318,19 +325,39 @@ export async function createCanary(deps: KubernetesDeps, input: { namespace: str
     const existing = (await read(deps, { namespace: input.namespace, name: canaryName })) as V1Deployment;
     const image = existing.spec?.template.spec?.containers.find((container) => container.name === input.container)?.image;
     const ours = existing.metadata?.annotations?.['ops-automation/canary-of'] === input.name;
-    if (!ours || image !== input.image) {
-      replaced = `${ours ? 'a canary of ours' : 'a Deployment not made by ops-automation'} running ${image ?? 'another container'}`;
-      await apps(deps).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
+    const deleting = existing.metadata?.deletionTimestamp !== undefined;
+    if (!ours || image !== input.image || deleting) {
+      if (!deleting) {
+        replaced = `${ours ? 'a canary of ours' : 'a Deployment not made by ops-automation'} running ${image ?? 'another container'}`;
+        context.heartbeat({ replaced });
+        await apps(deps).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
+      }
+      // A real cluster deletes in the background (foreground: its ReplicaSet and pods first): wait here for it.
+      await untilGone(deps, { namespace: input.namespace, name: canaryName }, 15_000, replaced ? { replaced } : undefined);
       try {
         await create();
       } catch (again) {
-        // A real cluster takes a moment to delete: the activity's retry creates it then.
-        throw ApplicationFailure.retryable(`waiting for the leftover ${canaryName} (${replaced}) to be deleted: ${(again as Error).message}`, 'LeftoverCanary');
+        throw ApplicationFailure.retryable(`waiting for the leftover ${canaryName} (${replaced ?? 'being deleted'}) to be deleted: ${(again as Error).message}`, 'LeftoverCanary');
       }
     }
   }
   await audit(deps, input, 'kubernetes.create-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name, image: input.image, ...(replaced ? { replaced } : {}) });
   return { name: canaryName, ...(replaced ? { replaced } : {}) };
+}
+
+/** Waits (heartbeating `details`, which a retry reads back) until a Deployment is gone, at most `timeoutMs`. */
+async function untilGone(deps: KubernetesDeps, ref: WorkloadRef, timeoutMs: number, details?: unknown): Promise<void> {
+  const context = Context.current();
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    try {
+      await apps(deps).readNamespacedDeployment({ namespace: ref.namespace, name: ref.name });
+    } catch (error) {
+      if (error instanceof ApiException && (error as ApiException<unknown>).code === 404) return;
+      throw kubeFailure(error, label(ref));
+    }
+    context.heartbeat(details);
+    await context.sleep(250);
+  }
 }
 
 /** Deletes the canary Deployment; one already gone is fine. */

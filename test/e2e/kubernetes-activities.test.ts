@@ -1,4 +1,4 @@
-import { AppsV1Api, CoreV1Api, PolicyV1Api, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,79 @@ describe('Kubernetes activities', () => {
     expect((refused as Error).message).toContain(`pod ${namespace}/${pod!.name} was not restarted: its PodDisruptionBudget allows no disruption now`);
     expect((await pods('app=db')).map((entry) => entry.name)).toContain(pod!.name);
     await policy.deleteNamespacedPodDisruptionBudget({ namespace, name: 'db' });
+  });
+
+  it("sees the Deployment controller's lag: right after a patch, the new generation is not observed yet", async () => {
+    const patched = (await environment.run(k8s().setImage, { namespace, name: 'api', container: 'app', image: 'api:1.0.2', changeCause: 'lag', requestedBy: 'test', step: `${namespace}-lag` })) as WorkloadState;
+    expect(patched.observedGeneration).toBeLessThan(patched.generation);
+    expect(patched).toMatchObject({ rolledOut: false, waitingFor: `the controller to observe generation ${patched.generation}` });
+    const done = (await environment.run(k8s().waitForRollout, { namespace, name: 'api', container: 'app', timeoutMs: 30_000, pollMs: 200 })) as WorkloadState;
+    expect(done).toMatchObject({ rolledOut: true, image: 'api:1.0.2', observedGeneration: patched.generation });
+  });
+
+  it('fails a rollout of a paused Deployment at once, saying it is paused, instead of waiting for its deadline', async () => {
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: { metadata: { name: 'held' }, spec: { replicas: 1, selector: { matchLabels: labels('held') }, template: { metadata: { labels: labels('held') }, spec: { containers: [{ name: 'app', image: 'held:1' }] } } } },
+    });
+    await rolledOut('held');
+    await apps.patchNamespacedDeployment({ namespace, name: 'held', body: { spec: { paused: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await environment.run(k8s().setImage, { namespace, name: 'held', container: 'app', image: 'held:2', changeCause: 'test', requestedBy: 'test', step: `${namespace}-held` });
+    const started = Date.now();
+    const failed = await environment.run(k8s().waitForRollout, { namespace, name: 'held', container: 'app', timeoutMs: 60_000, pollMs: 200 }).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ type: 'RolloutFailed', nonRetryable: true });
+    expect((failed as Error).message).toContain(`the Deployment is paused, so its rollout cannot progress (kubectl rollout resume deployment/held -n ${namespace})`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("rolls a StatefulSet out to its partition: the pods below it keep the old revision, and that is done", async () => {
+    await apps.createNamespacedStatefulSet({
+      namespace,
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: 3,
+          serviceName: 'web',
+          selector: { matchLabels: labels('web') },
+          updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 2 } },
+          template: { metadata: { labels: labels('web') }, spec: { containers: [{ name: 'app', image: 'web:1' }] } },
+        },
+      },
+    });
+    await rolledOut('web', 'StatefulSet');
+    await environment.run(k8s().setImage, { namespace, name: 'web', kind: 'StatefulSet' as const, container: 'app', image: 'web:2', changeCause: 'canary ordinal', requestedBy: 'test', step: `${namespace}-web` });
+    const done = (await environment.run(k8s().waitForRollout, { namespace, name: 'web', kind: 'StatefulSet' as const, container: 'app', timeoutMs: 30_000, pollMs: 200 })) as WorkloadState;
+    expect(done).toMatchObject({ rolledOut: true, updatedReplicas: 1, replicas: 3 });
+    const images = Object.fromEntries((await core.listNamespacedPod({ namespace, labelSelector: 'app=web' })).items.map((pod) => [pod.metadata!.name, pod.spec!.containers[0]!.image]));
+    expect(images).toEqual({ 'web-0': 'web:1', 'web-1': 'web:1', 'web-2': 'web:2' });
+  });
+
+  it('replaces a leftover canary that is not ours, waiting while the real cluster deletes it (its ReplicaSet and pods first)', async () => {
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: { metadata: { name: 'api-canary' }, spec: { replicas: 1, selector: { matchLabels: labels('stray') }, template: { metadata: { labels: labels('stray') }, spec: { containers: [{ name: 'app', image: 'stray:0' }] } } } },
+    });
+    await rolledOut('api-canary');
+    let created: { name: string; replaced?: string } | undefined;
+    // Attempts as Temporal makes them: a retry sees the last heartbeat of the attempt before it.
+    let heartbeatDetails: unknown;
+    await waitFor('the canary to be created', async () => {
+      const attempt = new MockActivityEnvironment({ heartbeatDetails }, { logger: quietSdkLogger });
+      attempt.on('heartbeat', (details: unknown) => (heartbeatDetails = details ?? heartbeatDetails));
+      try {
+        created = (await attempt.run(k8s().createCanary, { namespace, name: 'api', container: 'app', image: 'api:1.1.0', requestedBy: 'test', step: `${namespace}-canary` })) as typeof created;
+        return true;
+      } catch (error) {
+        // Only the documented wait is retried; anything else fails the test.
+        if (!(error instanceof ApplicationFailure) || error.type !== 'LeftoverCanary') throw error;
+        return false;
+      }
+    }, 90_000, 500);
+    expect(created).toEqual({ name: 'api-canary', replaced: 'a Deployment not made by ops-automation running stray:0' });
+    const canary = await apps.readNamespacedDeployment({ namespace, name: 'api-canary' });
+    expect(canary.spec?.template.spec?.containers[0]?.image).toBe('api:1.1.0');
+    expect(canary.spec?.selector.matchLabels).toEqual({ app: 'api', track: 'canary' });
+    await environment.run(k8s().deleteCanary, { namespace, name: 'api', requestedBy: 'test', step: `${namespace}-canary-gone` });
   });
 
   it('names a missing workload, and a container that is not there', async () => {
