@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { ensureTool } from '../../scripts/stack/tools.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
+import { deploymentImage, deployOnCluster } from '../support/kubernetes.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { statusWhen } from '../support/incidents.js';
-import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, kubeConfig, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 import { pinned } from '../support/rollouts.js';
 
 /**
@@ -39,16 +39,13 @@ describe('the README starts every workflow type with the temporal CLI', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
   const taskQueue = uniqueTaskQueue('readme');
-  // The rollout line's cluster and scanner: the Kubernetes fake and a Trivy stand-in.
-  const kube = new FakeKubernetes();
+  // The rollout line's cluster is the embedded control plane (shop/api lives only in this test); its scanner a Trivy stand-in.
   // The heartbeat line's receiver, standing in for healthchecks.io or a PagerDuty heartbeat.
   const beats = new HttpRecorder(() => ({ status: 200, body: {} }));
 
   beforeAll(async () => {
     clients = await connectStack();
-    await Promise.all([kube.start(), beats.start('/ping/readme')]);
-    kube.podReadyMs = 100;
-    kube.addWorkload('Deployment', 'shop', 'api', { image: 'registry.example.com/shop/api:1.4.2', replicas: 2 });
+    await Promise.all([deployOnCluster('shop', 'api', { image: 'registry.example.com/shop/api:1.4.2', replicas: 2 }), beats.start('/ping/readme')]);
     const reports = join(mkdtempSync(join(tmpdir(), 'ops-readme-')), 'reports.json');
     writeFileSync(reports, JSON.stringify({ 'registry.example.com/shop/api:1.4.2': [], 'registry.example.com/shop/api:1.4.3': [] }));
     const policy = parsePolicy(
@@ -59,12 +56,12 @@ describe('the README starts every workflow type with the temporal CLI', () => {
       },
       'test',
     );
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ taskQueue, policy, kube: () => kube.kubeConfig(), heartbeatUrl: beats.url })));
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ taskQueue, policy, kube: () => kubeConfig(), heartbeatUrl: beats.url })));
   });
 
   afterAll(async () => {
     await worker.stop();
-    await Promise.all([kube.stop(), beats.stop()]);
+    await beats.stop();
     await clients.close();
   });
 
@@ -96,7 +93,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(results.databaseRestoreDrillWorkflow).toMatchObject({ key: backup.manifest.key });
     expect(results.databaseMaintenanceWorkflow).toMatchObject({ database: 'default', dryRun: true });
     expect(results.securityRolloutWorkflow).toMatchObject({ phase: 'succeeded', from: 'registry.example.com/shop/api:1.4.2', to: 'registry.example.com/shop/api:1.4.3', bump: 'patch' });
-    expect(kube.image('Deployment', 'shop', 'api')).toBe(pinned('registry.example.com/shop/api:1.4.3'));
+    expect(await deploymentImage('shop', 'api')).toBe(pinned('registry.example.com/shop/api:1.4.3'));
     expect(results.remediationWorkflow).toMatchObject({ outcome: 'dry-run', steps: [{ step: '1-rolling-restart', outcome: 'dry-run', detail: 'would rolling restart of Deployment shop/api' }] });
     expect(results.reportWorkflow).toMatchObject({ window: { period: 'daily' }, htmlKey: expect.stringMatching(/^reports\/daily\/\d{4}-\d\d-\d\d\.html$/) });
     expect(results.imageScanWorkflow).toEqual({ dryRun: true, findings: [] });

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApiException, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { waitFor } from '../../scripts/stack/net.js';
 import { kubeConfig } from './stack.js';
 
 const RBAC = fileURLToPath(new URL('../../deploy/kubernetes/rbac.yaml', import.meta.url));
@@ -49,4 +50,36 @@ export async function serviceAccountKubeConfig(namespace: string): Promise<KubeC
     currentContext: 'ops-automation',
   });
   return config;
+}
+
+/** A namespace on the embedded control plane (one that exists already is fine). */
+export async function ensureNamespace(name: string): Promise<void> {
+  try {
+    await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  } catch (error) {
+    if (!conflict(error)) throw error;
+  }
+}
+
+/** A Deployment of `replicas` pods of one container `app`, labelled `app=<name>`, waited for until every pod is Ready. */
+export async function deployOnCluster(namespace: string, name: string, options: { image: string; replicas: number }): Promise<void> {
+  const apps = kubeConfig().makeApiClient(AppsV1Api);
+  await ensureNamespace(namespace);
+  await apps.createNamespacedDeployment({
+    namespace,
+    body: {
+      metadata: { name, labels: { app: name } },
+      spec: { replicas: options.replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: options.image }] } } },
+    },
+  });
+  await waitFor(`Deployment ${namespace}/${name} to be ready`, async () => {
+    const deployment = await apps.readNamespacedDeployment({ namespace, name });
+    return (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1) && (deployment.status?.availableReplicas ?? 0) === options.replicas;
+  }, 30_000);
+}
+
+/** The image of a Deployment's first container, as the API server has it. */
+export async function deploymentImage(namespace: string, name: string): Promise<string | undefined> {
+  const deployment = await kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace, name });
+  return deployment.spec?.template.spec?.containers[0]?.image;
 }
