@@ -6,13 +6,14 @@ import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { imageScanWorkflow, type ImageScanFinding } from '../../workflows/image-scan.js';
 import { securityRolloutWorkflow } from '../../workflows/security-rollout.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
+import { AppsV1Api } from '@kubernetes/client-node';
+import { deploymentImage, deployOnCluster, ensureNamespace } from '../support/kubernetes.js';
 import { FakeRegistry } from '../support/fake-registry.js';
 import { FAKE_TRIVY, pinned, progressWhen } from '../support/rollouts.js';
-import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, kubeConfig, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
- * The daily image scan on the real Temporal server: running images and the
+ * The daily image scan on the real Temporal server and the embedded Kubernetes: running images and the
  * newest tags of their repositories (the registry fake), scanned by the
  * Trivy stand-in; a fix starts a rollout, a worse or useless tag does not,
  * and a workload already rolling out is left to it.
@@ -20,7 +21,6 @@ import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients
 describe('image scan', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
-  const kube = new FakeKubernetes();
   const registry = new FakeRegistry();
   const taskQueue = uniqueTaskQueue('scan');
   const namespace = `scan-${taskQueue.slice(-6)}`;
@@ -35,8 +35,7 @@ describe('image scan', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    await Promise.all([kube.start(), registry.start()]);
-    kube.podReadyMs = 100;
+    await registry.start();
     const tags: Record<string, [string, string[]]> = {
       fixable: ['1.4.1', ['1.4.1', '1.4.2']],
       current: ['2.0.0', ['1.9.0', '2.0.0']],
@@ -44,10 +43,9 @@ describe('image scan', () => {
       useless: ['4.0.0', ['4.0.0', '4.0.1']],
       busy: ['5.0.0', ['5.0.0', '5.0.1']],
     };
-    for (const [name, [running, available]] of Object.entries(tags)) {
-      registry.setTags(`shop/${name}`, available);
-      kube.addWorkload('Deployment', namespace, name, { image: image(name, running), replicas: 2 });
-    }
+    for (const [name, [, available]] of Object.entries(tags)) registry.setTags(`shop/${name}`, available);
+    await ensureNamespace(namespace);
+    await Promise.all(Object.entries(tags).map(([name, [running]]) => deployOnCluster(namespace, name, { image: image(name, running), replicas: 2 })));
     const reports = join(mkdtempSync(join(tmpdir(), 'ops-scan-')), 'reports.json');
     writeFileSync(
       reports,
@@ -74,19 +72,22 @@ describe('image scan', () => {
       },
       'test',
     );
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig() })));
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kubeConfig() })));
   });
 
   afterAll(async () => {
     await worker?.stop();
-    await Promise.all([kube.stop(), registry.stop()]);
+    await registry.stop();
     await clients?.close();
   });
 
   it('a dry run reports what it found and starts nothing', async () => {
     const result = byWorkload((await scan(true)).findings);
     expect(result.fixable).toMatchObject({ action: 'report-only', candidate: image('fixable', '1.4.2'), runningBlocking: ['CVE-2026-0001'], fixes: ['CVE-2026-0001'], introduces: [] });
-    expect(kube.requests.filter((request) => request.method === 'PATCH')).toEqual([]);
+    // Nothing was changed: every Deployment is still at its first generation.
+    const apps = kubeConfig().makeApiClient(AppsV1Api);
+    const generations = await Promise.all(['fixable', 'current', 'worse', 'useless', 'busy'].map(async (name) => (await apps.readNamespacedDeployment({ namespace, name })).metadata?.generation));
+    expect(generations).toEqual([1, 1, 1, 1, 1]);
   });
 
   it('starts a rollout for a fix, leaves the rest with its reason, and never a second rollout of one workload', async () => {
@@ -105,8 +106,8 @@ describe('image scan', () => {
     // The rollout it started goes through the whole gate and lands.
     const rollout = await clients.client.workflow.getHandle(`rollout-${namespace}-fixable`).result();
     expect(rollout).toMatchObject({ phase: 'succeeded', to: image('fixable', '1.4.2') });
-    expect(kube.image('Deployment', namespace, 'fixable')).toBe(pinned(image('fixable', '1.4.2')));
-    expect(kube.image('Deployment', namespace, 'busy')).toBe(image('busy', '5.0.0'));
+    expect(await deploymentImage(namespace, 'fixable')).toBe(pinned(image('fixable', '1.4.2')));
+    expect(await deploymentImage(namespace, 'busy')).toBe(image('busy', '5.0.0'));
     await busy.executeUpdate('reject', { args: [{ by: 'alice', reason: 'test over' }] });
   });
 });
