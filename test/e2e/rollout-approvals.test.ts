@@ -5,12 +5,12 @@ import { createSlackClient } from '../../src/clients/slack.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import type { WebhookServer } from '../../src/webhooks/server.js';
 import { approveUpdate, rolloutProgressQuery } from '../../workflows/security-rollout.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
+import { deployOnCluster, ensureNamespace } from '../support/kubernetes.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { REPO, fakeScanner, progressWhen, rolloutStarter } from '../support/rollouts.js';
 import { buttonPress, slackRequest, startSlackRoutes, type SlackUser } from '../support/slack-requests.js';
-import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, kubeConfig, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const CAROL: SlackUser = { id: 'U0CAROL001', name: 'carol' };
 const MALLORY: SlackUser = { id: 'U0MALLORY1', name: 'mallory' };
@@ -26,7 +26,6 @@ describe('rollout approvals', () => {
   let worker: { stop(): Promise<void> };
   let app: WebhookServer;
   let base = '';
-  const kube = new FakeKubernetes();
   const slack = new FakeSlack();
   const taskQueue = uniqueTaskQueue('approvals');
   const namespace = `appr-${taskQueue.slice(-6)}`;
@@ -34,9 +33,9 @@ describe('rollout approvals', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    await Promise.all([kube.start(), slack.start()]);
-    kube.podReadyMs = 100;
-    for (const name of ['major', 'slack', 'cli']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
+    await slack.start();
+    await ensureNamespace(namespace);
+    await Promise.all(['major', 'slack', 'cli'].map((name) => deployOnCluster(namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 })));
     const policy = parsePolicy(
       {
         oncall: {
@@ -54,7 +53,7 @@ describe('rollout approvals', () => {
     const slackClient = createSlackClient('xoxb-test', slack.url);
     worker = await startBackgroundWorker(
       taskQueue,
-      createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig(), slack: slackClient, slackChannel: '#deploys' })),
+      createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kubeConfig(), slack: slackClient, slackChannel: '#deploys' })),
     );
     ({ app, base } = await startSlackRoutes(clients, policy, slackClient));
   });
@@ -62,7 +61,7 @@ describe('rollout approvals', () => {
   afterAll(async () => {
     await app.close();
     await worker.stop();
-    await Promise.all([kube.stop(), slack.stop()]);
+    await slack.stop();
     await clients.close();
   });
 
