@@ -107,7 +107,10 @@ function stateOf(kind: WorkloadKind, workload: Workload, containerName?: string)
   const availableReplicas = status?.availableReplicas ?? 0;
   const totalReplicas = status?.replicas ?? 0;
   const progressing = kind === 'Deployment' ? (workload as V1Deployment).status?.conditions?.find((condition) => condition.type === 'Progressing') : undefined;
-  let failed = progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? progressing.message ?? 'progress deadline exceeded' : undefined;
+  // As `kubectl rollout status`: the Progressing condition speaks for the template only once the controller has observed it;
+  // right after a rollback the deadline the failed template ran past is still there.
+  let failed =
+    observedGeneration >= generation && progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded' ? progressing.message ?? 'progress deadline exceeded' : undefined;
   // A StatefulSet's partition keeps the pods below it on the old revision on purpose: the rollout is done once the rest are updated.
   const partition = kind === 'StatefulSet' ? ((workload as V1StatefulSet).spec?.updateStrategy?.rollingUpdate?.partition ?? 0) : 0;
   const toUpdate = Math.max(0, replicas - partition);

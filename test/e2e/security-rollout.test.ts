@@ -7,13 +7,14 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { approveUpdate, rejectUpdate, rolloutProgressQuery, securityRolloutWorkflow, type RolloutProgress, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
 import { statusWhen } from '../support/incidents.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
+import { AppsV1Api } from '@kubernetes/client-node';
+import { deploymentImage, deployOnCluster, ensureNamespace, replicaSetHistory, workloadOnCluster } from '../support/kubernetes.js';
 import { FakeRegistry } from '../support/fake-registry.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { FAKE_TRIVY, REPO, failureOf, pinned, progressWhen } from '../support/rollouts.js';
-import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, kubeConfig, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * securityRolloutWorkflow on the real Temporal server and the real
@@ -26,7 +27,6 @@ const old = { id: 'CVE-2024-0001', severity: 'HIGH', pkg: 'openssl' };
 describe('security rollout', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
-  const kube = new FakeKubernetes();
   const registry = new FakeRegistry();
   const slack = new FakeSlack();
   const taskQueue = uniqueTaskQueue('rollout');
@@ -38,19 +38,20 @@ describe('security rollout', () => {
       workflowId: `rollout-${namespace}-${name}`,
       args: [{ namespace, deployment: name, requestedBy: 'alice', ...input }],
     });
-  const patchesOf = (name: string) => kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes(`/deployments/${name}`));
+  const generationOf = async (name: string) => (await workloadOnCluster(namespace, name)).generation;
 
   beforeAll(async () => {
     clients = await connectStack();
-    await kube.start();
-    kube.podReadyMs = 150;
-    for (const name of ['api', 'blocked', 'rejected', 'patient', 'bad', 'cli', 'cli-no', 'migration']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 });
-    kube.addWorkload('Deployment', namespace, 'doomed', { image: `${REPO}:1.4.0`, replicas: 2, progressDeadlineSeconds: 2 });
     await registry.start();
     registry.setTags('shop/web', ['1.3.9', '1.4.1', '1.4.2', '1.4.10', '1.5.0-rc.1', 'latest', '1.4.11-debug']);
-    kube.addWorkload('Deployment', namespace, 'web', { image: `${registry.host}/shop/web:1.4.1`, replicas: 2 });
-    kube.addWorkload('StatefulSet', namespace, 'db', { image: `${REPO}:1.4.1`, replicas: 2, container: 'postgres' });
-    kube.badImages.add(`${REPO}:1.4.9-broken`);
+    // On the embedded control plane; an image ending in -broken crash-loops there (deploy/kwok/failure-stages.yaml).
+    await ensureNamespace(namespace);
+    await Promise.all([
+      ...['api', 'blocked', 'rejected', 'patient', 'bad', 'cli', 'cli-no', 'migration'].map((name) => deployOnCluster(namespace, name, { image: `${REPO}:1.4.1`, replicas: 3, progressDeadlineSeconds: 2 })),
+      deployOnCluster(namespace, 'doomed', { image: `${REPO}:1.4.0`, replicas: 2, progressDeadlineSeconds: 2 }),
+      deployOnCluster(namespace, 'web', { image: `${registry.host}/shop/web:1.4.1`, replicas: 2 }),
+      deployOnCluster(namespace, 'db', { kind: 'StatefulSet', image: `${REPO}:1.4.1`, replicas: 2, container: 'postgres' }),
+    ]);
     const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-'));
     const reports = join(dir, 'reports.json');
     writeFileSync(
@@ -71,13 +72,12 @@ describe('security rollout', () => {
     await slack.start();
     worker = await startBackgroundWorker(
       taskQueue,
-      createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig(), slack: createSlackClient('xoxb-test-token', slack.url), slackChannel: '#deploys' })),
+      createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kubeConfig(), slack: createSlackClient('xoxb-test-token', slack.url), slackChannel: '#deploys' })),
     );
   });
 
   afterAll(async () => {
     await worker?.stop();
-    await kube.stop();
     await registry.stop();
     await slack.stop();
     await clients.close();
@@ -87,7 +87,7 @@ describe('security rollout', () => {
     const result = await (await start('web', { image: undefined, discover: true })).result();
     const digest = registry.digestOf('shop/web', '1.4.10');
     expect(result).toMatchObject({ phase: 'succeeded', from: `${registry.host}/shop/web:1.4.1`, to: `${registry.host}/shop/web:1.4.10`, pinned: `${registry.host}/shop/web:1.4.10@${digest}`, bump: 'patch' });
-    expect(kube.image('Deployment', namespace, 'web')).toBe(`${registry.host}/shop/web:1.4.10@${digest}`);
+    expect(await deploymentImage(namespace, 'web')).toBe(`${registry.host}/shop/web:1.4.10@${digest}`);
     expect(registry.requests).toContain('/v2/shop/web/manifests/1.4.10');
     expect(result.steps[0]).toMatchObject({ step: 'discovered', detail: `${registry.host}/shop/web:1.4.10 is the highest of 7 tags` });
     expect(registry.requests.filter((path) => path.startsWith('/v2/shop/web/tags/list'))).toEqual([
@@ -106,8 +106,7 @@ describe('security rollout', () => {
       args: [{ namespace, deployment: 'db', kind: 'StatefulSet', image: `${REPO}:1.4.2`, requestedBy: 'alice' }],
     });
     expect(db).toMatchObject({ phase: 'succeeded', workload: `StatefulSet ${namespace}/db` });
-    expect(kube.image('StatefulSet', namespace, 'db', 'postgres')).toBe(pinned(`${REPO}:1.4.2`));
-    expect(kube.requests.some((request) => request.method === 'PATCH' && request.path.startsWith(`/apis/apps/v1/namespaces/${namespace}/statefulsets/db?`))).toBe(true);
+    expect(await workloadOnCluster(namespace, 'db', 'StatefulSet', 'postgres')).toMatchObject({ image: pinned(`${REPO}:1.4.2`), generation: 2 });
   });
 
   it('rolls out a clean patch: scanned, set with its change cause, every replica updated, watched', async () => {
@@ -115,13 +114,10 @@ describe('security rollout', () => {
     expect(result).toMatchObject({ phase: 'succeeded', from: `${REPO}:1.4.1`, to: `${REPO}:1.4.2`, pinned: pinned(`${REPO}:1.4.2`), bump: 'patch' });
     expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
     // Pinned to the digest the scanner read: what runs is what was scanned, whatever the tag points to later.
-    expect(kube.image('Deployment', namespace, 'api')).toBe(pinned(`${REPO}:1.4.2`));
-    const [patch] = patchesOf('api');
-    expect(patch).toMatchObject({ contentType: 'application/strategic-merge-patch+json' });
-    expect(patch!.body).toEqual({
-      metadata: { annotations: { 'kubernetes.io/change-cause': `ops-automation rollout-${namespace}-api: ${REPO}:1.4.1 -> ${REPO}:1.4.2 (by alice)` } },
-      spec: { template: { spec: { containers: [{ name: 'app', image: pinned(`${REPO}:1.4.2`) }] } } },
-    });
+    // One change, with its cause where `kubectl rollout history` shows it; the controller made it revision 2.
+    const api = await workloadOnCluster(namespace, 'api');
+    expect(api).toMatchObject({ image: pinned(`${REPO}:1.4.2`), generation: 2 });
+    expect(api.annotations).toMatchObject({ 'kubernetes.io/change-cause': `ops-automation rollout-${namespace}-api: ${REPO}:1.4.1 -> ${REPO}:1.4.2 (by alice)`, 'deployment.kubernetes.io/revision': '2' });
     // Every step has its audit row, in order (written alongside the work), beside the change itself.
     const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE workflow_id = $1 ORDER BY id`, [`rollout-${namespace}-api`]);
     const actions = audit.rows.map((row: { action: string }) => row.action);
@@ -137,23 +133,23 @@ describe('security rollout', () => {
   it('refuses an image the scan blocks, and touches nothing', async () => {
     const cause = await failureOf(await start('blocked', { image: `${REPO}:1.4.3` }));
     expect(cause.message).toBe(`${REPO}:1.4.3 is blocked by the scan: CVE-2025-9999 (CRITICAL in libxml2) not in ${REPO}:1.4.1`);
-    expect(patchesOf('blocked')).toEqual([]);
-    expect(kube.image('Deployment', namespace, 'blocked')).toBe(`${REPO}:1.4.1`);
+    expect(await workloadOnCluster(namespace, 'blocked')).toMatchObject({ image: `${REPO}:1.4.1`, generation: 1 });
   });
 
   it('waits for approval of a major bump: approved proceeds, one rollout per workload', async () => {
+    const before = await generationOf('api');
     const handle = await start('api', { image: `${REPO}:2.0.0` });
     const waiting = await progressWhen(handle, 'awaiting-approval');
     expect(waiting.bump).toBe('major');
     await expect(start('api', { image: `${REPO}:2.0.0` })).rejects.toThrow(/already started/i);
-    expect(patchesOf('api')).toHaveLength(1);
+    expect(await generationOf('api')).toBe(before);
     const approved = await handle.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
     expect(approved.approval).toMatchObject({ decision: 'approved', by: 'carol' });
     const done = await handle.result();
     expect(done).toMatchObject({ phase: 'succeeded', bump: 'major' });
     const approval = await clients.pool.query(`SELECT actor FROM audit_events WHERE action = 'rollout.approved' AND run_id = $1`, [handle.firstExecutionRunId]);
     expect(approval.rows).toEqual([{ actor: 'carol' }]);
-    expect(kube.image('Deployment', namespace, 'api')).toBe(pinned(`${REPO}:2.0.0`));
+    expect(await deploymentImage(namespace, 'api')).toBe(pinned(`${REPO}:2.0.0`));
   });
 
   it('stops a major bump that is rejected, or that nobody approves in time', async () => {
@@ -165,7 +161,7 @@ describe('security rollout', () => {
     const patient = await start('patient', { image: `${REPO}:2.0.0`, approvalTimeout: '1s' });
     expect((await failureOf(patient)).message).toBe('no approval within 1s; nothing was changed');
     expect((await patient.query(rolloutProgressQuery)).phase).toBe('refused');
-    expect([...patchesOf('rejected'), ...patchesOf('patient')]).toEqual([]);
+    expect([await generationOf('rejected'), await generationOf('patient')]).toEqual([1, 1]);
   });
 
   it('is driven by opsctl: start, status, approve or reject, status --follow', async () => {
@@ -202,7 +198,7 @@ describe('security rollout', () => {
     // The phase is set just before the image is: delete only once the change is made, or nothing is there to roll back.
     await waitFor('the new image to be set', async () => (await handle.query(rolloutProgressQuery)).steps.some((entry) => entry.step === 'image-set'), 20_000);
     // Someone deletes the Deployment mid-rollout: the rollout fails, and so does putting the old image back.
-    expect((await fetch(`${kube.url}/apis/apps/v1/namespaces/${namespace}/deployments/doomed`, { method: 'DELETE' })).status).toBe(200);
+    await kubeConfig().makeApiClient(AppsV1Api).deleteNamespacedDeployment({ namespace, name: 'doomed' });
     const cause = await failureOf(handle);
     expect(cause.message).toMatch(new RegExp(`^rollout of ${REPO}:1\\.4\\.9-broken to Deployment ${namespace}/doomed failed \\(Deployment ${namespace}/doomed does not exist\\) and its rollback failed too \\(restore-image: Deployment ${namespace}/doomed does not exist\\)$`));
     const progress = await handle.query(rolloutProgressQuery);
@@ -218,13 +214,14 @@ describe('security rollout', () => {
     const handle = await start('bad', { image: `${REPO}:1.4.9-broken` });
     const cause = await failureOf(handle);
     expect(cause.message).toMatch(new RegExp(`^rollout of ${REPO}:1\\.4\\.9-broken to Deployment ${namespace}/bad rolled back to ${REPO}:1\\.4\\.1: rollout of Deployment ${namespace}/bad failed: .*timed out progressing`));
-    expect(kube.image('Deployment', namespace, 'bad')).toBe(`${REPO}:1.4.1`);
+    expect(await deploymentImage(namespace, 'bad')).toBe(`${REPO}:1.4.1`);
     const progress = await handle.query(rolloutProgressQuery);
     expect(progress.phase).toBe('rolled-back');
     expect(progress.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'failed', 'restore-image']);
-    expect(patchesOf('bad').map((patch) => (patch.body as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec.template.spec.containers[0]!.image)).toEqual([
-      pinned(`${REPO}:1.4.9-broken`),
-      `${REPO}:1.4.1`,
+    // Two changes, as the Deployment controller's history has them: the broken revision, scaled to nothing, and the old template back as revision 3.
+    expect(await replicaSetHistory(namespace, 'bad')).toEqual([
+      { revision: 2, image: pinned(`${REPO}:1.4.9-broken`), replicas: 0 },
+      { revision: 3, image: `${REPO}:1.4.1`, replicas: 3 },
     ]);
     const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-bad`), (status) => status.alerts.length === 1);
     expect(incident).toMatchObject({ severity: 'high', service: 'bad', title: `Rollout of ${REPO}:1.4.9-broken to ${namespace}/bad was rolled back` });
@@ -234,8 +231,7 @@ describe('security rollout', () => {
     const handle = await start('migration', { image: `${REPO}:1.4.9-broken`, onFailure: 'freeze' });
     const cause = await failureOf(handle);
     expect(cause.message).toMatch(new RegExp(`^rollout of ${REPO}:1\\.4\\.9-broken to Deployment ${namespace}/migration failed, frozen on the new image: rollout of Deployment ${namespace}/migration failed: `));
-    expect(kube.image('Deployment', namespace, 'migration')).toBe(pinned(`${REPO}:1.4.9-broken`));
-    expect(patchesOf('migration')).toHaveLength(1);
+    expect(await workloadOnCluster(namespace, 'migration')).toMatchObject({ image: pinned(`${REPO}:1.4.9-broken`), generation: 2 });
     expect((await handle.query(rolloutProgressQuery)).phase).toBe('frozen');
     const incident = await statusWhen(clients.client.workflow.getHandle(`incident-rollout-failed-${namespace}-migration`), (status) => status.alerts.length === 1);
     expect(incident.alerts[0]!.labels.alertname).toBe('RolloutFrozen');

@@ -61,25 +61,60 @@ export async function ensureNamespace(name: string): Promise<void> {
   }
 }
 
-/** A Deployment of `replicas` pods of one container `app`, labelled `app=<name>`, waited for until every pod is Ready. */
-export async function deployOnCluster(namespace: string, name: string, options: { image: string; replicas: number }): Promise<void> {
+/**
+ * A Deployment (or StatefulSet) of `replicas` pods of one container (`app`
+ * unless named), labelled `app=<name>`, waited for until every pod is Ready.
+ */
+export async function deployOnCluster(
+  namespace: string,
+  name: string,
+  options: { image: string; replicas: number; kind?: 'Deployment' | 'StatefulSet'; container?: string; progressDeadlineSeconds?: number },
+): Promise<void> {
   const apps = kubeConfig().makeApiClient(AppsV1Api);
   await ensureNamespace(namespace);
-  await apps.createNamespacedDeployment({
-    namespace,
-    body: {
-      metadata: { name, labels: { app: name } },
-      spec: { replicas: options.replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: options.image }] } } },
-    },
-  });
-  await waitFor(`Deployment ${namespace}/${name} to be ready`, async () => {
-    const deployment = await apps.readNamespacedDeployment({ namespace, name });
-    return (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 1) && (deployment.status?.availableReplicas ?? 0) === options.replicas;
+  const labels = { app: name };
+  const template = { metadata: { labels }, spec: { containers: [{ name: options.container ?? 'app', image: options.image }] } };
+  const metadata = { name, labels };
+  if (options.kind === 'StatefulSet') {
+    await apps.createNamespacedStatefulSet({ namespace, body: { metadata, spec: { replicas: options.replicas, serviceName: name, selector: { matchLabels: labels }, template } } });
+  } else {
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: { metadata, spec: { replicas: options.replicas, selector: { matchLabels: labels }, template, ...(options.progressDeadlineSeconds ? { progressDeadlineSeconds: options.progressDeadlineSeconds } : {}) } },
+    });
+  }
+  await waitFor(`${options.kind ?? 'Deployment'} ${namespace}/${name} to be ready`, async () => {
+    const workload = options.kind === 'StatefulSet' ? await apps.readNamespacedStatefulSet({ namespace, name }) : await apps.readNamespacedDeployment({ namespace, name });
+    return (workload.status?.observedGeneration ?? 0) >= (workload.metadata?.generation ?? 1) && (workload.status?.availableReplicas ?? 0) === options.replicas;
   }, 30_000);
+}
+
+/** A workload's spec as the API server has it: its first (or named) container's image, its generation and annotations. */
+export async function workloadOnCluster(namespace: string, name: string, kind: 'Deployment' | 'StatefulSet' = 'Deployment', container?: string) {
+  const apps = kubeConfig().makeApiClient(AppsV1Api);
+  const workload = kind === 'StatefulSet' ? await apps.readNamespacedStatefulSet({ namespace, name }) : await apps.readNamespacedDeployment({ namespace, name });
+  const containers = workload.spec?.template.spec?.containers ?? [];
+  return {
+    image: (container ? containers.find((entry) => entry.name === container) : containers[0])?.image,
+    generation: workload.metadata?.generation ?? 0,
+    annotations: workload.metadata?.annotations ?? {},
+  };
 }
 
 /** The image of a Deployment's first container, as the API server has it. */
 export async function deploymentImage(namespace: string, name: string): Promise<string | undefined> {
-  const deployment = await kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeployment({ namespace, name });
-  return deployment.spec?.template.spec?.containers[0]?.image;
+  return (await workloadOnCluster(namespace, name)).image;
+}
+
+/** A Deployment's ReplicaSets by revision: the history the Deployment controller keeps of every template it rolled out. */
+export async function replicaSetHistory(namespace: string, name: string): Promise<Array<{ revision: number; image: string | undefined; replicas: number }>> {
+  const list = await kubeConfig().makeApiClient(AppsV1Api).listNamespacedReplicaSet({ namespace, labelSelector: `app=${name}` });
+  return list.items
+    .filter((set) => set.metadata?.ownerReferences?.some((owner) => owner.kind === 'Deployment' && owner.name === name))
+    .map((set) => ({
+      revision: Number(set.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0),
+      image: set.spec?.template?.spec?.containers[0]?.image,
+      replicas: set.spec?.replicas ?? 0,
+    }))
+    .sort((a, b) => a.revision - b.revision);
 }
