@@ -118,3 +118,17 @@ export async function replicaSetHistory(namespace: string, name: string): Promis
     }))
     .sort((a, b) => a.revision - b.revision);
 }
+
+/** Until a Deployment is gone from the API server (a foreground deletion removes its ReplicaSets and pods first). */
+export async function untilDeploymentGone(namespace: string, name: string): Promise<void> {
+  const apps = kubeConfig().makeApiClient(AppsV1Api);
+  await waitFor(`Deployment ${namespace}/${name} to be gone`, async () => {
+    try {
+      await apps.readNamespacedDeployment({ namespace, name });
+      return false;
+    } catch (error) {
+      if (error instanceof ApiException && (error as ApiException<unknown>).code === 404) return true;
+      throw error;
+    }
+  }, 30_000);
+}
