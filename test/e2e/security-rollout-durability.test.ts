@@ -8,21 +8,20 @@ import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { abortUpdate, rollbackUpdate, rolloutProgressQuery, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
+import { deploymentImage, deployOnCluster, ensureNamespace, workloadOnCluster } from '../support/kubernetes.js';
 import { fakeScanner, REPO, failureOf, pinned, rolloutStarter } from '../support/rollouts.js';
-import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, kubeConfig, stackEnv, startBackgroundWorker, testKubernetes, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
- * securityRolloutWorkflow on the real Temporal server and the real
- * Kubernetes client, against the Kubernetes fake that rolls pods out over
- * time: a worker process killed mid-rollout, and operators aborting or
- * rolling back a running rollout.
+ * securityRolloutWorkflow on the real Temporal server and the embedded
+ * Kubernetes control plane, its pods made Ready 1.5 s after they are scheduled
+ * so a rollout takes a while: a worker process killed mid-rollout, and
+ * operators aborting or rolling back a running rollout.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('security rollout, steered and interrupted', () => {
   let clients: StackClients;
-  const kube = new FakeKubernetes();
   const taskQueue = uniqueTaskQueue('rollout-steer');
   const namespace = `steer-${taskQueue.slice(-6)}`;
   let activities: ReturnType<typeof createActivities>;
@@ -30,32 +29,31 @@ describe('security rollout, steered and interrupted', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    await kube.start();
-    for (const name of ['slow', 'aborted', 'regret']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 4, progressDeadlineSeconds: 60 });
+    await ensureNamespace(namespace);
+    await Promise.all(
+      ['slow', 'aborted', 'regret'].map((name) => deployOnCluster(namespace, name, { image: `${REPO}:1.4.1`, replicas: 4, progressDeadlineSeconds: 60, slowReady: name !== 'regret' })),
+    );
     const scanner = fakeScanner({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] });
     const rollouts = { scanner: { command: scanner }, watchWindow: '1s' };
     policyFile = join(mkdtempSync(join(tmpdir(), 'ops-rollout-policy-')), 'policy.yaml');
     writeFileSync(policyFile, JSON.stringify({ rollouts }));
-    activities = createActivities(clients.activityDeps({ policy: parsePolicy({ rollouts }, 'test'), taskQueue, kube: () => kube.kubeConfig() }));
+    activities = createActivities(clients.activityDeps({ policy: parsePolicy({ rollouts }, 'test'), taskQueue, kube: () => kubeConfig() }));
   });
 
   afterAll(async () => {
-    await kube.stop();
     await clients.close();
   });
 
   const start = (name: string, input: Partial<SecurityRolloutInput> = {}) => rolloutStarter(clients.client, taskQueue, namespace)(name, input);
 
   it('finishes correctly when its worker process is killed with SIGKILL in the middle of the rollout', async () => {
-    kube.podReadyMs = 1500;
     const handle = await start('slow');
-    const dir = mkdtempSync(join(tmpdir(), 'ops-rollout-kill-'));
     const env = {
       ...process.env,
       ...stackEnv(testStack()),
       OPS_TASK_QUEUE: taskQueue,
       OPS_CONFIG: policyFile,
-      KUBECONFIG: kube.writeKubeconfig(join(dir, 'kubeconfig')),
+      KUBECONFIG: testKubernetes().kubeconfig,
       OPS_WORKFLOW_BUNDLE: testStack().workflowBundlePath,
       OPS_WORKER_METRICS_PORT: '0',
       OPS_LOG_LEVEL: 'warn',
@@ -63,8 +61,8 @@ describe('security rollout, steered and interrupted', () => {
     const spawnWorker = () => spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
     const first = spawnWorker();
     try {
-      await waitFor('the rollout to be under way', async () => kube.image('Deployment', namespace, 'slow') === pinned(`${REPO}:1.4.2`) && (await handle.query(rolloutProgressQuery)).phase === 'rolling-out', 60_000).catch(async (error: unknown) => {
-        throw new Error(`${(error as Error).message}; progress ${JSON.stringify(await handle.query(rolloutProgressQuery).catch((e: unknown) => String(e)))}; ${kube.requests.length} kube requests`);
+      await waitFor('the rollout to be under way', async () => (await deploymentImage(namespace, 'slow')) === pinned(`${REPO}:1.4.2`) && (await handle.query(rolloutProgressQuery)).phase === 'rolling-out', 60_000).catch(async (error: unknown) => {
+        throw new Error(`${(error as Error).message}; progress ${JSON.stringify(await handle.query(rolloutProgressQuery).catch((e: unknown) => String(e)))}`);
       });
       first.kill('SIGKILL');
       await new Promise((resolve) => (first.exitCode !== null || first.signalCode !== null ? resolve(null) : first.once('exit', resolve)));
@@ -77,15 +75,13 @@ describe('security rollout, steered and interrupted', () => {
       expect(result.phase).toBe('succeeded');
       expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
       // The image was set once: the new worker carried on waiting instead of starting over.
-      expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/slow'))).toHaveLength(1);
-      expect(kube.image('Deployment', namespace, 'slow')).toBe(pinned(`${REPO}:1.4.2`));
+      expect(await workloadOnCluster(namespace, 'slow')).toMatchObject({ image: pinned(`${REPO}:1.4.2`), generation: 2 });
     } finally {
       second.kill('SIGTERM');
     }
   }, 120_000);
 
   it('rolls back when an operator aborts mid-rollout, and when one asks for a rollback while watching', async () => {
-    kube.podReadyMs = 1500;
     const worker = await startBackgroundWorker(taskQueue, activities);
     try {
       const aborted = await start('aborted');
@@ -93,15 +89,14 @@ describe('security rollout, steered and interrupted', () => {
       await aborted.executeUpdate(abortUpdate, { args: [{ by: 'dave', reason: 'wrong build' }] });
       const abortCause = await failureOf(aborted);
       expect(abortCause.message).toBe(`rollout of ${REPO}:1.4.2 to Deployment ${namespace}/aborted rolled back to ${REPO}:1.4.1: aborted by dave: wrong build`);
-      expect(kube.image('Deployment', namespace, 'aborted')).toBe(`${REPO}:1.4.1`);
+      expect(await deploymentImage(namespace, 'aborted')).toBe(`${REPO}:1.4.1`);
 
-      kube.podReadyMs = 50;
       const regret = await start('regret', { watchWindow: '1m' });
       await waitFor('the watch window', async () => (await regret.query(rolloutProgressQuery)).phase === 'watching', 20_000);
       await regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] });
       const regretCause = await failureOf(regret);
       expect(regretCause.message).toMatch(/rolled back to .*:1\.4\.1: rolled back by erin$/);
-      expect(kube.image('Deployment', namespace, 'regret')).toBe(`${REPO}:1.4.1`);
+      expect(await deploymentImage(namespace, 'regret')).toBe(`${REPO}:1.4.1`);
       await expect(regret.executeUpdate(rollbackUpdate, { args: [{ by: 'erin' }] })).rejects.toThrow();
     } finally {
       await worker.stop();
@@ -113,27 +108,24 @@ describe('security rollout, steered and interrupted', () => {
 describe('security rollout, inside rollout windows', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
-  const kube = new FakeKubernetes();
   const taskQueue = uniqueTaskQueue('rollout-window');
   const namespace = `window-${taskQueue.slice(-6)}`;
   let opensAt: Date;
 
   beforeAll(async () => {
     clients = await connectStack();
-    await kube.start();
-    kube.podReadyMs = 50;
-    for (const name of ['nightly', 'urgent']) kube.addWorkload('Deployment', namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 });
+    await ensureNamespace(namespace);
+    await Promise.all(['nightly', 'urgent'].map((name) => deployOnCluster(namespace, name, { image: `${REPO}:1.4.1`, replicas: 2 })));
     const scanner = fakeScanner({ [`${REPO}:1.4.1`]: [], [`${REPO}:1.4.2`]: [] });
     // The only window opens 12 s from now (whole seconds): time for the urgent rollout to finish before it.
     opensAt = new Date(Math.ceil((Date.now() + 12_000) / 1000) * 1000);
     const windows = [{ name: 'change-window', start: opensAt.toISOString(), end: new Date(opensAt.getTime() + 3_600_000).toISOString() }];
     const policy = parsePolicy({ rollouts: { scanner: { command: scanner }, watchWindow: '1s', windows } }, 'test');
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig() })));
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kubeConfig() })));
   });
 
   afterAll(async () => {
     await worker?.stop();
-    await kube.stop();
     await clients.close();
   });
 
@@ -146,13 +138,12 @@ describe('security rollout, inside rollout windows', () => {
 
     const handle = await start('nightly');
     await waitFor('the wait for the window', async () => (await handle.query(rolloutProgressQuery)).phase === 'waiting-for-window', 20_000);
-    expect(kube.image('Deployment', namespace, 'nightly')).toBe(`${REPO}:1.4.1`);
+    expect(await workloadOnCluster(namespace, 'nightly')).toMatchObject({ image: `${REPO}:1.4.1`, generation: 1 });
     const result = await handle.result();
     expect(result.phase).toBe('succeeded');
     const waiting = result.steps.find((entry) => entry.step === 'waiting-for-window');
     expect(waiting?.detail).toBe(`no rollout window is open (change-window); waiting until ${opensAt.toISOString()}`);
-    const patch = kube.requests.find((request) => request.method === 'PATCH' && request.path.includes('/deployments/nightly'));
-    expect(patch).toBeDefined();
+    expect(await workloadOnCluster(namespace, 'nightly')).toMatchObject({ image: pinned(`${REPO}:1.4.2`), generation: 2 });
     expect(Date.parse(result.steps.find((entry) => entry.step === 'image-set')!.at)).toBeGreaterThanOrEqual(opensAt.getTime());
   });
 });

@@ -68,12 +68,23 @@ export async function ensureNamespace(name: string): Promise<void> {
 export async function deployOnCluster(
   namespace: string,
   name: string,
-  options: { image: string; replicas: number; kind?: 'Deployment' | 'StatefulSet'; container?: string; progressDeadlineSeconds?: number },
+  options: {
+    image: string;
+    replicas: number;
+    kind?: 'Deployment' | 'StatefulSet';
+    container?: string;
+    progressDeadlineSeconds?: number;
+    /** Its pods become Ready 1.5 s after they are scheduled, not at once (deploy/kwok/failure-stages.yaml). */
+    slowReady?: boolean;
+  },
 ): Promise<void> {
   const apps = kubeConfig().makeApiClient(AppsV1Api);
   await ensureNamespace(namespace);
   const labels = { app: name };
-  const template = { metadata: { labels }, spec: { containers: [{ name: options.container ?? 'app', image: options.image }] } };
+  const template = {
+    metadata: { labels, ...(options.slowReady ? { annotations: { 'ops-automation.test/slow-ready': 'true' } } : {}) },
+    spec: { containers: [{ name: options.container ?? 'app', image: options.image }] },
+  };
   const metadata = { name, labels };
   if (options.kind === 'StatefulSet') {
     await apps.createNamespacedStatefulSet({ namespace, body: { metadata, spec: { replicas: options.replicas, serviceName: name, selector: { matchLabels: labels }, template } } });
