@@ -8,12 +8,12 @@ import { failureMessage } from '../../src/domain/failures.js';
 import { remediationWorkflow, type RemediationInput } from '../../workflows/remediation.js';
 import { statusQuery } from '../../workflows/incident.js';
 import { waitFor } from '../../scripts/stack/net.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
+import { deployOnCluster, ensureNamespace, markPodUnready, podNames, replicaSetHistory, workloadOnCluster } from '../support/kubernetes.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
-import { connectStack, seededDatabase, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, kubeConfig, seededDatabase, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
  * Runbooks on the real Temporal server and PostgreSQL, acting through the
@@ -26,7 +26,6 @@ describe('remediation runbooks', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
   let maintenanceUrl: string;
-  const kube = new FakeKubernetes();
   const slack = new FakeSlack();
   const pager = new HttpRecorder();
   let serviceHealthy = true;
@@ -37,13 +36,13 @@ describe('remediation runbooks', () => {
 
   const run = (workflowId: string, input: RemediationInput) =>
     clients.client.workflow.execute(remediationWorkflow, { taskQueue, workflowId: `${workflowId}-${unique}`, args: [input] });
-  const requestsTo = (method: string, fragment: string) => kube.requests.filter((request) => request.method === method && request.path.includes(fragment));
+  const restarts = async (name: string) => (await replicaSetHistory(namespace, name)).length - 1;
 
   beforeAll(async () => {
     clients = await connectStack();
-    await Promise.all([kube.start(), slack.start(), pager.start(), service.start('/healthz')]);
-    kube.podReadyMs = 100;
-    for (const name of ['api', 'stuck', 'shared', 'web', 'pods']) kube.addWorkload('Deployment', namespace, name, { image: 'registry.test/shop/app:1.0.0', replicas: name === 'pods' ? 5 : 2 });
+    await Promise.all([slack.start(), pager.start(), service.start('/healthz')]);
+    await ensureNamespace(namespace);
+    await Promise.all(['api', 'stuck', 'shared', 'web', 'pods'].map((name) => deployOnCluster(namespace, name, { image: 'registry.test/shop/app:1.0.0', replicas: name === 'pods' ? 5 : 2 })));
     maintenanceUrl = await seededDatabase(
       `remediation_${unique.replace(/-/g, '_')}`,
       `CREATE TABLE metrics (id bigserial PRIMARY KEY, recorded_at timestamptz NOT NULL);
@@ -96,7 +95,7 @@ describe('remediation runbooks', () => {
         clients.activityDeps({
           policy,
           taskQueue,
-          kube: () => kube.kubeConfig(),
+          kube: () => kubeConfig(),
           slack: createSlackClient('xoxb-test-token', slack.url),
           slackChannel: '#ops',
           databaseUrl: (name) => (name === 'maint' ? maintenanceUrl : name === 'default' ? clients.stack.databaseUrl : undefined),
@@ -107,7 +106,7 @@ describe('remediation runbooks', () => {
 
   afterAll(async () => {
     await worker?.stop();
-    await Promise.all([kube.stop(), slack.stop(), pager.stop(), service.stop()]);
+    await Promise.all([slack.stop(), pager.stop(), service.stop()]);
     await clients?.close();
   });
 
@@ -118,7 +117,7 @@ describe('remediation runbooks', () => {
     const handle = await deliver(clients.client, taskQueue, `api-down-${unique}`, apiDown('fp-api', 'api'));
     const started = await statusWhen(handle, (status) => status.timeline.some((event) => event.kind === 'remediation' && event.text.includes('restart-')));
     expect(started.escalation).toBeUndefined();
-    await waitFor('the restart', async () => requestsTo('PATCH', `/deployments/api`).length === 1, 15_000);
+    await waitFor('the restart', async () => (await restarts('api')) === 1, 15_000);
     await handle.signal('alerts', apiDown('fp-api', 'api', 'resolved'));
     const done = await statusWhen(handle, (status) => status.remediations?.[0]?.outcome === 'resolved');
     expect(done.timeline.filter((event) => event.kind === 'remediation').map((event) => event.text)).toEqual([
@@ -127,7 +126,9 @@ describe('remediation runbooks', () => {
       `runbook restart-${unique} resolved: verified: alerts resolved`,
     ]);
     expect(done.children).toEqual([expect.objectContaining({ type: 'remediationWorkflow', outcome: 'resolved' })]);
-    expect(requestsTo('PATCH', `/deployments/api`)[0]!.body).toMatchObject({ spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': expect.any(String) } } } } });
+    // A rolling restart is a new template annotation: one new ReplicaSet, the old one scaled to nothing.
+    expect(await restarts('api')).toBe(1);
+    expect((await workloadOnCluster(namespace, 'api')).generation).toBe(2);
     expect(pager.requests).toHaveLength(0);
     const audit = await clients.pool.query(`SELECT action, outcome FROM audit_events WHERE workflow_id = $1 ORDER BY id`, [done.remediations![0]!.workflowId]);
     expect(audit.rows).toEqual([
@@ -165,21 +166,22 @@ describe('remediation runbooks', () => {
     ]);
     const texts = async (handle: typeof first) => (await statusWhen(handle, (status) => status.remediations?.[0]?.outcome !== undefined)).timeline.map((event) => event.text);
     const both = [...(await texts(first)), ...(await texts(second))];
-    expect(requestsTo('PATCH', '/deployments/shared')).toHaveLength(1);
+    expect((await workloadOnCluster(namespace, 'shared')).generation).toBe(2);
     expect(both.filter((text) => text.startsWith('1-rolling-restart done'))).toHaveLength(1);
     expect(both.filter((text) => /^1-rolling-restart refused: guardrail: cooldown of 10m, the last action on this target was \d+s ago$/.test(text))).toHaveLength(1);
     for (const handle of [first, second]) await handle.executeUpdate('resolve', { args: [{ by: 'alice' }] });
   });
 
   it('runs every step type by hand, then verifies with its check', async () => {
-    kube.markPodUnready(namespace, 'web-old-1', new Date(Date.now() - 60_000));
+    const unready = (await podNames(namespace, 'web')).sort()[1]!;
+    await markPodUnready(namespace, unready, new Date(Date.now() - 60_000));
     const idle = new pg.Client({ connectionString: maintenanceUrl, application_name: 'leaky-app' });
     await idle.connect();
     idle.on('error', () => undefined);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const result = await run('every-step', { runbook: `every-step-${unique}`, requestedBy: 'bob' });
     expect(result.steps.map((step) => [step.step, step.outcome, step.detail])).toEqual([
-      ['1-restart-pods', 'done', `deleted web-old-1`],
+      ['1-restart-pods', 'done', `deleted ${unready}`],
       ['2-scale', 'done', `scaled Deployment ${namespace}/web from 2 to 3 replicas`],
       ['3-terminate-idle-connections', 'done', expect.stringMatching(/^terminated [1-9]\d* idle connections to maint$/)],
       ['4-database-maintenance', 'done', expect.stringMatching(/^maintenance of maint: 50 expired rows, 1 tables vacuumed, \d+ health breaches$/)],
@@ -208,28 +210,35 @@ describe('remediation runbooks', () => {
   });
 
   it('a dry run reports every step and changes nothing', async () => {
-    const before = kube.requests.length;
+    const before = { web: await workloadOnCluster(namespace, 'web'), pods: await podNames(namespace, 'web') };
     const posted = slack.messages.length;
-    kube.markPodUnready(namespace, 'web-old-0', new Date(Date.now() - 60_000));
+    const unready = before.pods.sort()[0]!;
+    await markPodUnready(namespace, unready, new Date(Date.now() - 60_000));
     const result = await run('dry-run', { runbook: `every-step-${unique}`, dryRun: true });
     expect(result.outcome).toBe('dry-run');
     // A check changes nothing, so it runs; every action only says what it would do.
     expect(result.steps.map((step) => step.outcome)).toEqual(['dry-run', 'dry-run', 'dry-run', 'dry-run', 'done', 'dry-run', 'dry-run']);
-    expect(result.steps[0]!.detail).toBe(`would delete unready pods of app=web in ${namespace}: web-old-0`);
+    expect(result.steps[0]!.detail).toBe(`would delete unready pods of app=web in ${namespace}: ${unready}`);
     expect(result.steps[1]!.detail).toBe('already at the maximum of 3 replicas');
     // The restart a moment ago holds its cooldown: the dry run says the real one would be refused.
     expect(result.steps[6]!.detail).toMatch(/^would rolling restart of Deployment .*\/web \(refused now: guardrail: cooldown of 10m/);
-    expect(kube.requests.slice(before).filter((request) => request.method !== 'GET')).toEqual([]);
+    expect(await workloadOnCluster(namespace, 'web')).toEqual(before.web);
+    expect((await podNames(namespace, 'web')).sort()).toEqual(before.pods.sort());
     expect(slack.messages.length).toBe(posted);
   });
 
   it('holds the pod-restart guardrail: three per ten minutes, whatever the runs', async () => {
-    for (let index = 0; index < 5; index += 1) kube.markPodUnready(namespace, `pods-old-${index}`, new Date(Date.now() - 60_000));
+    const names = await podNames(namespace, 'pods');
+    expect(names).toHaveLength(5);
+    for (const name of names) await markPodUnready(namespace, name, new Date(Date.now() - 60_000));
     const first = await run('pods-1', { runbook: `pods-${unique}` });
-    expect(first.steps[0]).toMatchObject({ outcome: 'done', detail: 'deleted pods-old-0, pods-old-1, pods-old-2; 2 left: guardrail: 3 of at most 3 actions on this target in the last 10m' });
+    expect(first.steps[0]).toMatchObject({ outcome: 'done', detail: `deleted ${names.slice(0, 3).join(', ')}; 2 left: guardrail: 3 of at most 3 actions on this target in the last 10m` });
     const second = await run('pods-2', { runbook: `pods-${unique}` });
     expect(second.steps[0]).toMatchObject({ outcome: 'refused', detail: 'guardrail: 3 of at most 3 actions on this target in the last 10m' });
-    expect(requestsTo('POST', '/pods/pods-old-')).toHaveLength(3);
+    // Three evicted and replaced by the ReplicaSet; the two the guardrail kept are still there, still unready.
+    const after = await podNames(namespace, 'pods');
+    expect(after.filter((name) => names.includes(name)).sort()).toEqual(names.slice(3).sort());
+    expect(after).toHaveLength(5);
   });
 
   it('refuses a runbook whose step names a label the alert lacks, and raises an incident when one run by hand does not help', async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1ClusterRole } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1ClusterRole } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { waitFor } from '../../scripts/stack/net.js';
 import { kubeConfig } from './stack.js';
@@ -142,4 +142,44 @@ export async function untilDeploymentGone(namespace: string, name: string): Prom
       throw error;
     }
   }, 30_000);
+}
+
+/** The names of a workload's pods (label `app=<name>`), in the order the API server lists them. */
+export async function podNames(namespace: string, app: string): Promise<string[]> {
+  const list = await kubeConfig().makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+  return list.items.filter((pod) => !pod.metadata?.deletionTimestamp).map((pod) => pod.metadata!.name!);
+}
+
+/**
+ * What a kubelet reports for a pod whose container stopped passing its
+ * readiness probe at `since` (a status patch, as the kubelet writes it; kwok
+ * leaves a Running pod's status alone afterwards).
+ */
+export async function markPodUnready(namespace: string, name: string, since: Date, reason = 'CrashLoopBackOff'): Promise<void> {
+  const core = kubeConfig().makeApiClient(CoreV1Api);
+  const pod = await core.readNamespacedPod({ namespace, name });
+  const at = since.toISOString();
+  await core.patchNamespacedPodStatus(
+    {
+      namespace,
+      name,
+      body: {
+        status: {
+          conditions: [
+            { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at },
+            { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at },
+          ],
+          containerStatuses: (pod.spec?.containers ?? []).map((container) => ({
+            name: container.name,
+            image: container.image,
+            imageID: '',
+            ready: false,
+            restartCount: 3,
+            state: { running: null, waiting: { reason } },
+          })),
+        },
+      },
+    },
+    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+  );
 }
