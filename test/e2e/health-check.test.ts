@@ -7,13 +7,15 @@ import { parsePolicy } from '../../src/config/policy.js';
 import type { HealthDecision } from '../../src/domain/health-check.js';
 import { healthCheckWorkflow, type HealthCheckInput } from '../../workflows/health-check.js';
 import { statusQuery } from '../../workflows/incident.js';
-import { FakeKubernetes } from '../support/kube-fake.js';
+import { AppsV1Api } from '@kubernetes/client-node';
+import { deployOnCluster, ensureNamespace, markPodUnready, podNames, workloadOnCluster } from '../support/kubernetes.js';
+import { waitFor } from '../../scripts/stack/net.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { TestExporter, TestPrometheus } from '../support/prometheus.js';
-import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, kubeConfig, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 /**
- * healthCheckWorkflow against the Kubernetes fake and a real Prometheus
+ * healthCheckWorkflow against the embedded Kubernetes and a real Prometheus
  * scraping series the test sets: each rule on both sides of its threshold,
  * the guardrails that bound it, a dry run, and the incident raised when
  * self-healing runs out of attempts.
@@ -24,7 +26,9 @@ const WINDOW = '10s';
 describe('health check', () => {
   let clients: StackClients;
   let worker: { stop(): Promise<void> };
-  const kube = new FakeKubernetes();
+  // Pod names are the ReplicaSets' own: the test marks the first ones, in the order the API server lists them.
+  const pods: Record<string, string[]> = {};
+  const replicasOf = async (name: string) => (await kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeploymentScale({ namespace, name })).spec?.replicas;
   const exporter = new TestExporter();
   let prometheus: TestPrometheus;
   const taskQueue = uniqueTaskQueue('health');
@@ -56,15 +60,16 @@ describe('health check', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    await kube.start();
-    for (const [name, [replicas, cpu, growth]] of Object.entries(workloads)) {
-      kube.addWorkload('Deployment', namespace, name, { image: 'registry.test/shop/app:1.0.0', replicas });
+    await ensureNamespace(namespace);
+    await Promise.all(Object.entries(workloads).map(([name, [replicas]]) => deployOnCluster(namespace, name, { image: 'registry.test/shop/app:1.0.0', replicas })));
+    for (const name of ['stuck', 'crashing']) pods[name] = await podNames(namespace, name);
+    for (const [name, [, cpu, growth]] of Object.entries(workloads)) {
       if (cpu !== undefined) exporter.set('workload_cpu_request_ratio', { namespace, deployment: name }, cpu);
       if (growth !== undefined) exporter.set('workload_memory_bytes', { namespace, deployment: name }, () => 400e6 + (growth * (Date.now() - t0)) / 1000);
     }
-    kube.markPodUnready(namespace, 'stuck-old-0', new Date(Date.now() - 6 * MINUTE));
-    kube.markPodUnready(namespace, 'stuck-old-1', new Date(Date.now() - 4 * MINUTE), 'ImagePullBackOff');
-    for (let index = 0; index < 5; index += 1) kube.markPodUnready(namespace, `crashing-old-${index}`, new Date(Date.now() - 7 * MINUTE));
+    await markPodUnready(namespace, pods.stuck![0]!, new Date(Date.now() - 6 * MINUTE));
+    await markPodUnready(namespace, pods.stuck![1]!, new Date(Date.now() - 4 * MINUTE), 'ImagePullBackOff');
+    for (const name of pods.crashing!) await markPodUnready(namespace, name, new Date(Date.now() - 7 * MINUTE));
     await exporter.start();
     prometheus = new TestPrometheus(mkdtempSync(join(tmpdir(), 'ops-health-prom-')), exporter.port);
     await prometheus.start();
@@ -78,7 +83,7 @@ describe('health check', () => {
       },
       'test',
     );
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kube.kubeConfig(), prometheusUrl: prometheus.url })));
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ policy, taskQueue, kube: () => kubeConfig(), prometheusUrl: prometheus.url })));
     // Two restarts of leaky-again earlier today: its third is over the daily limit.
     for (const hoursAgo of [5, 3]) {
       await clients.pool.query(
@@ -94,7 +99,6 @@ describe('health check', () => {
     await worker?.stop();
     await prometheus?.stop();
     await exporter.stop();
-    await kube.stop();
     await clients?.close();
   });
 
@@ -102,9 +106,12 @@ describe('health check', () => {
     const result = await check({ dryRun: true });
     expect(result.dryRun).toBe(true);
     expect(result.incidents).toEqual([]);
-    expect(of(result.decisions, 'stuck', 'pods')).toEqual([{ action: 'delete-pod', taken: false, pod: 'stuck-old-0', reason: expect.stringMatching(/^pod stuck-old-0 not ready for 3\d\ds; would delete it$/) }]);
+    const [stuck] = pods.stuck!;
+    expect(of(result.decisions, 'stuck', 'pods')).toEqual([{ action: 'delete-pod', taken: false, pod: stuck, reason: expect.stringMatching(new RegExp(`^pod ${stuck} not ready for 3\\d\\ds; would delete it$`)) }]);
     expect(of(result.decisions, 'hot', 'cpu')).toEqual([expect.objectContaining({ action: 'scale-up', taken: false, to: 4, reason: expect.stringMatching(/; would scale 3 -> 4$/) })]);
-    expect(kube.requests.filter((request) => request.method !== 'GET')).toEqual([]);
+    // Nothing changed: every Deployment at its first generation, the stuck pods all still there.
+    expect(await Promise.all(Object.keys(workloads).map(async (name) => (await workloadOnCluster(namespace, name)).generation))).toEqual(Object.keys(workloads).map(() => 1));
+    expect(await podNames(namespace, 'stuck')).toEqual(pods.stuck);
     const reserved = await clients.pool.query(`SELECT count(*)::int AS n FROM remediation_actions WHERE guard_key LIKE $1`, [`%k8s/${namespace}/%`]);
     expect(reserved.rows[0].n).toBe(2);
   });
@@ -126,15 +133,21 @@ describe('health check', () => {
     const { decisions } = result;
 
     // Pods: not ready for 6 minutes is deleted, for 4 minutes is left alone.
-    expect(of(decisions, 'stuck', 'pods')).toEqual([{ action: 'delete-pod', taken: true, pod: 'stuck-old-0', reason: expect.stringMatching(/^pod stuck-old-0 not ready for 3\d\ds$/) }]);
-    expect(kube.podNames(namespace).filter((name) => name.startsWith('stuck-'))).toEqual(['stuck-old-1', 'stuck-old-2']);
+    const [stuck, waiting, fine] = pods.stuck!;
+    expect(of(decisions, 'stuck', 'pods')).toEqual([{ action: 'delete-pod', taken: true, pod: stuck, reason: expect.stringMatching(new RegExp(`^pod ${stuck} not ready for 3\\d\\ds$`)) }]);
+    // The deleted pod is gone and its ReplicaSet made a new one; the one stuck for 4 minutes is left alone.
+    await waitFor('the replacement of the deleted pod', async () => {
+      const now = await podNames(namespace, 'stuck');
+      return now.length === 3 && !now.includes(stuck!);
+    }, 15_000);
+    expect((await podNames(namespace, 'stuck')).filter((name) => pods.stuck!.includes(name)).sort()).toEqual([waiting, fine].sort());
     // Five stuck pods of one owner: three deleted, then the guardrail holds.
     const crashing = of(decisions, 'crashing', 'pods');
-    expect(crashing.filter((decision) => decision.taken).map((decision) => decision.pod)).toEqual(['crashing-old-0', 'crashing-old-1', 'crashing-old-2']);
-    expect(crashing.filter((decision) => !decision.taken)).toEqual([
-      { action: 'delete-pod', taken: false, pod: 'crashing-old-3', reason: expect.stringMatching(/^pod crashing-old-3 not ready for 4\d\ds; refused: guardrail: 3 of at most 3 actions on this target in the last 10m$/) },
-      { action: 'delete-pod', taken: false, pod: 'crashing-old-4', reason: expect.stringMatching(/^pod crashing-old-4 not ready for 4\d\ds; refused: guardrail: 3 of at most 3 actions on this target in the last 10m$/) },
-    ]);
+    const [c0, c1, c2, c3, c4] = pods.crashing!;
+    expect(crashing.filter((decision) => decision.taken).map((decision) => decision.pod)).toEqual([c0, c1, c2]);
+    expect(crashing.filter((decision) => !decision.taken)).toEqual(
+      [c3, c4].map((pod) => ({ action: 'delete-pod', taken: false, pod, reason: expect.stringMatching(new RegExp(`^pod ${pod} not ready for 4\\d\\ds; refused: guardrail: 3 of at most 3 actions on this target in the last 10m$`)) })),
+    );
 
     // CPU: above 80% scales up one, below 30% down one, in between nothing, and the bounds hold.
     expect(of(decisions, 'hot', 'cpu')).toEqual([{ action: 'scale-up', taken: true, to: 4, reason: 'CPU above 80% of requests for 10s (lowest 90%)' }]);
@@ -144,8 +157,8 @@ describe('health check', () => {
     expect(of(decisions, 'hot-max', 'cpu')).toEqual([{ action: 'scale-up', taken: false, reason: 'CPU above 80% of requests for 10s (lowest 95%); refused: already at the maximum of 4 replicas' }]);
     expect(of(decisions, 'cold-min', 'cpu')).toEqual([{ action: 'scale-down', taken: false, reason: 'CPU below 30% of requests for 10s (highest 10%); refused: already at the minimum of 2 replicas' }]);
     expect(of(decisions, 'dark', 'cpu')).toEqual([{ action: 'none', taken: false, reason: 'no data: Prometheus has no CPU figures for the whole window' }]);
-    expect((kube.workload('Deployment', namespace, 'hot')!.spec as { replicas: number }).replicas).toBe(4);
-    expect((kube.workload('Deployment', namespace, 'cold')!.spec as { replicas: number }).replicas).toBe(2);
+    expect(await replicasOf('hot')).toBe(4);
+    expect(await replicasOf('cold')).toBe(2);
 
     // Memory: 360 MB/h restarts, 3.6 MB/h does not, and a third restart in a day is refused.
     expect(of(decisions, 'leaky', 'memory')).toEqual([{ action: 'rolling-restart', taken: true, reason: expect.stringMatching(/^memory grew 3[56]\d(\.\d)? MB\/h over 10s \(limit 10 MB\/h\)$/) }]);
@@ -153,13 +166,14 @@ describe('health check', () => {
     expect(of(decisions, 'leaky-again', 'memory')).toEqual([
       { action: 'rolling-restart', taken: false, reason: expect.stringMatching(/ MB\/h over 10s \(limit 10 MB\/h\); refused: guardrail: 2 of at most 2 actions on this target in the last 1440m$/) },
     ]);
-    expect(kube.requests.filter((request) => request.method === 'PATCH' && request.path.includes('/deployments/leaky?'))).toHaveLength(1);
+    // One rolling restart of leaky: one template change.
+    expect((await workloadOnCluster(namespace, 'leaky')).generation).toBe(2);
 
     // Out of attempts: pods of crashing, no room for hot-max, restarts of leaky-again.
     expect(result.incidents.sort()).toEqual([`incident-self-healing-${namespace}-crashing`, `incident-self-healing-${namespace}-hot-max`, `incident-self-healing-${namespace}-leaky-again`].sort());
     const incident = await clients.client.workflow.getHandle(`incident-self-healing-${namespace}-crashing`).query(statusQuery);
     expect(incident.alerts[0]!.annotations.description).toMatch(
-      /^pod crashing-old-3 not ready for 4\d\ds, and pods of ReplicaSet\/crashing-1 were deleted 3 times already; pod crashing-old-4 not ready for 4\d\ds, and pods of ReplicaSet\/crashing-1 were deleted 3 times already$/,
+      new RegExp(`^pod ${c3} not ready for 4\\d\\ds, and pods of ReplicaSet/crashing-[a-z0-9]+ were deleted 3 times already; pod ${c4} not ready for 4\\d\\ds, and pods of ReplicaSet/crashing-[a-z0-9]+ were deleted 3 times already$`),
     );
 
     // Every action is audited.

@@ -17,7 +17,7 @@ import { connectStack, kubeConfig, seededDatabase, startBackgroundWorker, unique
 
 /**
  * Runbooks on the real Temporal server and PostgreSQL, acting through the
- * real Kubernetes client on the Kubernetes fake: started by a matching
+ * real Kubernetes client on the embedded control plane: started by a matching
  * incident (which holds its ladder meanwhile), verified, escalated at once
  * when they do not help; every step type, dry runs, and guardrails that hold
  * across incidents racing for one target.

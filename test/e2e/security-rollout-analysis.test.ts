@@ -13,8 +13,8 @@ import { connectStack, kubeConfig, startBackgroundWorker, uniqueTaskQueue, type 
 
 /**
  * securityRolloutWorkflow on the real Temporal server and the real
- * Kubernetes client, against the Kubernetes fake that rolls pods out over
- * time, with a real Prometheus scraping a test exporter: analysis against a
+ * Kubernetes client, against the embedded control plane (real Deployment
+ * controller, kwok nodes), with a real Prometheus scraping a test exporter: analysis against a
  * baseline, and the canary strategy.
  */
 

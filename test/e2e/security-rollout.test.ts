@@ -18,8 +18,8 @@ import { connectStack, kubeConfig, startBackgroundWorker, uniqueTaskQueue, type 
 
 /**
  * securityRolloutWorkflow on the real Temporal server and the real
- * Kubernetes client, against the Kubernetes fake that rolls pods out over
- * time: a clean patch, a blocked scan, a major bump approved, rejected and
+ * Kubernetes client, against the embedded control plane (real Deployment
+ * and StatefulSet controllers, kwok nodes): a clean patch, a blocked scan, a major bump approved, rejected and
  * timed out, and a bad image that never becomes ready and is rolled back.
  */
 const old = { id: 'CVE-2024-0001', severity: 'HIGH', pkg: 'openssl' };
