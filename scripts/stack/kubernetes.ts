@@ -194,6 +194,9 @@ export async function startEmbeddedKubernetes(options: { dir: string; say?: (lin
       `--config=${kwokConfig(tools, dir)}`,
       '--manage-all-nodes=false',
       `--manage-nodes-with-annotation-selector=${FAKE_NODE_ANNOTATION}=fake`,
+      // Nodes renew a Lease like kubelets do (the heartbeat-with-lease stage assumes it); without it
+      // the node controller marks them NotReady after 40 s, and every pod on them unready.
+      '--node-lease-duration-seconds=40',
       '--server-address=127.0.0.1:0',
     ]);
     const nodes = Array.from({ length: options.nodes ?? 3 }, (_, index) => `kwok-node-${index}`);
