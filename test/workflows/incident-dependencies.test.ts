@@ -82,10 +82,10 @@ describe('an incident whose dependencies are down', () => {
   });
 
   it('keeps going when Slack refuses its message for good, and posts it once Slack takes it', async () => {
-    // The first two posts, the incident's message and the ladder's first page in whichever order, are refused for good.
-    // Only this incident's posts: the first test's incident may still be catching up on its thread.
-    const ours = (args: Record<string, unknown>) => JSON.stringify(args).includes(`deps-slack-${unique}`);
-    slack.failNext('chat.postMessage', { kind: 'error', error: 'channel_not_found' }, ours);
+    // The incident's own message (the one with Block Kit blocks; pages are plain text) is refused for good, once.
+    // Only this incident's: the first test's incident may still be catching up on its thread. Matching the message,
+    // not "the first posts", keeps a busy machine's order of message and pages out of it.
+    const ours = (args: Record<string, unknown>) => JSON.stringify(args).includes(`deps-slack-${unique}`) && args.blocks !== undefined;
     slack.failNext('chat.postMessage', { kind: 'error', error: 'channel_not_found' }, ours);
     const handle = await deliver(clients.client, taskQueue, `deps-slack-${unique}`, batch([alert('slack-1', 'firing', { service: `deps-slack-${unique}`, severity: 'critical' })]));
     const refused = await statusWhen(handle, (s) => s.timeline.some((event) => event.actor === 'slack' && event.text.includes('channel_not_found')), 30_000);
