@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REPO_ROOT } from './paths.js';
+import { findGo, isExecutable } from './tools.js';
 
 /**
  * The embedded Kubernetes control plane's programs, built once from the Go
@@ -36,20 +37,10 @@ export interface KubernetesTools {
   kwokStagesDir: string;
 }
 
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function goBinary(): string {
-  for (const candidate of [...(process.env.PATH ?? '').split(':').map((dir) => join(dir, 'go')), '/usr/local/go/bin/go']) {
-    if (isExecutable(candidate)) return candidate;
-  }
-  throw new Error('the embedded Kubernetes is built with Go 1.26+: install Go, or set KUBECONFIG to a cluster of your own');
+  const go = findGo();
+  if (!go) throw new Error('the embedded Kubernetes is built with Go 1.26+: install Go, or set KUBECONFIG to a cluster of your own');
+  return go;
 }
 
 /** Runs go with a nice of 19; the last lines of its output name what failed. */

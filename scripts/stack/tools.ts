@@ -16,7 +16,7 @@ export const TOOLS = {
 
 export type ToolName = keyof typeof TOOLS;
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -32,6 +32,11 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
+/** The Go toolchain our tools are built with: on PATH, or where its installer puts it. */
+export function findGo(): string | undefined {
+  return onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+}
+
 /** Where the tool is, without building it: .ops/bin first (pinned), then PATH for the temporal CLI. */
 export function findTool(name: ToolName): string | undefined {
   const local = join(BIN_DIR, name);
@@ -45,7 +50,7 @@ export async function ensureTool(name: ToolName, say: (line: string) => void = (
   const found = findTool(name);
   if (found) return found;
   const tool = TOOLS[name];
-  const go = onPath('go') ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = findGo();
   if (!go) {
     throw new Error(
       `${tool.label} not found: put \`${name}\` on PATH, or install Go 1.25+ so it can be built with go install ${tool.module}@${tool.version}`,
