@@ -64,10 +64,15 @@ function serverMessage(body: unknown): string | undefined {
   return typeof message === 'string' && message ? message : undefined;
 }
 
+/** The HTTP status of a Kubernetes API error; undefined for anything else (a timeout, a refused connection). */
+function statusOf(error: unknown): number | undefined {
+  return error instanceof ApiException ? (error as ApiException<unknown>).code : undefined;
+}
+
 /** A Kubernetes API error as a Temporal failure: final for what retrying cannot fix. */
 function kubeFailure(error: unknown, what: string): Error {
-  if (error instanceof ApiException) {
-    const code = (error as ApiException<unknown>).code;
+  const code = statusOf(error);
+  if (code !== undefined) {
     const explained = serverMessage((error as ApiException<unknown>).body);
     const detail = `${what}: Kubernetes answered ${code}${explained ? `: ${explained}` : ''}`;
     if (code === 404) return ApplicationFailure.nonRetryable(`${what} does not exist`, ErrorType.NotFound);
@@ -275,7 +280,7 @@ export async function deletePod(deps: KubernetesDeps, input: { namespace: string
       body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: input.name, namespace: input.namespace } },
     });
   } catch (error) {
-    const code = error instanceof ApiException ? (error as ApiException<unknown>).code : undefined;
+    const code = statusOf(error);
     if (code === 429) {
       const why = serverMessage((error as ApiException<unknown>).body) ?? 'too many requests';
       throw ApplicationFailure.nonRetryable(`pod ${input.namespace}/${input.name} was not restarted: its PodDisruptionBudget allows no disruption now (${why})`, ErrorType.Conflict);
@@ -323,7 +328,7 @@ export async function createCanary(deps: KubernetesDeps, input: { namespace: str
   try {
     await create();
   } catch (error) {
-    if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 409)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
+    if (statusOf(error) !== 409) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
     // One is there already: ours from an earlier attempt (same image, our annotation) is kept; anything else is replaced.
     const existing = (await read(deps, { namespace: input.namespace, name: canaryName })) as V1Deployment;
     const image = existing.spec?.template.spec?.containers.find((container) => container.name === input.container)?.image;
@@ -355,7 +360,7 @@ async function untilGone(deps: KubernetesDeps, ref: WorkloadRef, timeoutMs: numb
     try {
       await apps(deps).readNamespacedDeployment({ namespace: ref.namespace, name: ref.name });
     } catch (error) {
-      if (error instanceof ApiException && (error as ApiException<unknown>).code === 404) return;
+      if (statusOf(error) === 404) return;
       throw kubeFailure(error, label(ref));
     }
     context.heartbeat(details);
@@ -369,7 +374,7 @@ export async function deleteCanary(deps: KubernetesDeps, input: { namespace: str
   try {
     await apps(deps).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
   } catch (error) {
-    if (!(error instanceof ApiException && (error as ApiException<unknown>).code === 404)) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
+    if (statusOf(error) !== 404) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
   }
   await audit(deps, input, 'kubernetes.delete-canary', `k8s/${input.namespace}/deployment/${canaryName}`, { of: input.name });
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN_DIR, REPO_ROOT } from './paths.js';
 import { findGo, isExecutable } from './tools.js';
@@ -33,7 +33,7 @@ export interface KubernetesTools {
   scheduler: string;
   etcd: string;
   kwok: string;
-  /** kwok's own node and pod lifecycle stages, from its module. */
+  /** kwok's own node and pod lifecycle stages, copied from its module beside the binary. */
   kwokStagesDir: string;
 }
 
@@ -138,12 +138,25 @@ async function buildKwok(say: (line: string) => void): Promise<void> {
   moveIntoPlace(staged, KWOK_DIR);
 }
 
+/**
+ * kwok's own stages (node and pod lifecycles), copied beside its binary once, so
+ * starting the control plane needs neither Go nor the module cache.
+ */
 async function kwokStages(say: (line: string) => void): Promise<string> {
+  const copied = join(KWOK_DIR, 'stages');
+  if (existsSync(copied)) return copied;
   const out = await go(['env', 'GOMODCACHE'], { say, what: 'go env' });
   const dir = join(out.trim(), `sigs.k8s.io/kwok@${KWOK_VERSION}`, 'kustomize', 'stage');
   if (!existsSync(dir)) await go(['mod', 'download', `sigs.k8s.io/kwok@${KWOK_VERSION}`], { cwd: SRC_DIR, env: { GOFLAGS: '' }, say, what: 'download kwok' });
   if (!existsSync(dir) || readdirSync(dir).length === 0) throw new Error(`kwok's stages are not in ${dir}`);
-  return dir;
+  cpSync(dir, copied, { recursive: true });
+  // The module cache is read-only; the copy must not be, or a rebuild could not replace it.
+  const writable = (path: string): void => {
+    chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+    if (statSync(path).isDirectory()) for (const name of readdirSync(path)) writable(join(path, name));
+  };
+  writable(copied);
+  return copied;
 }
 
 /** Finds the control plane's programs, building what is missing (see above for how long). */

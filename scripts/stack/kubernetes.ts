@@ -72,6 +72,13 @@ function kubeconfigYaml(server: string, caFile: string, token: string): string {
   ].join('\n');
 }
 
+const caCache = new Map<string, Buffer>();
+const caOf = (file: string): Buffer => {
+  let ca = caCache.get(file);
+  if (!ca) caCache.set(file, (ca = readFileSync(file)));
+  return ca;
+};
+
 /** One request to the API server as the admin; resolves with the status and the body. */
 export function apiRequest(cluster: Pick<EmbeddedKubernetes, 'server' | 'caFile' | 'token'>, method: string, path: string, body?: unknown): Promise<{ status: number; body: string }> {
   const url = new URL(path, cluster.server);
@@ -81,7 +88,7 @@ export function apiRequest(cluster: Pick<EmbeddedKubernetes, 'server' | 'caFile'
       url,
       {
         method,
-        ca: readFileSync(cluster.caFile),
+        ca: caOf(cluster.caFile),
         headers: { authorization: `Bearer ${cluster.token}`, ...(payload ? { 'content-type': 'application/json' } : {}) },
         timeout: 10_000,
       },

@@ -567,7 +567,7 @@ export function incidentMessage(state: IncidentState, incidentId: string, tempor
   };
 }
 
-/** The one line the Web UI lists (memo) and the visibility it is filed under. */
+/** The incident in one line: the memo the Web UI lists it by. */
 export function incidentSummary(state: IncidentState): string {
   return `${state.severity.toUpperCase()} ${state.title} (${state.service})`;
 }

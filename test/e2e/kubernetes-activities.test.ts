@@ -1,11 +1,11 @@
-import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type KubeConfig, type V1Deployment, type V1StatefulSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietSdkLogger } from '../support/quiet-log.js';
 import { createKubernetesActivities, type PodState, type WorkloadState } from '../../activities/kubernetes.js';
 import { waitFor } from '../../scripts/stack/net.js';
-import { serviceAccountKubeConfig } from '../support/kubernetes.js';
+import { deployOnCluster, ensureNamespace, serviceAccountKubeConfig } from '../support/kubernetes.js';
 import { connectStack, kubeConfig, type StackClients } from '../support/stack.js';
 
 /**
@@ -34,30 +34,13 @@ describe('Kubernetes activities', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await core.createNamespace({ body: { metadata: { name: `${namespace}-unbound` } } });
+    await Promise.all([ensureNamespace(namespace), ensureNamespace(`${namespace}-unbound`)]);
     serviceAccount = await serviceAccountKubeConfig(namespace);
-    const deployment: V1Deployment = {
-      metadata: { name: 'api', labels: labels('api') },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: labels('api') },
-        template: { metadata: { labels: labels('api') }, spec: { containers: [{ name: 'app', image: 'api:1.0.0' }] } },
-      },
-    };
-    const statefulSet: V1StatefulSet = {
-      metadata: { name: 'db', labels: labels('db') },
-      spec: {
-        replicas: 1,
-        serviceName: 'db',
-        selector: { matchLabels: labels('db') },
-        template: { metadata: { labels: labels('db') }, spec: { containers: [{ name: 'postgres', image: 'postgres:16.4' }] } },
-      },
-    };
-    await apps.createNamespacedDeployment({ namespace, body: deployment });
-    await apps.createNamespacedDeployment({ namespace: `${namespace}-unbound`, body: deployment });
-    await apps.createNamespacedStatefulSet({ namespace, body: statefulSet });
-    await Promise.all([rolledOut('api'), rolledOut('db', 'StatefulSet')]);
+    await Promise.all([
+      deployOnCluster(namespace, 'api', { image: 'api:1.0.0', replicas: 2 }),
+      deployOnCluster(`${namespace}-unbound`, 'api', { image: 'api:1.0.0', replicas: 2 }),
+      deployOnCluster(namespace, 'db', { kind: 'StatefulSet', image: 'postgres:16.4', replicas: 1, container: 'postgres' }),
+    ]);
   });
 
   afterAll(async () => {
@@ -150,11 +133,7 @@ describe('Kubernetes activities', () => {
   });
 
   it('fails a rollout of a paused Deployment at once, saying it is paused, instead of waiting for its deadline', async () => {
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: { metadata: { name: 'held' }, spec: { replicas: 1, selector: { matchLabels: labels('held') }, template: { metadata: { labels: labels('held') }, spec: { containers: [{ name: 'app', image: 'held:1' }] } } } },
-    });
-    await rolledOut('held');
+    await deployOnCluster(namespace, 'held', { image: 'held:1', replicas: 1 });
     await apps.patchNamespacedDeployment({ namespace, name: 'held', body: { spec: { paused: true } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     await environment.run(k8s().setImage, { namespace, name: 'held', container: 'app', image: 'held:2', changeCause: 'test', requestedBy: 'test', step: `${namespace}-held` });
     const started = Date.now();
@@ -187,11 +166,7 @@ describe('Kubernetes activities', () => {
   });
 
   it('replaces a leftover canary that is not ours, waiting while the real cluster deletes it (its ReplicaSet and pods first)', async () => {
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: { metadata: { name: 'api-canary' }, spec: { replicas: 1, selector: { matchLabels: labels('stray') }, template: { metadata: { labels: labels('stray') }, spec: { containers: [{ name: 'app', image: 'stray:0' }] } } } },
-    });
-    await rolledOut('api-canary');
+    await deployOnCluster(namespace, 'api-canary', { image: 'stray:0', replicas: 1 });
     let created: { name: string; replaced?: string } | undefined;
     // Attempts as Temporal makes them: a retry sees the last heartbeat of the attempt before it.
     let heartbeatDetails: unknown;

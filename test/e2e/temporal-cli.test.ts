@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { ensureTool } from '../../scripts/stack/tools.js';
-import { deploymentImage, deployOnCluster } from '../support/kubernetes.js';
+import { deploymentImage, deployOnCluster, ensureNamespace } from '../support/kubernetes.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { statusWhen } from '../support/incidents.js';
 import { connectStack, kubeConfig, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
@@ -45,6 +45,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
 
   beforeAll(async () => {
     clients = await connectStack();
+    await ensureNamespace('shop');
     await Promise.all([deployOnCluster('shop', 'api', { image: 'registry.example.com/shop/api:1.4.2', replicas: 2 }), beats.start('/ping/readme')]);
     const reports = join(mkdtempSync(join(tmpdir(), 'ops-readme-')), 'reports.json');
     writeFileSync(reports, JSON.stringify({ 'registry.example.com/shop/api:1.4.2': [], 'registry.example.com/shop/api:1.4.3': [] }));

@@ -63,7 +63,8 @@ export async function ensureNamespace(name: string): Promise<void> {
 
 /**
  * A Deployment (or StatefulSet) of `replicas` pods of one container (`app`
- * unless named), labelled `app=<name>`, waited for until every pod is Ready.
+ * unless named), labelled `app=<name>`, in a namespace that exists
+ * (ensureNamespace), waited for until every pod is Ready.
  */
 export async function deployOnCluster(
   namespace: string,
@@ -79,7 +80,6 @@ export async function deployOnCluster(
   },
 ): Promise<void> {
   const apps = kubeConfig().makeApiClient(AppsV1Api);
-  await ensureNamespace(namespace);
   const labels = { app: name };
   const template = {
     metadata: { labels, ...(options.slowReady ? { annotations: { 'ops-automation.test/slow-ready': 'true' } } : {}) },
