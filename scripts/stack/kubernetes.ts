@@ -130,10 +130,11 @@ export async function startEmbeddedKubernetes(options: { dir: string; say?: (lin
   const token = randomBytes(24).toString('hex');
   const tokens = join(dir, 'pki', 'tokens.csv');
   writeFileSync(tokens, `${token},admin,admin-uid,"system:masters"\n`);
-  const [etcdPort, peerPort, apiPort, controllerPort, schedulerPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const server = `https://127.0.0.1:${apiPort}`;
+  // A port found free may be taken (by an outgoing connection's source port) before it is bound:
+  // each is picked right before its program starts, and the controller manager and scheduler serve none.
+  const [etcdPort, peerPort] = await Promise.all([freePort(), freePort()]);
+  let server = '';
   const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, kubeconfigYaml(server, pki.ca, token), { mode: 0o600 });
   const logs = join(dir, 'logs');
   const parts: ManagedProcess[] = [];
   const stop = async () => {
@@ -166,6 +167,9 @@ export async function startEmbeddedKubernetes(options: { dir: string; say?: (lin
       '--log-level=warn',
     ]);
     await healthy(etcd, async () => (await fetch(`http://127.0.0.1:${etcdPort}/health`)).ok, 30_000);
+    const apiPort = await freePort();
+    server = `https://127.0.0.1:${apiPort}`;
+    writeFileSync(kubeconfig, kubeconfigYaml(server, pki.ca, token), { mode: 0o600 });
     const apiserver = start('kube-apiserver', tools.apiserver, [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       '--bind-address=127.0.0.1',
@@ -188,14 +192,15 @@ export async function startEmbeddedKubernetes(options: { dir: string; say?: (lin
     const authFlags = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, '--leader-elect=false', '--bind-address=127.0.0.1'];
     start('kube-controller-manager', tools.controllerManager, [
       ...authFlags,
-      `--secure-port=${controllerPort}`,
+      // Their health endpoints are not needed here: no port to race for.
+      '--secure-port=0',
       `--service-account-private-key-file=${pki.saKey}`,
       `--root-ca-file=${pki.ca}`,
       '--use-service-account-credentials=true',
       '--controllers=*',
       '--v=0',
     ]);
-    start('kube-scheduler', tools.scheduler, [...authFlags, `--secure-port=${schedulerPort}`, '--v=0']);
+    start('kube-scheduler', tools.scheduler, [...authFlags, '--secure-port=0', '--v=0']);
     start('kwok', tools.kwok, [
       `--kubeconfig=${kubeconfig}`,
       `--config=${kwokConfig(tools, dir)}`,
@@ -211,7 +216,7 @@ export async function startEmbeddedKubernetes(options: { dir: string; say?: (lin
       const created = await apiRequest({ server, caFile: pki.ca, token }, 'POST', '/api/v1/nodes', {
         apiVersion: 'v1',
         kind: 'Node',
-        metadata: { name, annotations: { [FAKE_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' }, labels: { 'kubernetes.io/hostname': name, type: 'kwok' } },
+        metadata: { name, annotations: { [FAKE_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' }, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' } },
         status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
       });
       if (created.status !== 201 && created.status !== 409) throw new Error(`could not create node ${name}: ${created.status} ${created.body}`);
