@@ -1,4 +1,4 @@
-import { ApiException, AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, AutoscalingV2Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
@@ -46,6 +46,8 @@ export interface WorkloadState {
   waitingFor?: string;
   /** Progressing=False: the rollout ran past its deadline. */
   failed?: string;
+  /** The HorizontalPodAutoscaler that owns the replica count, when asked for (`withAutoscaler`) and there is one. */
+  autoscaler?: { name: string; minReplicas: number; maxReplicas: number };
 }
 
 type Workload = V1Deployment | V1StatefulSet;
@@ -214,8 +216,25 @@ async function read(deps: KubernetesDeps, ref: WorkloadRef): Promise<Workload> {
   }
 }
 
-export async function readWorkload(deps: KubernetesDeps, input: WorkloadRef & { container?: string }): Promise<WorkloadState> {
-  return stateOf(input.kind ?? 'Deployment', await read(deps, input), input.container);
+export async function readWorkload(deps: KubernetesDeps, input: WorkloadRef & { container?: string; withAutoscaler?: boolean }): Promise<WorkloadState> {
+  const kind = input.kind ?? 'Deployment';
+  const state = stateOf(kind, await read(deps, input), input.container);
+  if (!input.withAutoscaler) return state;
+  const autoscaler = await autoscalerOf(deps, { ...input, kind });
+  return autoscaler ? { ...state, autoscaler } : state;
+}
+
+/** The HorizontalPodAutoscaler (KEDA's included) whose scaleTargetRef is the workload, if any. */
+async function autoscalerOf(deps: KubernetesDeps, ref: Required<WorkloadRef>): Promise<WorkloadState['autoscaler']> {
+  let list;
+  try {
+    list = await deps.kube().makeApiClient(AutoscalingV2Api).listNamespacedHorizontalPodAutoscaler({ namespace: ref.namespace });
+  } catch (error) {
+    throw kubeFailure(error, `HorizontalPodAutoscalers of ${ref.namespace}`);
+  }
+  const owner = list.items.find((hpa) => hpa.spec?.scaleTargetRef.kind === ref.kind && hpa.spec.scaleTargetRef.name === ref.name);
+  if (!owner) return undefined;
+  return { name: owner.metadata?.name ?? '', minReplicas: owner.spec?.minReplicas ?? 1, maxReplicas: owner.spec?.maxReplicas ?? 0 };
 }
 
 /**
@@ -238,21 +257,45 @@ export async function setImage(deps: KubernetesDeps, input: WorkloadRef & { cont
   return stateOf(kind, patched, input.container);
 }
 
-/** Sets the replica count through the scale subresource; returns the count before and after. */
-export async function scaleWorkload(deps: KubernetesDeps, input: WorkloadRef & { replicas: number; requestedBy: string; step: string }): Promise<{ from: number; to: number }> {
+/**
+ * Sets the replica count through the scale subresource, written back on the
+ * reading it started from (its resourceVersion), so a change made meanwhile
+ * is never overwritten: the API server answers 409 and the retry reads again.
+ * With `expected` (the count a decision was made on), a count that changed
+ * since is left alone: a final Conflict naming both. Returns the count before and after.
+ */
+export async function scaleWorkload(
+  deps: KubernetesDeps,
+  input: WorkloadRef & { replicas: number; expected?: number; requestedBy: string; step: string },
+): Promise<{ from: number; to: number }> {
   const kind = input.kind ?? 'Deployment';
-  const before = await read(deps, input);
-  const from = before.spec?.replicas ?? 1;
-  const body = { spec: { replicas: input.replicas } };
-  const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const { namespace, name } = input;
+  let scale;
   try {
-    if (kind === 'Deployment') await apps(deps).patchNamespacedDeploymentScale({ namespace: input.namespace, name: input.name, body }, options);
-    else await apps(deps).patchNamespacedStatefulSetScale({ namespace: input.namespace, name: input.name, body }, options);
+    scale = kind === 'Deployment' ? await apps(deps).readNamespacedDeploymentScale({ namespace, name }) : await apps(deps).readNamespacedStatefulSetScale({ namespace, name });
   } catch (error) {
     throw kubeFailure(error, label(input));
   }
-  await audit(deps, input, 'kubernetes.scale', `k8s/${input.namespace}/${kind.toLowerCase()}/${input.name}`, { from, to: input.replicas });
-  return { from, to: input.replicas };
+  const from = scale.spec?.replicas ?? 0;
+  if (input.expected !== undefined && from !== input.expected && from !== input.replicas) {
+    throw ApplicationFailure.nonRetryable(
+      `${label(input)} was not scaled to ${input.replicas}: its replica count changed from ${input.expected} to ${from} since that was decided (someone else scaled it)`,
+      ErrorType.Conflict,
+    );
+  }
+  const body = { metadata: { resourceVersion: scale.metadata?.resourceVersion }, spec: { replicas: input.replicas } };
+  const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  try {
+    if (kind === 'Deployment') await apps(deps).patchNamespacedDeploymentScale({ namespace, name, body, fieldManager: 'ops-automation' }, options);
+    else await apps(deps).patchNamespacedStatefulSetScale({ namespace, name, body, fieldManager: 'ops-automation' }, options);
+  } catch (error) {
+    // Retryable: the next attempt reads the new state and decides again.
+    if (statusOf(error) === 409) throw new Error(`${label(input)} changed while it was being scaled (409 Conflict on resourceVersion ${scale.metadata?.resourceVersion}); reading it again`);
+    throw kubeFailure(error, label(input));
+  }
+  const before = input.expected ?? from;
+  await audit(deps, input, 'kubernetes.scale', `k8s/${namespace}/${kind.toLowerCase()}/${name}`, { from: before, to: input.replicas });
+  return { from: before, to: input.replicas };
 }
 
 /** The pods a label selector (and optional field selector) matches, with readiness and waiting reasons. */

@@ -92,7 +92,7 @@ async function checkTarget(target: Target, settings: HealthCheckSettings, dryRun
   const resource = `k8s/${target.namespace}/deployment/${target.deployment}`;
   const step = (name: string) => `${label}:${name}`;
   const outOfAttempts: string[] = [];
-  const workload: WorkloadState = await kubernetes.readWorkload(ref);
+  const workload: WorkloadState = await kubernetes.readWorkload({ ...ref, withAutoscaler: true });
 
   // Pods stuck not ready: deleted so their controller replaces them.
   const pods = await kubernetes.listPods({ namespace: target.namespace, labelSelector: workload.selector ?? `app=${target.deployment}` });
@@ -127,7 +127,11 @@ async function checkTarget(target: Target, settings: HealthCheckSettings, dryRun
     const decision = cpuDecision(label, workload.replicas, figures, { ...settings.cpu, minReplicas: target.minReplicas, maxReplicas: target.maxReplicas });
     const { refused, ...entry } = decision;
     if (decision.action === 'none') ran.push({ ...entry, taken: false });
-    else if (refused) {
+    else if (workload.autoscaler) {
+      // Scaling beside an autoscaler would fight it: it would undo ours, or we its. Report only.
+      const { name, minReplicas, maxReplicas } = workload.autoscaler;
+      ran.push({ ...entry, taken: false, reason: `${decision.reason}; not scaled: HorizontalPodAutoscaler ${name} owns its replica count (${minReplicas}-${maxReplicas})` });
+    } else if (refused) {
       ran.push({ ...entry, taken: false, reason: `${decision.reason}; refused: ${refused}` });
       if (decision.action === 'scale-up') outOfAttempts.push(`${decision.reason}, and it is ${refused}`);
     } else {
@@ -136,7 +140,7 @@ async function checkTarget(target: Target, settings: HealthCheckSettings, dryRun
       const guard = await guardrails.reserveAction({ guardKey: guardKey('autoscale', resource), guardrail: { maxActions: 1, windowMs: window, cooldownMs: 0 }, step: step('scale'), dryRun });
       if (!guard.granted) ran.push({ ...entry, taken: false, reason: `${decision.reason}; refused: ${guard.reason}` });
       else {
-        if (!dryRun) await kubernetes.scaleWorkload({ ...ref, replicas: decision.to!, requestedBy, step: step('scale') });
+        if (!dryRun) await kubernetes.scaleWorkload({ ...ref, replicas: decision.to!, expected: decision.from, requestedBy, step: step('scale') });
         ran.push({ ...entry, taken: !dryRun, reason: dryRun ? `${decision.reason}; would scale ${decision.from} -> ${decision.to}` : decision.reason });
       }
     }

@@ -191,13 +191,17 @@ async function runStep(step: RunbookStep, dryRun: boolean, requestedBy: string):
       return { outcome: 'done', detail: `restarted ${step.kind} ${step.namespace}/${step.deployment}: ${state.availableReplicas} of ${state.replicas} replicas available` };
     }
     case 'scale': {
-      const current = await kubernetes.readWorkload({ namespace: step.namespace, name: step.deployment, kind: step.kind });
+      const current = await kubernetes.readWorkload({ namespace: step.namespace, name: step.deployment, kind: step.kind, withAutoscaler: true });
+      if (current.autoscaler) {
+        const owner = `HorizontalPodAutoscaler ${current.autoscaler.name} owns the replica count of ${step.kind} ${step.namespace}/${step.deployment} (${current.autoscaler.minReplicas}-${current.autoscaler.maxReplicas}): not scaled`;
+        return { outcome: dryRun ? 'dry-run' : 'refused', detail: owner };
+      }
       const aim = scaleTarget(current.replicas, step);
       if ('refused' in aim) return { outcome: dryRun ? 'dry-run' : 'refused', detail: aim.refused };
       const decision = await reserve(step, dryRun);
       if (dryRun) return would(`: ${current.replicas} -> ${aim.to}${refusedNow(decision)}`);
       if (!decision.granted) return { outcome: 'refused', detail: decision.reason };
-      const scaled = await kubernetes.scaleWorkload({ namespace: step.namespace, name: step.deployment, kind: step.kind, replicas: aim.to, requestedBy, step: step.name });
+      const scaled = await kubernetes.scaleWorkload({ namespace: step.namespace, name: step.deployment, kind: step.kind, replicas: aim.to, expected: current.replicas, requestedBy, step: step.name });
       return { outcome: 'done', detail: `scaled ${step.kind} ${step.namespace}/${step.deployment} from ${scaled.from} to ${scaled.to} replicas` };
     }
     case 'terminate-idle-connections': {

@@ -7,7 +7,7 @@ import { parsePolicy } from '../../src/config/policy.js';
 import type { HealthDecision } from '../../src/domain/health-check.js';
 import { healthCheckWorkflow, type HealthCheckInput } from '../../workflows/health-check.js';
 import { statusQuery } from '../../workflows/incident.js';
-import { AppsV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api } from '@kubernetes/client-node';
 import { deployOnCluster, ensureNamespace, markPodUnready, podNames, workloadOnCluster } from '../support/kubernetes.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { opsctlAsync } from '../support/opsctl.js';
@@ -49,6 +49,7 @@ describe('health check', () => {
     slow: [2, 0.5, 1000],
     'leaky-again': [2, 0.5, 100_000],
     dark: [2, undefined, undefined],
+    autoscaled: [2, 0.9, 0],
     hot: [3, 0.9, 0],
     leaky: [2, 0.5, 100_000],
   };
@@ -63,6 +64,11 @@ describe('health check', () => {
     await ensureNamespace(namespace);
     await Promise.all(Object.entries(workloads).map(([name, [replicas]]) => deployOnCluster(namespace, name, { image: 'registry.test/shop/app:1.0.0', replicas })));
     for (const name of ['stuck', 'crashing']) pods[name] = await podNames(namespace, name);
+    // An autoscaler owns autoscaled's replica count (2-6, within which the HPA controller leaves it be).
+    await kubeConfig().makeApiClient(AutoscalingV2Api).createNamespacedHorizontalPodAutoscaler({
+      namespace,
+      body: { metadata: { name: 'autoscaled-cpu' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'autoscaled' }, minReplicas: 2, maxReplicas: 6 } },
+    });
     for (const [name, [, cpu, growth]] of Object.entries(workloads)) {
       if (cpu !== undefined) exporter.set('workload_cpu_request_ratio', { namespace, deployment: name }, cpu);
       if (growth !== undefined) exporter.set('workload_memory_bytes', { namespace, deployment: name }, () => 400e6 + (growth * (Date.now() - t0)) / 1000);
@@ -157,6 +163,11 @@ describe('health check', () => {
     expect(of(decisions, 'hot-max', 'cpu')).toEqual([{ action: 'scale-up', taken: false, reason: 'CPU above 80% of requests for 10s (lowest 95%); refused: already at the maximum of 4 replicas' }]);
     expect(of(decisions, 'cold-min', 'cpu')).toEqual([{ action: 'scale-down', taken: false, reason: 'CPU below 30% of requests for 10s (highest 10%); refused: already at the minimum of 2 replicas' }]);
     expect(of(decisions, 'dark', 'cpu')).toEqual([{ action: 'none', taken: false, reason: 'no data: Prometheus has no CPU figures for the whole window' }]);
+    // An HorizontalPodAutoscaler owns autoscaled's count: reported, not fought.
+    expect(of(decisions, 'autoscaled', 'cpu')).toEqual([
+      { action: 'scale-up', taken: false, to: 3, reason: 'CPU above 80% of requests for 10s (lowest 90%); not scaled: HorizontalPodAutoscaler autoscaled-cpu owns its replica count (2-6)' },
+    ]);
+    expect(await replicasOf('autoscaled')).toBe(2);
     expect(await replicasOf('hot')).toBe(4);
     expect(await replicasOf('cold')).toBe(2);
 

@@ -1,11 +1,11 @@
-import { AppsV1Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, AutoscalingV2Api, CoreV1Api, PatchStrategy, PolicyV1Api, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietSdkLogger } from '../support/quiet-log.js';
 import { createKubernetesActivities, type PodState, type WorkloadState } from '../../activities/kubernetes.js';
 import { waitFor } from '../../scripts/stack/net.js';
-import { deployOnCluster, ensureNamespace, serviceAccountKubeConfig } from '../support/kubernetes.js';
+import { deployOnCluster, ensureNamespace, interposedKubeConfig, serviceAccountKubeConfig } from '../support/kubernetes.js';
 import { connectStack, kubeConfig, type StackClients } from '../support/stack.js';
 
 /**
@@ -40,6 +40,7 @@ describe('Kubernetes activities', () => {
       deployOnCluster(namespace, 'api', { image: 'api:1.0.0', replicas: 2 }),
       deployOnCluster(`${namespace}-unbound`, 'api', { image: 'api:1.0.0', replicas: 2 }),
       deployOnCluster(namespace, 'db', { kind: 'StatefulSet', image: 'postgres:16.4', replicas: 1, container: 'postgres' }),
+      deployOnCluster(namespace, 'race', { image: 'race:1.0.0', replicas: 2 }),
     ]);
   });
 
@@ -58,6 +59,60 @@ describe('Kubernetes activities', () => {
     expect((await pods()).filter((pod) => pod.ready)).toHaveLength(4);
     const audit = await clients.pool.query(`SELECT action, target, details FROM audit_events WHERE target = $1`, [`k8s/${namespace}/deployment/api`]);
     expect(audit.rows).toEqual([{ action: 'kubernetes.scale', target: `k8s/${namespace}/deployment/api`, details: { from: 2, to: 4 } }]);
+  });
+
+  it('writes a scale on the reading it started from: a change made in between gets 409 and the retry decides again', async () => {
+    // Someone else's write lands between our read of the scale and our write of it.
+    let meddle: (() => Promise<unknown>) | undefined;
+    const hop = await interposedKubeConfig(serviceAccount, async ({ method, path }) => {
+      if (method !== 'PATCH' || !path.includes('/deployments/race/scale') || !meddle) return;
+      const change = meddle;
+      meddle = undefined;
+      await change();
+    });
+    const scale = (replicas: number, expected: number, step: string) =>
+      environment
+        .run(createKubernetesActivities({ kube: () => hop.config, pool: clients.pool }).scaleWorkload, { namespace, name: 'race', replicas, expected, requestedBy: 'healer', step: `${namespace}-${step}` })
+        .catch((error: unknown) => error);
+    const replicas = async () => (await apps.readNamespacedDeploymentScale({ namespace, name: 'race' })).spec?.replicas;
+    const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    try {
+      // An annotation only: the API server refuses our stale write (409), retryably; nothing was scaled.
+      meddle = () => apps.patchNamespacedDeployment({ namespace, name: 'race', body: { metadata: { annotations: { 'team.example/owner': 'payments' } } } }, merge);
+      const stale = await scale(3, 2, 'race-1');
+      expect(stale).toBeInstanceOf(Error);
+      expect(stale).not.toBeInstanceOf(ApplicationFailure);
+      expect((stale as Error).message).toMatch(/^Deployment .+\/race changed while it was being scaled \(409 Conflict on resourceVersion \d+\); reading it again$/);
+      expect(await replicas()).toBe(2);
+      // The retry reads again: still the 2 replicas the decision was made on, so it scales.
+      expect(await scale(3, 2, 'race-1')).toEqual({ from: 2, to: 3 });
+      expect(await replicas()).toBe(3);
+      // Someone scales it to 5 meanwhile: our write is refused, and the retry leaves their 5 alone, finally.
+      meddle = () => apps.patchNamespacedDeploymentScale({ namespace, name: 'race', body: { spec: { replicas: 5 } } }, merge);
+      expect(await scale(4, 3, 'race-2')).toMatchObject({ message: expect.stringContaining('409 Conflict') });
+      const refused = await scale(4, 3, 'race-2');
+      expect(refused).toBeInstanceOf(ApplicationFailure);
+      expect(refused).toMatchObject({ type: 'Conflict', nonRetryable: true });
+      expect((refused as Error).message).toBe(`Deployment ${namespace}/race was not scaled to 4: its replica count changed from 3 to 5 since that was decided (someone else scaled it)`);
+      expect(await replicas()).toBe(5);
+    } finally {
+      await hop.close();
+    }
+  });
+
+  it('names the HorizontalPodAutoscaler that owns a replica count, when asked', async () => {
+    await config.makeApiClient(AutoscalingV2Api).createNamespacedHorizontalPodAutoscaler({
+      namespace,
+      body: {
+        metadata: { name: 'db-cpu' },
+        spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db' }, minReplicas: 1, maxReplicas: 6, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }] },
+      },
+    });
+    const owned = (await environment.run(k8s().readWorkload, { namespace, name: 'db', kind: 'StatefulSet' as const, withAutoscaler: true })) as WorkloadState;
+    expect(owned.autoscaler).toEqual({ name: 'db-cpu', minReplicas: 1, maxReplicas: 6 });
+    // An autoscaler of another workload is not this one's.
+    expect(((await environment.run(k8s().readWorkload, { namespace, name: 'api', withAutoscaler: true })) as WorkloadState).autoscaler).toBeUndefined();
+    await config.makeApiClient(AutoscalingV2Api).deleteNamespacedHorizontalPodAutoscaler({ namespace, name: 'db-cpu' });
   });
 
   it('sees the pods of a bad release crash-looping (Running, not Ready), deletes one, and counts the replacement its ReplicaSet makes', async () => {

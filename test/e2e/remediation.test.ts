@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
+import { AppsV1Api, AutoscalingV2Api } from '@kubernetes/client-node';
 import { createActivities } from '../../activities/index.js';
 import { createSlackClient } from '../../src/clients/slack.js';
 import { parsePolicy } from '../../src/config/policy.js';
@@ -42,7 +43,11 @@ describe('remediation runbooks', () => {
     clients = await connectStack();
     await Promise.all([slack.start(), pager.start(), service.start('/healthz')]);
     await ensureNamespace(namespace);
-    await Promise.all(['api', 'stuck', 'shared', 'web', 'pods'].map((name) => deployOnCluster(namespace, name, { image: 'registry.test/shop/app:1.0.0', replicas: name === 'pods' ? 5 : 2 })));
+    await Promise.all(['api', 'stuck', 'shared', 'web', 'pods', 'autoscaled'].map((name) => deployOnCluster(namespace, name, { image: 'registry.test/shop/app:1.0.0', replicas: name === 'pods' ? 5 : 2 })));
+    await kubeConfig().makeApiClient(AutoscalingV2Api).createNamespacedHorizontalPodAutoscaler({
+      namespace,
+      body: { metadata: { name: 'autoscaled-cpu' }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'autoscaled' }, minReplicas: 2, maxReplicas: 6 } },
+    });
     maintenanceUrl = await seededDatabase(
       `remediation_${unique.replace(/-/g, '_')}`,
       `CREATE TABLE metrics (id bigserial PRIMARY KEY, recorded_at timestamptz NOT NULL);
@@ -82,6 +87,7 @@ describe('remediation runbooks', () => {
               holdEscalation: '0s',
             },
             { name: `pods-${unique}`, steps: [{ action: 'restart-pods', namespace, selector: 'app=pods' }], verify: { alertResolved: false } },
+            { name: `autoscaled-${unique}`, steps: [{ action: 'scale', namespace, deployment: 'autoscaled', by: 2 }], verify: { alertResolved: false } },
             { name: `labels-${unique}`, steps: [{ action: 'scale', namespace: '{{ $labels.namespace }}', deployment: 'web', by: 1 }] },
             { name: `hopeless-${unique}`, steps: [{ action: 'http-check', url: service.url }], verify: { httpCheck: { url: service.url }, within: '1s', interval: '500ms' } },
           ],
@@ -266,5 +272,14 @@ describe('remediation runbooks', () => {
     expect(JSON.parse(dry.stdout)).toMatchObject({ runbook: `labels-${unique}`, outcome: 'dry-run', steps: [{ step: '1-scale', outcome: 'dry-run', target: `k8s/${namespace}/deployment/web` }] });
     const missing = await opsctlAsync(['remediation', 'run', 'nope'], env);
     expect([missing.status, missing.stderr]).toEqual([4, expect.stringMatching(/^opsctl: no runbook named "nope" in the policy \(runbooks: restart-.*\)\n$/)]);
+  });
+
+  it('leaves a replica count an HorizontalPodAutoscaler owns to it: the scale step is refused, naming it', async () => {
+    const result = await run('autoscaled', { runbook: `autoscaled-${unique}`, requestedBy: 'bob' });
+    expect(result.steps.map((step) => [step.step, step.outcome, step.detail])).toEqual([
+      ['1-scale', 'refused', `HorizontalPodAutoscaler autoscaled-cpu owns the replica count of Deployment ${namespace}/autoscaled (2-6): not scaled`],
+    ]);
+    expect((await workloadOnCluster(namespace, 'autoscaled')).generation).toBe(1);
+    expect((await kubeConfig().makeApiClient(AppsV1Api).readNamespacedDeploymentScale({ namespace, name: 'autoscaled' })).spec?.replicas).toBe(2);
   });
 });

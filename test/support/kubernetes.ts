@@ -1,4 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ApiException, AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type V1ClusterRole } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
@@ -182,4 +185,44 @@ export async function markPodUnready(namespace: string, name: string, since: Dat
     },
     setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
   );
+}
+
+/**
+ * A loopback HTTP hop in front of the API server for a token-authenticated
+ * kubeconfig: every request is forwarded as it is, after `before` (which may
+ * change the cluster meanwhile) has run for it. How a test puts someone
+ * else's write between our read and our write, against the real server.
+ */
+export async function interposedKubeConfig(
+  through: KubeConfig,
+  before: (request: { method: string; path: string }) => Promise<void> | void,
+): Promise<{ config: KubeConfig; close(): Promise<void> }> {
+  const cluster = through.getCurrentCluster()!;
+  const user = through.getCurrentUser()!;
+  const upstream = new URL(cluster.server);
+  const ca = cluster.caData ? Buffer.from(cluster.caData, 'base64') : cluster.caFile ? readFileSync(cluster.caFile) : undefined;
+  const server = createServer((request, response) => {
+    void (async () => {
+      await before({ method: request.method ?? 'GET', path: request.url ?? '/' });
+      const forwarded = httpsRequest(
+        { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: { ...request.headers, host: upstream.host }, ca },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
+      forwarded.on('error', (error) => response.destroy(error));
+      request.pipe(forwarded);
+    })().catch((error: Error) => response.destroy(error));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    // Plain HTTP on loopback only; the client insists on skipTLSVerify for it.
+    clusters: [{ name: 'interposed', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+    users: [{ name: user.name, token: user.token }],
+    contexts: [{ name: 'interposed', cluster: 'interposed', user: user.name }],
+    currentContext: 'interposed',
+  });
+  return { config, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
