@@ -1,4 +1,5 @@
 import { ensureKubernetesTools } from './stack/kubernetes-tools.js';
+import { ensureHelmTools } from './stack/helm-tools.js';
 import { ensureTool, toolVersion } from './stack/tools.js';
 
 /** `npm run provision`: builds the stack's tools ahead of time (CI caches .ops/bin). */
@@ -8,3 +9,5 @@ for (const name of ['temporal', 'minio'] as const) {
 }
 const kubernetes = await ensureKubernetesTools();
 console.log(`kubernetes: ${kubernetes.apiserver} (${toolVersion(kubernetes.apiserver)}), etcd ${kubernetes.etcd}, kwok ${kubernetes.kwok}`);
+const helm = await ensureHelmTools();
+console.log(`helm: ${helm.helm}, KEDA CRD ${helm.scaledObjectCrd}`);

@@ -25,7 +25,7 @@ export const KWOK_VERSION = 'v0.8.0';
 export const KUBE_DIR = join(BIN_DIR, `k8s-${KUBERNETES_VERSION}`);
 export const ETCD_DIR = join(BIN_DIR, `etcd-${ETCD_VERSION}`);
 export const KWOK_DIR = join(BIN_DIR, `kwok-${KWOK_VERSION}`);
-const SRC_DIR = join(REPO_ROOT, '.ops', 'src');
+export const SRC_DIR = join(REPO_ROOT, '.ops', 'src');
 
 export interface KubernetesTools {
   apiserver: string;
@@ -44,7 +44,7 @@ function goBinary(): string {
 }
 
 /** Runs go with a nice of 19; the last lines of its output name what failed. */
-async function go(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; say: (line: string) => void; what: string }): Promise<string> {
+export async function go(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; say: (line: string) => void; what: string }): Promise<string> {
   const started = Date.now();
   const child = spawn('nice', ['-n', '19', goBinary(), ...args], {
     cwd: options.cwd,
@@ -65,7 +65,8 @@ async function go(args: string[], options: { cwd?: string; env?: NodeJS.ProcessE
   return stdout;
 }
 
-function moveIntoPlace(staged: string, dir: string): void {
+/** Moves a finished build into its versioned directory under .ops/bin. */
+export function moveIntoPlace(staged: string, dir: string): void {
   mkdirSync(BIN_DIR, { recursive: true });
   rmSync(dir, { recursive: true, force: true });
   renameSync(staged, dir);

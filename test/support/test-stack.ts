@@ -1,4 +1,5 @@
 import type { EphemeralStack } from '../../scripts/stack/ephemeral-stack.js';
+import type { HelmTools } from '../../scripts/stack/helm-tools.js';
 import type { EmbeddedKubernetes } from '../../scripts/stack/kubernetes.js';
 
 /** What the global setup provisions and every test file reads with `inject('stack')`. */
@@ -11,5 +12,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     stack: TestStack;
     kubernetes: TestKubernetes;
+    /** helm and KEDA's ScaledObject CRD, for the chart test. */
+    helm: HelmTools;
   }
 }
