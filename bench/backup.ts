@@ -13,6 +13,7 @@ import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
 import { cpuDuring } from './process-cpu.js';
+import { runBenchmark, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { backupWorkflowId } from '../src/domain/workflow-ids.js';
 
@@ -107,7 +108,7 @@ function startDataWorker(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, nodeScriptArgs('start:data-worker'), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
-async function main() {
+async function once(): Promise<Figures> {
   say('building (npm run build) for the compiled data worker ...');
   execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const { stack, stop } = await startEphemeralStack('bench', say);
@@ -210,9 +211,8 @@ async function main() {
     say(`faster than the old way: large ${large.backup < large.oldWay ? 'yes' : 'NO'} (${(large.backup / large.oldWay).toFixed(3)}), small ${small.backup < small.oldWay ? 'yes' : 'NO'} (${(small.backup / small.oldWay).toFixed(3)})`);
     say(`worker peak RSS: large ${large.rss.toFixed(0)} MiB, small ${small.rss.toFixed(0)} MiB (all-in-one worker under tsx)`);
     say(`data worker peak RSS: large ${large.dataRss.toFixed(0)} MiB, small ${small.dataRss.toFixed(0)} MiB (target < 200 MB = ${(200e6 / 1024 / 1024).toFixed(0)} MiB at both: ${Math.max(large.dataRss, small.dataRss) < 200e6 / 1024 / 1024 ? 'met' : 'NOT met'})`);
-    say(`ratio on the data worker=${(large.split / large.pgDump).toFixed(3)}`);
-    say(`ratio small=${(small.backup / small.pgDump).toFixed(3)}`);
-    say(`ratio=${(large.backup / large.pgDump).toFixed(3)}`);
+    const ratio = (value: number) => Number(value.toFixed(3));
+    return { 'ratio on the data worker': ratio(large.split / large.pgDump), 'ratio small': ratio(small.backup / small.pgDump), ratio: ratio(large.backup / large.pgDump) };
   } finally {
     for (const worker of workers) worker.kill('SIGTERM');
     rmSync(scratch, { recursive: true, force: true });
@@ -220,7 +220,7 @@ async function main() {
   }
 }
 
-main().catch((error: unknown) => {
+runBenchmark('bench:backup', once).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

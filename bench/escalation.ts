@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,8 +9,12 @@ import type { AlertBatch } from '../src/domain/alerts.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
+import { runBenchmark, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
+import { cpuSeconds } from './process-cpu.js';
+import { ladderBreakdown, PARTS, workflowTaskCount, type LevelTiming, type Part } from './escalation-breakdown.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
+import { heapFlag, workerSizing } from '../workers/memory-budget.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
@@ -22,21 +26,27 @@ import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
  * run, page the same webhook directly. Each page goes to a local webhook
  * receiver that notes when it arrived; a page's lateness is its arrival minus
  * its due time (the previous level's start plus the 10-second timeout).
- * Prints p50/p99/max lateness of both, the ratio of their p99s, the worker's
- * peak RSS, and a last line `p99_lateness_ms=<n>` (the schedule targets').
+ * Prints p50/p99/max lateness of both, where it went (bench/escalation-breakdown.ts,
+ * from the ladders' histories), the CPU of the worker and the dev server, the
+ * ratio of their p99s, the compiled worker's idle and peak RSS under its memory
+ * budget (BENCH_WORKER_MEMORY_MB, default 1024; 0 for the SDK's defaults), and
+ * a last line `p99_lateness_ms=<n>` (the schedule targets'). `--repeat N`
+ * repeats it and prints the spread (bench/harness.ts).
  */
 
 const INCIDENTS = Number(process.env.BENCH_INCIDENTS ?? 500);
 const LEVELS = Number(process.env.BENCH_LEVELS ?? 4);
 const LEVEL_SECONDS = 10;
 const TASK_QUEUE = 'bench-escalation';
+/** The worker's memory budget (OPS_WORKER_MEMORY_MB and the heap flag that goes with it); 0 runs it on the SDK's defaults. */
+const MEMORY_MB = Number(process.env.BENCH_WORKER_MEMORY_MB ?? 1024);
 const PEOPLE = ['ada', 'bea', 'cy', 'dee'];
 /** Every other incident pages the schedule; the rest are the baseline. */
 const bySchedule = (index: number) => index % 2 === 0;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 
-async function main() {
+async function once(): Promise<Figures> {
   // The receiver: arrival time by idempotency key (incident, ladder, level, target).
   const arrivals = new Map<string, number>();
   const receiver = createServer((request, response) => {
@@ -49,7 +59,9 @@ async function main() {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/page`;
 
-  const { stack, stop } = await startEphemeralStack('bench', say);
+  say('building (npm run build) for the compiled worker ...');
+  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const { stack, pids, stop } = await startEphemeralStack('bench', say);
   let worker: ChildProcess | undefined;
   try {
     const policyFile = join(stack.runDir, 'escalation-bench.yaml');
@@ -77,7 +89,8 @@ async function main() {
         '',
       ].join('\n'),
     );
-    worker = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    // The compiled worker, as it runs in production (npm run build), with the flags its start command gives it.
+    worker = spawn(process.execPath, [...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), '--heap-growing-percent=100', 'dist/workers/main.js'], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -87,16 +100,27 @@ async function main() {
         OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath,
         OPS_WORKER_METRICS_PORT: '0',
         OPS_LOG_LEVEL: 'warn',
+        // As the image sets it: fewer malloc arenas for Core's threads, about 60 MiB less at peak.
+        MALLOC_ARENA_MAX: '2',
+        ...(MEMORY_MB > 0 ? { OPS_WORKER_MEMORY_MB: String(MEMORY_MB) } : {}),
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const client = new Client({ connection });
     await waitForTaskQueuePoller(connection, 'default', TASK_QUEUE);
+    const idleRss = peakRssMiB(worker.pid!);
+    const sizing = MEMORY_MB > 0 ? workerSizing(MEMORY_MB) : undefined;
+    say(
+      sizing
+        ? `worker budget ${MEMORY_MB} MB: ${sizing.maxCachedWorkflows} cached workflows, ${sizing.maxConcurrentWorkflowTaskExecutions} workflow task slots, heap ${sizing.heapMb} MB; idle RSS ${idleRss.toFixed(0)} MiB`
+        : `worker on the SDK's defaults; idle RSS ${idleRss.toFixed(0)} MiB`,
+    );
 
     say(`opening ${INCIDENTS} incidents, each climbing ${LEVELS} levels ${LEVEL_SECONDS}s apart ...`);
     const ids: Array<{ id: string; schedule: boolean }> = [];
     const openStarted = Date.now();
+    const cpuBefore = { worker: cpuSeconds(worker.pid!).self, server: pids.temporal ? cpuSeconds(pids.temporal).self : 0, at: Date.now() };
     let next = 0;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
@@ -131,12 +155,23 @@ async function main() {
     say(`  opened in ${((Date.now() - openStarted) / 1000).toFixed(1)}s; waiting for every ladder to reach level ${LEVELS} ...`);
     const expectedPages = INCIDENTS * LEVELS;
     await waitFor('every page', async () => arrivals.size >= expectedPages, (LEVELS * LEVEL_SECONDS + 600) * 1000, 1000);
+    const cpu = {
+      worker: cpuSeconds(worker.pid!).self - cpuBefore.worker,
+      server: pids.temporal ? cpuSeconds(pids.temporal).self - cpuBefore.server : 0,
+      seconds: (Date.now() - cpuBefore.at) / 1000,
+    };
 
     // Due time of level n: the start of level n-1, as the ladder recorded it, plus the timeout.
     const lateness = { schedule: [] as number[], baseline: [] as number[] };
     const handoffs = new Set<string>();
+    const timings: Array<{ id: string; ladder: string; schedule: boolean; levels: LevelTiming[] }> = [];
     for (const { id, schedule } of ids) {
-      const status = await client.workflow.getHandle(id).query(statusQuery);
+      const handle = client.workflow.getHandle(id);
+      const status = await handle.query(statusQuery);
+      const ladder = (await handle.describe()).raw.pendingChildren?.find((child) => child.workflowId?.endsWith('/escalation-1'))?.workflowId;
+      if (!ladder) throw new Error(`${id}: its escalation ladder is not running`);
+      const levels: LevelTiming[] = [];
+      timings.push({ id, ladder, schedule, levels });
       const pages = status.escalation?.pages ?? [];
       for (let level = 2; level <= LEVELS; level += 1) {
         const previous = pages.find((page) => page.level === level - 1);
@@ -148,11 +183,27 @@ async function main() {
         if (!previous || arrived === undefined) throw new Error(`${id}: level ${level} page missing`);
         if (schedule && previous.person !== page?.person) handoffs.add(id);
         (schedule ? lateness.schedule : lateness.baseline).push(arrived - (Date.parse(previous.at) + LEVEL_SECONDS * 1000));
+        levels.push({ previousAt: Date.parse(previous.at), arrived });
       }
+    }
+    // Where the lateness went, from the ladders' histories, and what the workflow tasks cost.
+    const parts = { schedule: new Map<Part, number[]>(PARTS.map((part) => [part, []])), baseline: new Map<Part, number[]>(PARTS.map((part) => [part, []])) };
+    let tasks = 0;
+    for (let offset = 0; offset < timings.length; offset += 16) {
+      await Promise.all(
+        timings.slice(offset, offset + 16).map(async ({ id, ladder, schedule, levels }) => {
+          for (const level of await ladderBreakdown(client, ladder, LEVEL_SECONDS * 1000, levels)) {
+            for (const part of PARTS) (schedule ? parts.schedule : parts.baseline).get(part)!.push(level[part]);
+          }
+          const counted = (await workflowTaskCount(client, ladder)) + (await workflowTaskCount(client, id));
+          tasks += counted;
+        }),
+      );
     }
     const quantile = (values: number[], q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
     for (const values of Object.values(lateness)) values.sort((a, b) => a - b);
     const rss = peakRssMiB(worker.pid!);
+    const memory = Object.fromEntries(readFileSync(`/proc/${worker.pid}/status`, 'utf8').split('\n').map((line) => line.split(/:\s+/)).filter(([key]) => key === 'RssAnon' || key === 'RssFile'));
 
     say('  resolving every incident ...');
     await Promise.all(ids.map(({ id }) => client.workflow.getHandle(id).executeUpdate(resolveUpdate, { args: [{ by: 'bench' }] })));
@@ -166,10 +217,20 @@ async function main() {
     for (const [name, values] of Object.entries(lateness)) {
       say(`lateness (${name === 'schedule' ? 'schedule targets' : 'webhook targets, baseline'}): p50 ${quantile(values, 0.5)} ms, p99 ${quantile(values, 0.99)} ms, max ${values.at(-1)} ms`);
     }
-    say(`worker peak RSS ${rss.toFixed(0)} MiB`);
-    say(`baseline_p99_lateness_ms=${baseline}`);
-    say(`ratio=${(p99 / Math.max(baseline, 1)).toFixed(3)}`);
-    say(`p99_lateness_ms=${p99}`);
+    say(`lateness breakdown, ms (p50 / p99 / max):`);
+    for (const [name, byPart] of Object.entries(parts)) {
+      say(`  ${name === 'schedule' ? 'schedule targets' : 'webhook targets, baseline'}:`);
+      for (const [part, values] of byPart) {
+        values.sort((a, b) => a - b);
+        say(`    ${part.padEnd(20)} ${quantile(values, 0.5).toFixed(0)} / ${quantile(values, 0.99).toFixed(0)} / ${values.at(-1)!.toFixed(0)}`);
+      }
+    }
+    say(
+      `worker CPU ${cpu.worker.toFixed(1)} s over ${cpu.seconds.toFixed(0)} s of opening and ladders (${((cpu.worker / cpu.seconds) * 100).toFixed(0)}% of one core), ${tasks} workflow tasks in all: ${((cpu.worker * 1000) / Math.max(tasks, 1)).toFixed(1)} ms each at most`,
+    );
+    say(`dev server CPU ${cpu.server.toFixed(1)} s (${((cpu.server / cpu.seconds) * 100).toFixed(0)}% of one core), SQLite ${process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? 'in memory' : 'on disk'}`);
+    say(`worker peak RSS ${rss.toFixed(0)} MiB (idle ${idleRss.toFixed(0)} MiB${MEMORY_MB > 0 ? `, budget ${MEMORY_MB} MB` : ''}; at the end anonymous ${memory.RssAnon}, file-backed ${memory.RssFile})`);
+    return { worker_peak_rss_mib: Math.round(rss), baseline_p99_lateness_ms: baseline, ratio: Number((p99 / Math.max(baseline, 1)).toFixed(3)), p99_lateness_ms: p99 };
     if (arrivals.size !== expectedPages) process.exitCode = 1;
   } finally {
     if (worker) {
@@ -181,7 +242,7 @@ async function main() {
   }
 }
 
-main().catch((error: unknown) => {
+runBenchmark('bench:escalation', once).catch((error: unknown) => {
   process.stderr.write(`bench:escalation failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

@@ -8,6 +8,7 @@ import { alertsSignal, statusQuery, INCIDENT_WORKFLOW, type IncidentWorkflow } f
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { freePort, waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
+import { runBenchmark, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
@@ -126,7 +127,7 @@ async function waitForIncidents(client: Client, ids: string[], expectedAlerts: n
   return fingerprints;
 }
 
-async function main() {
+async function once(): Promise<Figures> {
   const { stack, stop } = await startEphemeralStack('bench', say);
   const children: ChildProcess[] = [];
   try {
@@ -219,7 +220,7 @@ async function main() {
     say(`incidents from the storm: ${intakeIds.size} (expected ${GROUPS}); fingerprints held: ${fingerprints.length}, distinct ${unique.size} (expected ${total})`);
     const correct = intakeIds.size === GROUPS && fingerprints.length === total && unique.size === total;
     say(`storm outcome: ${correct ? 'correct' : 'WRONG'}`);
-    say(`ratio=${(intake.rate / limit.rate).toFixed(3)}`);
+    return { ratio: Number((intake.rate / limit.rate).toFixed(3)) };
     await connection.close();
     if (!correct) process.exitCode = 1;
   } finally {
@@ -229,7 +230,7 @@ async function main() {
   }
 }
 
-main().catch((error: unknown) => {
+runBenchmark('bench:intake', once).catch((error: unknown) => {
   process.stderr.write(`bench:intake failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

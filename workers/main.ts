@@ -12,6 +12,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/logging/logger.js';
 import { prepareWhenAvailable } from './dependencies.js';
 import { installRuntime } from './runtime.js';
+import { heapLimitMb, workerSizing } from './memory-budget.js';
 import { createOpsWorker } from './worker.js';
 
 /**
@@ -53,6 +54,13 @@ async function main(): Promise<void> {
     logger.warn({ err: error }, 'could not register search attributes; register OpsKind, OpsSeverity, OpsService, OpsStatus (Keyword) on the namespace');
   }
 
+  const sizing = workerSizing(env.OPS_WORKER_MEMORY_MB);
+  if (sizing) {
+    const { budgetMb, source, heapMb, ...slots } = sizing;
+    logger.info({ budgetMb, source, ...slots, heapLimitMb: heapLimitMb() }, 'worker sized from its memory budget');
+    // V8 takes its heap limit from the command line only; a larger one lets garbage pile up past the budget.
+    if (heapLimitMb() > heapMb * 1.25) logger.warn({ heapLimitMb: heapLimitMb(), budgetMb }, `the V8 heap limit is above the memory budget's share: start node with --max-old-space-size=${heapMb}`);
+  }
   const connection = await connectWorkerConnection(env);
   const ackSecret = ackSecretOf(env);
   const worker = await createOpsWorker({
@@ -84,6 +92,7 @@ async function main(): Promise<void> {
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,
+    sizing,
   });
 
   const stop = (signal: NodeJS.Signals) => {

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import type { OpsActivities } from '../activities/index.js';
+import type { WorkerSizing } from './memory-budget.js';
 
 export interface OpsWorkerOptions {
   connection: NativeConnection;
@@ -17,6 +18,8 @@ export interface OpsWorkerOptions {
   identity?: string;
   /** Default: the SDK's. */
   maxConcurrentActivityTaskExecutions?: number;
+  /** Cache and slots from a memory budget (workers/memory-budget.ts); default: the SDK's. */
+  sizing?: WorkerSizing;
 }
 
 /** The path of the workflows' entry module, for bundling at start. */
@@ -36,6 +39,14 @@ export async function createOpsWorker(options: OpsWorkerOptions): Promise<Worker
     activities: options.activities,
     ...workflowSource,
     ...(options.identity ? { identity: options.identity } : {}),
+    ...(options.sizing
+      ? {
+          maxCachedWorkflows: options.sizing.maxCachedWorkflows,
+          maxConcurrentWorkflowTaskExecutions: options.sizing.maxConcurrentWorkflowTaskExecutions,
+          maxConcurrentLocalActivityExecutions: options.sizing.maxConcurrentLocalActivityExecutions,
+          maxConcurrentActivityTaskExecutions: options.sizing.maxConcurrentActivityTaskExecutions,
+        }
+      : {}),
     ...(options.maxConcurrentActivityTaskExecutions ? { maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions } : {}),
     // Let in-flight activities finish on SIGTERM before the worker exits.
     shutdownGraceTime: '30s',

@@ -42,7 +42,7 @@ const quietBundlerLogger = {
 export async function startEphemeralStack(
   name: string,
   say: (line: string) => void,
-): Promise<{ stack: EphemeralStack; stop: () => Promise<void> }> {
+): Promise<{ stack: EphemeralStack; pids: { temporal: number | undefined }; stop: () => Promise<void> }> {
   const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   const runDir = join(OPS_DIR, name, runId);
   mkdirSync(runDir, { recursive: true });
@@ -124,6 +124,8 @@ export async function startEphemeralStack(
 
   return {
     stack,
+    // For benchmarks that count the dev server's CPU.
+    pids: { temporal: temporal.process.child.pid },
     async stop() {
       for (const managed of processes.reverse()) await managed.stop();
       await dropDatabase(postgres.adminUrl, databaseName).catch(() => undefined);

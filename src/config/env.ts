@@ -98,6 +98,8 @@ const envSchema = z.object({
   OPS_WEBHOOK_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   OPS_WEBHOOK_HMAC_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   OPS_WORKER_METRICS_PORT: port.default(9464),
+  /** The worker's memory budget in MB; sizes its workflow cache and task slots (default: the cgroup's limit). */
+  OPS_WORKER_MEMORY_MB: z.coerce.number({ error: 'expected a number of MB' }).int('expected a whole number of MB').min(256, 'expected at least 256 (MB)').optional(),
   OPS_CONFIG: existingFile.optional(),
   OPS_WORKFLOW_BUNDLE: existingFile.optional(),
   OPS_LOG_LEVEL: logLevel.default('info'),

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
+
+/**
+ * The worker's size from a memory budget instead of the SDK's defaults, which
+ * follow the V8 heap limit (a quarter of the machine's memory, up to 4 GiB) and
+ * cache about 2,300 workflows on a large host: fine for RAM, not for a pod's
+ * limit. The budget is OPS_WORKER_MEMORY_MB, else the cgroup's memory limit
+ * (a container's), else none (the SDK's defaults).
+ *
+ * What a budget buys, measured with npm run bench:escalation (1,000 open
+ * workflows, compiled worker, MALLOC_ARENA_MAX=2): an idle worker takes about
+ * BASE_MB; each cached workflow about PER_WORKFLOW_MB more (its state in the
+ * V8 context and Core's state machines and history). A cache smaller than the
+ * workflows that wake together makes every wake-up a full replay: with 385
+ * cached of 1,000 the benchmark's pages came more than 10 s late, so the
+ * budget must hold the working set; the cache is sized to the budget, not below it. The V8 heap limit
+ * is a command-line flag (`--max-old-space-size`, see heapFlag), since V8
+ * ignores it once started; the worker warns when it was started without one
+ * that fits.
+ */
+export const BASE_MB = 230;
+export const PER_WORKFLOW_MB = 0.5;
+/** What the budget keeps free for garbage not yet collected, buffers and native allocations. */
+const HEADROOM = 0.25;
+
+export interface WorkerSizing {
+  budgetMb: number;
+  source: 'OPS_WORKER_MEMORY_MB' | 'cgroup';
+  maxCachedWorkflows: number;
+  maxConcurrentWorkflowTaskExecutions: number;
+  maxConcurrentLocalActivityExecutions: number;
+  maxConcurrentActivityTaskExecutions: number;
+  /** The V8 old-space limit that fits the budget, in MB. */
+  heapMb: number;
+}
+
+/** The container's memory limit in MB (cgroup v2, then v1); undefined outside one. */
+export function cgroupLimitMb(read: (path: string) => string = (path) => readFileSync(path, 'utf8')): number | undefined {
+  for (const path of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    let text: string;
+    try {
+      text = read(path).trim();
+    } catch {
+      continue;
+    }
+    const bytes = Number(text);
+    // "max", or v1's "no limit" (a page-rounded 2^63), is no limit.
+    if (!Number.isFinite(bytes) || bytes <= 0 || bytes >= 2 ** 60) return undefined;
+    return Math.floor(bytes / 1024 / 1024);
+  }
+  return undefined;
+}
+
+/** The sizing for a budget; undefined when there is none (the SDK's defaults stand). */
+export function workerSizing(configuredMb: number | undefined, cgroupMb = cgroupLimitMb()): WorkerSizing | undefined {
+  const budgetMb = configuredMb ?? cgroupMb;
+  if (budgetMb === undefined) return undefined;
+  const source = configuredMb !== undefined ? 'OPS_WORKER_MEMORY_MB' : 'cgroup';
+  const forWorkflows = Math.max(0, budgetMb * (1 - HEADROOM) - BASE_MB);
+  const maxCachedWorkflows = Math.max(20, Math.floor(forWorkflows / PER_WORKFLOW_MB));
+  return {
+    budgetMb,
+    source,
+    maxCachedWorkflows,
+    // Tasks in flight hold their workflow's history and activation besides the cached state.
+    maxConcurrentWorkflowTaskExecutions: Math.min(40, Math.max(2, Math.floor(maxCachedWorkflows / 10))),
+    maxConcurrentLocalActivityExecutions: Math.min(100, Math.max(10, Math.floor(budgetMb / 8))),
+    maxConcurrentActivityTaskExecutions: Math.min(100, Math.max(10, Math.floor(budgetMb / 8))),
+    // Live heap at 1,000 cached workflows stayed under 300 MB; Core's native state is the rest.
+    heapMb: Math.max(160, Math.floor(budgetMb * 0.4)),
+  };
+}
+
+/** The node flag that sets the heap for a budget (for the command that starts the worker). */
+export function heapFlag(budgetMb: number): string {
+  return `--max-old-space-size=${workerSizing(budgetMb)!.heapMb}`;
+}
+
+/** The heap limit this process runs with, in MB. */
+export function heapLimitMb(): number {
+  return Math.round(getHeapStatistics().heap_size_limit / 1024 / 1024);
+}
