@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream, readFileSync, openSync, closeSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,8 +109,6 @@ function startDataWorker(env: Record<string, string>): ChildProcess {
 }
 
 async function once(): Promise<Figures> {
-  say('building (npm run build) for the compiled data worker ...');
-  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const { stack, stop } = await startEphemeralStack('bench', say);
   const scratch = mkdtempSync(join(tmpdir(), 'ops-bench-backup-'));
   const workers: ChildProcess[] = [];
@@ -220,7 +218,7 @@ async function once(): Promise<Figures> {
   }
 }
 
-runBenchmark('bench:backup', once).catch((error: unknown) => {
+runBenchmark('bench:backup', once, { compiled: 'the compiled data worker' }).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

@@ -18,6 +18,7 @@ export const PARTS = ['timer set late', 'timer fired late', 'task queued', 'work
 export type Part = (typeof PARTS)[number];
 
 const { EventType } = proto.temporal.api.enums.v1;
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
 const millis = (time: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(time?.seconds ?? 0) * 1000 + (time?.nanos ?? 0) / 1e6;
 
@@ -32,11 +33,9 @@ export interface LevelTiming {
  * The parts of each timed level of one ladder: `levels[k]` is level k + 2
  * (level 1 fires at once).
  */
-export async function ladderBreakdown(client: Client, workflowId: string, levelTimeoutMs: number, levels: LevelTiming[]): Promise<Array<Record<Part, number>>> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const events = history.events ?? [];
+export function ladderBreakdown(workflowId: string, events: HistoryEvent[], levelTimeoutMs: number, levels: LevelTiming[]): Array<Record<Part, number>> {
   const timers = events.filter((event) => event.eventType === EventType.EVENT_TYPE_TIMER_STARTED);
-  const fireAt = (event: (typeof events)[number]) => millis(event.eventTime) + millis(event.timerStartedEventAttributes?.startToFireTimeout);
+  const fireAt = (event: HistoryEvent) => millis(event.eventTime) + millis(event.timerStartedEventAttributes?.startToFireTimeout);
   return levels.map((level, index) => {
     // The wait is the timer set to fire at the level's due time: shorter than the timeout when the
     // workflow's clock moved on while the previous level was paged, later by however long its task took
@@ -62,8 +61,12 @@ export async function ladderBreakdown(client: Client, workflowId: string, levelT
   });
 }
 
+/** A workflow's history events, fetched once for both uses below. */
+export async function historyEvents(client: Client, workflowId: string): Promise<HistoryEvent[]> {
+  return (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+}
+
 /** How many workflow tasks a history holds (what the worker's CPU was spent on). */
-export async function workflowTaskCount(client: Client, workflowId: string): Promise<number> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).filter((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
+export function workflowTaskCount(events: HistoryEvent[]): number {
+  return events.filter((event) => event.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
 }

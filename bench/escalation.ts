@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -10,9 +10,9 @@ import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemer
 import { waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { runBenchmark, type Figures } from './harness.js';
-import { peakRssMiB } from './process-memory.js';
+import { peakRssMiB, rssNowMiB } from './process-memory.js';
 import { cpuSeconds } from './process-cpu.js';
-import { ladderBreakdown, PARTS, workflowTaskCount, type LevelTiming, type Part } from './escalation-breakdown.js';
+import { historyEvents, ladderBreakdown, PARTS, workflowTaskCount, type LevelTiming, type Part } from './escalation-breakdown.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import { heapFlag, workerSizing } from '../workers/memory-budget.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
@@ -59,8 +59,6 @@ async function once(): Promise<Figures> {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/page`;
 
-  say('building (npm run build) for the compiled worker ...');
-  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const { stack, pids, stop } = await startEphemeralStack('bench', say);
   let worker: ChildProcess | undefined;
   try {
@@ -89,7 +87,7 @@ async function once(): Promise<Figures> {
         '',
       ].join('\n'),
     );
-    // The compiled worker, as it runs in production (npm run build), with the flags its start command gives it.
+    // The compiled worker, as the image runs it (its command's flags), under the budget's heap limit.
     worker = spawn(process.execPath, [...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), '--heap-growing-percent=100', 'dist/workers/main.js'], {
       cwd: REPO_ROOT,
       env: {
@@ -192,18 +190,18 @@ async function once(): Promise<Figures> {
     for (let offset = 0; offset < timings.length; offset += 16) {
       await Promise.all(
         timings.slice(offset, offset + 16).map(async ({ id, ladder, schedule, levels }) => {
-          for (const level of await ladderBreakdown(client, ladder, LEVEL_SECONDS * 1000, levels)) {
+          const [ladderEvents, incidentEvents] = await Promise.all([historyEvents(client, ladder), historyEvents(client, id)]);
+          for (const level of ladderBreakdown(ladder, ladderEvents, LEVEL_SECONDS * 1000, levels)) {
             for (const part of PARTS) (schedule ? parts.schedule : parts.baseline).get(part)!.push(level[part]);
           }
-          const counted = (await workflowTaskCount(client, ladder)) + (await workflowTaskCount(client, id));
-          tasks += counted;
+          tasks += workflowTaskCount(ladderEvents) + workflowTaskCount(incidentEvents);
         }),
       );
     }
     const quantile = (values: number[], q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
     for (const values of Object.values(lateness)) values.sort((a, b) => a - b);
     const rss = peakRssMiB(worker.pid!);
-    const memory = Object.fromEntries(readFileSync(`/proc/${worker.pid}/status`, 'utf8').split('\n').map((line) => line.split(/:\s+/)).filter(([key]) => key === 'RssAnon' || key === 'RssFile'));
+    const memory = rssNowMiB(worker.pid!);
 
     say('  resolving every incident ...');
     await Promise.all(ids.map(({ id }) => client.workflow.getHandle(id).executeUpdate(resolveUpdate, { args: [{ by: 'bench' }] })));
@@ -229,9 +227,9 @@ async function once(): Promise<Figures> {
       `worker CPU ${cpu.worker.toFixed(1)} s over ${cpu.seconds.toFixed(0)} s of opening and ladders (${((cpu.worker / cpu.seconds) * 100).toFixed(0)}% of one core), ${tasks} workflow tasks in all: ${((cpu.worker * 1000) / Math.max(tasks, 1)).toFixed(1)} ms each at most`,
     );
     say(`dev server CPU ${cpu.server.toFixed(1)} s (${((cpu.server / cpu.seconds) * 100).toFixed(0)}% of one core), SQLite ${process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? 'in memory' : 'on disk'}`);
-    say(`worker peak RSS ${rss.toFixed(0)} MiB (idle ${idleRss.toFixed(0)} MiB${MEMORY_MB > 0 ? `, budget ${MEMORY_MB} MB` : ''}; at the end anonymous ${memory.RssAnon}, file-backed ${memory.RssFile})`);
-    return { worker_peak_rss_mib: Math.round(rss), baseline_p99_lateness_ms: baseline, ratio: Number((p99 / Math.max(baseline, 1)).toFixed(3)), p99_lateness_ms: p99 };
+    say(`worker peak RSS ${rss.toFixed(0)} MiB (idle ${idleRss.toFixed(0)} MiB${MEMORY_MB > 0 ? `, budget ${MEMORY_MB} MB` : ''}; at the end anonymous ${memory.anon.toFixed(0)} MiB, file-backed ${memory.file.toFixed(0)} MiB)`);
     if (arrivals.size !== expectedPages) process.exitCode = 1;
+    return { worker_peak_rss_mib: Math.round(rss), baseline_p99_lateness_ms: baseline, ratio: Number((p99 / Math.max(baseline, 1)).toFixed(3)), p99_lateness_ms: p99 };
   } finally {
     if (worker) {
       worker.kill('SIGTERM');
@@ -242,7 +240,7 @@ async function once(): Promise<Figures> {
   }
 }
 
-runBenchmark('bench:escalation', once).catch((error: unknown) => {
+runBenchmark('bench:escalation', once, { compiled: 'the compiled worker' }).catch((error: unknown) => {
   process.stderr.write(`bench:escalation failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

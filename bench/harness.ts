@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
+import { REPO_ROOT } from '../scripts/stack/paths.js';
 
 /**
  * What every benchmark shares: the machine it ran on (CPU model, cores, load
@@ -43,10 +45,15 @@ function format(value: number): string {
 /**
  * Runs `once` as often as asked. Each run prints its own detail and returns
  * its figures, the headline last; those are printed as `name=value` lines at
- * the end, medians when repeated, so the last line is the headline.
+ * the end, medians when repeated, so the last line is the headline. With
+ * `compiled`, `npm run build` runs once first (what it is built for, in words).
  */
-export async function runBenchmark(name: string, once: (run: number) => Promise<Figures>): Promise<void> {
+export async function runBenchmark(name: string, once: (run: number) => Promise<Figures>, options: { compiled?: string } = {}): Promise<void> {
   const repeat = repeatOption();
+  if (options.compiled) {
+    say(`building (npm run build) for ${options.compiled} ...`);
+    execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   const cpu = cpus();
   say(`machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, load average ${load()} (1, 5, 15 min) before ${name}`);
   const runs: Figures[] = [];

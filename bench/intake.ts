@@ -220,9 +220,9 @@ async function once(): Promise<Figures> {
     say(`incidents from the storm: ${intakeIds.size} (expected ${GROUPS}); fingerprints held: ${fingerprints.length}, distinct ${unique.size} (expected ${total})`);
     const correct = intakeIds.size === GROUPS && fingerprints.length === total && unique.size === total;
     say(`storm outcome: ${correct ? 'correct' : 'WRONG'}`);
-    return { ratio: Number((intake.rate / limit.rate).toFixed(3)) };
     await connection.close();
     if (!correct) process.exitCode = 1;
+    return { ratio: Number((intake.rate / limit.rate).toFixed(3)) };
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))));

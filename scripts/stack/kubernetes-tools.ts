@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BIN_DIR, REPO_ROOT } from './paths.js';
 import { findGo, isExecutable } from './tools.js';
 
@@ -132,11 +132,16 @@ async function buildEtcd(say: (line: string) => void): Promise<void> {
   moveIntoPlace(staged, ETCD_DIR);
 }
 
-async function buildKwok(say: (line: string) => void): Promise<void> {
-  const staged = join(SRC_DIR, `kwok-${KWOK_VERSION}-bin`);
+/** `go install <package>@<version>` (a module with no replace directives) into its versioned directory under .ops/bin. */
+export async function goInstallInto(dir: string, target: string, options: { ldflags?: string; say: (line: string) => void; what: string }): Promise<void> {
+  const staged = join(SRC_DIR, `${basename(dir)}-bin`);
   mkdirSync(staged, { recursive: true });
-  await go(['install', '-trimpath', '-ldflags', '-s -w', `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`], { env: { GOBIN: staged, GOFLAGS: '' }, say, what: 'build kwok' });
-  moveIntoPlace(staged, KWOK_DIR);
+  await go(['install', '-trimpath', '-ldflags', `-s -w ${options.ldflags ?? ''}`.trim(), target], { env: { GOBIN: staged, GOFLAGS: '' }, say: options.say, what: options.what });
+  moveIntoPlace(staged, dir);
+}
+
+async function buildKwok(say: (line: string) => void): Promise<void> {
+  await goInstallInto(KWOK_DIR, `sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}`, { say, what: 'build kwok' });
 }
 
 /**

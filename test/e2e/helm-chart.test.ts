@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject, type V1ClusterRole, type V1Deployment } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, RbacAuthorizationV1Api, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject, type V1ClusterRole, type V1Deployment } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -11,7 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { createKubernetesActivities, type WorkloadState } from '../../activities/kubernetes.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
-import { deployOnCluster, ensureNamespace, shippedClusterRole } from '../support/kubernetes.js';
+import { actingAs, deployOnCluster, ensureNamespace, shippedClusterRole } from '../support/kubernetes.js';
 import { quietSdkLogger } from '../support/quiet-log.js';
 import { connectStack, kubeConfig, type StackClients } from '../support/stack.js';
 
@@ -165,15 +165,7 @@ describe('Helm chart', () => {
     expect((stored as Rendered).spec).toMatchObject({ maxReplicaCount: 4, triggers: [{ type: 'temporal', metadata: { taskQueue: 'ops', targetQueueSize: '10' } }] });
 
     // The chart's ServiceAccount, with a token as its pods get one.
-    const token = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ namespace, name: fullname, body: { spec: { audiences: [], expirationSeconds: 600 } } });
-    const cluster = admin.getCurrentCluster()!;
-    const asChart = new KubeConfig();
-    asChart.loadFromOptions({
-      clusters: [cluster],
-      users: [{ name: fullname, token: token.status!.token }],
-      contexts: [{ name: fullname, cluster: cluster.name, user: fullname }],
-      currentContext: fullname,
-    });
+    const asChart = await actingAs(namespace, fullname);
     await deployOnCluster(acted, 'api', { image: 'api:1.0.0', replicas: 1 });
     const environment = new MockActivityEnvironment(undefined, { logger: quietSdkLogger });
     const activities = createKubernetesActivities({ kube: () => asChart, pool: clients.pool });

@@ -43,14 +43,20 @@ export async function serviceAccountKubeConfig(namespace: string): Promise<KubeC
       subjects: [{ kind: 'ServiceAccount', name: 'ops-automation', namespace }],
     },
   });
-  const issued = await core.createNamespacedServiceAccountToken({ namespace, name: 'ops-automation', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  return actingAs(namespace, 'ops-automation');
+}
+
+/** A kubeconfig acting as an existing ServiceAccount, with a token from the TokenRequest API (as its pods get one). */
+export async function actingAs(namespace: string, serviceAccount: string): Promise<KubeConfig> {
+  const admin = kubeConfig();
+  const issued = await admin.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({ namespace, name: serviceAccount, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   const cluster = admin.getCurrentCluster()!;
   const config = new KubeConfig();
   config.loadFromOptions({
     clusters: [cluster],
-    users: [{ name: 'ops-automation', token: issued.status!.token }],
-    contexts: [{ name: 'ops-automation', cluster: cluster.name, user: 'ops-automation' }],
-    currentContext: 'ops-automation',
+    users: [{ name: serviceAccount, token: issued.status!.token }],
+    contexts: [{ name: serviceAccount, cluster: cluster.name, user: serviceAccount }],
+    currentContext: serviceAccount,
   });
   return config;
 }
