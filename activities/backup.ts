@@ -1,12 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
@@ -27,7 +21,10 @@ import type { Policy } from '../src/config/policy.js';
 import { dumpProgressSignal } from '../workflows/database-backup-signals.js';
 import { writeAuditEvent } from '../src/db/audit.js';
 import type { BackupManifest } from '../src/domain/backup.js';
+import type { BackupEncryption } from '../src/domain/backup-encryption.js';
 import { bindDeps } from './bind-deps.js';
+import { encryptedStream } from './backup-encryption.js';
+import { libpqEnv, restoreDumpInto, tableCounts, urlForDatabase, type RestoreStep } from './dump-restore.js';
 import { configuredDatabaseUrl } from './database-url.js';
 
 /**
@@ -50,39 +47,12 @@ export interface BackupDeps {
   policy: Pick<Policy, 'backups'>;
   /** The task queue of a dedicated data worker for dumps and restores (OPS_DATA_TASK_QUEUE); absent: the workflow's own. */
   dataTaskQueue?: string | undefined;
+  /** The age identity text (OPS_BACKUP_AGE_IDENTITY) that opens encrypted backups; read when a restore needs it. */
+  ageIdentity?: () => string | undefined;
 }
 
 /** Parts in flight: peak memory is about the part size * (QUEUE_SIZE + 1). */
 const QUEUE_SIZE = 2;
-/** pg_restore jobs of a verification, at most one per core: the restore shares the server with production. */
-const RESTORE_JOBS = 4;
-
-/** libpq settings from a URL, so no password ever appears in a process's arguments. */
-export function libpqEnv(url: string): NodeJS.ProcessEnv {
-  const parsed = new URL(url);
-  return {
-    ...process.env,
-    PGHOST: parsed.hostname,
-    PGPORT: parsed.port || '5432',
-    PGUSER: decodeURIComponent(parsed.username || 'postgres'),
-    PGDATABASE: decodeURIComponent(parsed.pathname.slice(1)),
-    ...(parsed.password ? { PGPASSWORD: decodeURIComponent(parsed.password) } : {}),
-  };
-}
-
-/** Table name -> exact row count, for every user table, as `client` sees them. */
-async function tableCounts(client: pg.Client): Promise<Record<string, number>> {
-  const { rows } = await client.query<{ schemaname: string; relname: string }>(
-    `SELECT schemaname, relname FROM pg_stat_user_tables ORDER BY schemaname, relname`,
-  );
-  const counts: Record<string, number> = {};
-  for (const row of rows) {
-    const name = `${pg.escapeIdentifier(row.schemaname)}.${pg.escapeIdentifier(row.relname)}`;
-    const { rows: count } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${name}`);
-    counts[`${row.schemaname}.${row.relname}`] = Number(count[0]!.n);
-  }
-  return counts;
-}
 
 /**
  * What the dump may grow to: the database's size on disk (a custom-format dump is
@@ -140,39 +110,28 @@ async function abortLeftoverUploads(s3: S3Client, bucket: string, key: string): 
   return leftovers.length;
 }
 
-/** A `pg_restore --verbose` progress line ("pg_restore: creating TABLE ..."), as opposed to an error, a warning or their detail. */
-const progressLine = /^pg_restore: (?!error:|warning:|detail:|hint:)/;
-
-/**
- * Runs pg_restore --verbose: each progress line goes to `onStep`, the rest of
- * stderr (errors, warnings, the failed command) into the error. Killed when
- * `signal` aborts.
- */
-function restore(args: string[], env: NodeJS.ProcessEnv, onStep: (step: string) => void, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('pg_restore', ['--verbose', ...args], { env, stdio: ['ignore', 'ignore', 'pipe'], signal, killSignal: 'SIGKILL' });
-    const problems: string[] = [];
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      if (progressLine.test(line)) onStep(line.slice('pg_restore: '.length));
-      else if (problems.length < 50) problems.push(line);
-    });
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`pg_restore exited with ${code}: ${problems.join('\n').trim().slice(0, 2000)}`))));
-  });
-}
-
 export type { RetentionPolicy } from '../src/domain/backup-retention.js';
 
 
 /** The policy's backup defaults; refuses a database that is not configured. */
-export async function backupDefaults(deps: BackupDeps, input: { database: string }): Promise<{ bucket: string; prefix: string; verify: boolean; retention: RetentionPolicy; dataTaskQueue?: string }> {
+export async function backupDefaults(
+  deps: BackupDeps,
+  input: { database: string },
+): Promise<{ bucket: string; prefix: string; verify: boolean; retention: RetentionPolicy; dataTaskQueue?: string; encryption?: BackupEncryption }> {
   configuredDatabaseUrl(deps.databaseUrl, input.database);
-  const { bucket, prefix, verify, retention } = deps.policy.backups;
-  return { bucket: bucket ?? deps.bucket, prefix, verify, retention, ...(deps.dataTaskQueue ? { dataTaskQueue: deps.dataTaskQueue } : {}) };
+  const { bucket, prefix, verify, retention, encryption } = deps.policy.backups;
+  return {
+    bucket: bucket ?? deps.bucket,
+    prefix,
+    verify,
+    retention,
+    ...(deps.dataTaskQueue ? { dataTaskQueue: deps.dataTaskQueue } : {}),
+    ...(encryption ? { encryption: { format: 'age' as const, recipients: encryption.recipients } } : {}),
+  };
 }
 
 /** The manifest of the newest backup of `database`, for a restore drill. */
-export async function latestManifest(deps: BackupDeps, input: { database: string }): Promise<BackupManifest> {
+export async function latestManifest(deps: Pick<BackupDeps, 'pool' | 's3'>, input: { database: string }): Promise<BackupManifest> {
   const { rows } = await deps.pool.query<{ bucket: string; manifest_key: string }>(
     `SELECT bucket, manifest_key FROM backups WHERE database = $1 ORDER BY finished_at DESC LIMIT 1`,
     [input.database],
@@ -225,7 +184,7 @@ export async function applyRetention(deps: BackupDeps, input: { database: string
  * and could not hear the abort, the next attempt aborts the leftover
  * before it starts, so no orphan parts remain either way.
  */
-export async function dumpToS3(deps: BackupDeps, input: { database: string; bucket?: string; key: string; requestedBy: string }): Promise<BackupManifest> {
+export async function dumpToS3(deps: BackupDeps, input: { database: string; bucket?: string; key: string; requestedBy: string; encryption?: BackupEncryption }): Promise<BackupManifest> {
   const context = Context.current();
   const url = configuredDatabaseUrl(deps.databaseUrl, input.database);
   // Runs recorded before the bucket was chosen per backup name none: S3_BUCKET.
@@ -276,16 +235,26 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
       dump.once('exit', resolve);
     });
 
+    // The hash and the count are of what is stored: the ciphertext when encrypted, so `sha256sum` of the object matches.
     const hash = createHash('sha256');
+    let stored = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
         hash.update(chunk);
-        bytes += chunk.length;
+        stored += chunk.length;
+        if (!input.encryption) bytes = stored;
         callback(null, chunk);
       },
     });
-    // The counting stream is the upload's body: every stream stage costs CPU that pg_dump, the limit, would otherwise have.
-    dump.stdout.pipe(counter);
+    if (input.encryption) {
+      const encrypted = await encryptedStream(dump.stdout, input.encryption.recipients);
+      // Counted once the encryption reads the dump, so the count takes nothing from it: progress is in dump bytes.
+      dump.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      encrypted.pipe(counter);
+    } else {
+      // The counting stream is the upload's body: every stream stage costs CPU that pg_dump, the limit, would otherwise have.
+      dump.stdout.pipe(counter);
+    }
 
     upload = new Upload({
       client: deps.s3,
@@ -310,13 +279,14 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
       database: input.database,
       bucket,
       key: input.key,
-      bytes,
+      bytes: stored,
       sha256: hash.digest('hex'),
       serverVersion,
       startedAt,
       finishedAt: new Date().toISOString(),
       tables,
       partSize,
+      ...(input.encryption ? { encryption: input.encryption, plainBytes: bytes } : {}),
     };
     const manifestKey = `${input.key}.manifest.json`;
     await deps.s3.send(
@@ -326,7 +296,7 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
     await deps.pool.query(
       `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (object_key) DO NOTHING`,
-      [input.database, bucket, input.key, manifestKey, bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
+      [input.database, bucket, input.key, manifestKey, stored, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
     );
     await writeAuditEvent(
       deps.pool,
@@ -335,7 +305,7 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
         action: 'database.backup',
         target: `postgres/${input.database}`,
         outcome: 'succeeded',
-        details: { key: input.key, bytes, sha256: manifest.sha256 },
+        details: { key: input.key, bytes: stored, sha256: manifest.sha256, ...(input.encryption ? { encryptedTo: input.encryption.recipients } : {}) },
         idempotencyKey: `backup:${input.key}`,
       },
       workflowExecution,
@@ -351,86 +321,35 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
 
 /**
  * Restores the dump into a scratch database and compares every table's
- * row count with the source. The dump is downloaded to a scratch file
- * first (pg_restore wants a seekable file) and its SHA-256 checked
- * against the manifest. A mismatch is final: the backup is bad.
+ * row count with the source (the dump's SHA-256 checked, and decrypted on the
+ * way when encrypted). A mismatch is final: the backup is bad.
  */
 export async function verifyBackup(deps: BackupDeps, input: { manifest: BackupManifest; requestedBy: string }): Promise<{ tables: number; rows: number }> {
   const { manifest } = input;
   const context = Context.current();
-  const dir = await mkdtemp(join(tmpdir(), 'ops-verify-'));
-  const file = join(dir, 'backup.dump');
   const scratch = `ops_verify_${createHash('sha256').update(manifest.key).digest('hex').slice(0, 12)}`;
-  const sourceUrl = configuredDatabaseUrl(deps.databaseUrl, manifest.database);
   // The scratch database lives on the source's server.
-  const admin = new URL(sourceUrl);
-  admin.pathname = '/postgres';
-  const scratchUrl = new URL(sourceUrl);
-  scratchUrl.pathname = `/${scratch}`;
-  const adminClient = new pg.Client({ connectionString: admin.toString() });
+  const sourceUrl = configuredDatabaseUrl(deps.databaseUrl, manifest.database);
+  const adminClient = new pg.Client({ connectionString: urlForDatabase(sourceUrl, 'postgres') });
   await adminClient.connect();
   // Heartbeats carry the phase and the latest figure, and keep coming through a long silent step (an index build).
-  let downloaded = 0;
-  let step: string | undefined;
-  const beat = () => context.heartbeat(step === undefined ? { phase: 'downloading', bytes: downloaded } : { phase: 'restoring', step });
+  let latest: RestoreStep = { phase: 'downloading', bytes: 0 };
+  const beat = () => context.heartbeat(latest);
   const heartbeat = setInterval(beat, 2000);
   try {
-    const object = await deps.s3.send(new GetObjectCommand({ Bucket: manifest.bucket, Key: manifest.key }), { abortSignal: context.cancellationSignal });
-    const hash = createHash('sha256');
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        downloaded += chunk.length;
-        callback(null, chunk);
-      },
-    });
-    await pipeline(object.Body as NodeJS.ReadableStream, hashing, createWriteStream(file), { signal: context.cancellationSignal });
-    beat();
-    const sha256 = hash.digest('hex');
-    if (sha256 !== manifest.sha256) {
-      throw ApplicationFailure.nonRetryable(
-        `s3://${manifest.bucket}/${manifest.key} has SHA-256 ${sha256}, the manifest says ${manifest.sha256}: the backup is corrupt`,
-        ErrorType.IntegrityCheckFailed,
-      );
-    }
-    step = 'creating the scratch database';
-    beat();
     await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`);
     await adminClient.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`);
-    try {
-      // A parallel restore (the reason for the scratch file): tables load and indexes build side by side.
-      const jobs = Math.min(RESTORE_JOBS, availableParallelism());
-      await restore(
-        ['--no-owner', '--no-privileges', '--exit-on-error', `--jobs=${jobs}`, `--dbname=${scratch}`, file],
-        libpqEnv(scratchUrl.toString()),
-        (current) => {
-          step = current;
-          beat();
-        },
-        context.cancellationSignal,
-      );
-    } catch (error) {
-      if (context.cancellationSignal.aborted) throw error;
-      throw ApplicationFailure.nonRetryable(`pg_restore could not restore ${manifest.key}: ${(error as Error).message}`, ErrorType.IntegrityCheckFailed);
-    }
-    const scratchClient = new pg.Client({ connectionString: scratchUrl.toString() });
-    await scratchClient.connect();
-    const restored = await tableCounts(scratchClient).finally(() => scratchClient.end());
-    const source = manifest.tables;
-    const differences = Object.keys({ ...source, ...restored })
-      .filter((table) => source[table] !== restored[table])
-      .map((table) => `${table}: dumped ${source[table] ?? 'missing'}, restored ${restored[table] ?? 'missing'}`);
-    if (differences.length > 0) {
-      throw ApplicationFailure.nonRetryable(`restored ${manifest.key} differs from ${manifest.database}: ${differences.join('; ')}`, ErrorType.IntegrityCheckFailed);
-    }
-    const result = { tables: Object.keys(restored).length, rows: Object.values(restored).reduce((sum, count) => sum + count, 0) };
+    const result = await restoreDumpInto(deps, { manifest, targetUrl: urlForDatabase(sourceUrl, scratch), ownership: false }, context.cancellationSignal, (step) => {
+      const phaseChanged = step.phase !== latest.phase;
+      latest = step;
+      if (phaseChanged || step.phase === 'restoring') beat();
+    });
     await deps.pool.query(`UPDATE backups SET verified_at = now(), verification = $2 WHERE object_key = $1`, [manifest.key, JSON.stringify(result)]);
     return result;
   } finally {
     clearInterval(heartbeat);
     await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`).catch(() => undefined);
     await adminClient.end();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,6 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createBackupActivities, type BackupDeps } from './backup.js';
+import { createDatabaseRestoreActivities } from './database-restore.js';
 import { createGuardrailActivities } from './guardrails.js';
 import { createHeartbeatActivities, type HeartbeatDeps } from './heartbeat.js';
 import { createHttpCheckActivities } from './http-check.js';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPagingActivities(deps),
     ...createOnCallActivities(deps),
     ...createBackupActivities(deps),
+    ...createDatabaseRestoreActivities(deps),
     ...createRaiseIncidentActivities(deps),
     ...createPostgresActivities(deps),
     ...createKubernetesActivities(deps),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { libpqEnv } from '../activities/backup.js';
+import { libpqEnv } from '../activities/dump-restore.js';
 import { createS3Client } from '../src/clients/s3.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { ensureDatabase } from '../scripts/stack/postgres.js';

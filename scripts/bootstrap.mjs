@@ -38,12 +38,15 @@ function ensureNodeModules() {
 }
 
 // Command -> Debian package: what the test suite runs for real (compose file
-// validation, promtool, Prometheus, Alertmanager).
+// validation, promtool, Prometheus, Alertmanager, and age, which must decrypt
+// our encrypted backups as any user would).
 const TEST_PACKAGES = {
   'docker-compose': 'docker-compose',
   prometheus: 'prometheus',
   promtool: 'prometheus',
   'prometheus-alertmanager': 'prometheus-alertmanager',
+  age: 'age',
+  'age-keygen': 'age',
 };
 
 function commandExists(command) {

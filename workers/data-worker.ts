@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { createBackupActivities } from '../activities/backup.js';
+import { createBackupActivities, type BackupDeps } from '../activities/backup.js';
+import { createDatabaseRestoreActivities } from '../activities/database-restore.js';
 import { connectWorkerConnection, createClients } from '../src/clients/index.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { runEntrypoint } from '../src/config/entrypoint.js';
@@ -16,6 +17,11 @@ import { createOpsWorker } from './worker.js';
  * database with its own memory budget. It loads no workflow code and none of
  * the Kubernetes, Slack or SMTP clients.
  */
+/** Dumps, verifications and restores: what moves a database's bytes. */
+function dataActivities(deps: BackupDeps) {
+  return { ...createBackupActivities(deps), ...createDatabaseRestoreActivities(deps) };
+}
+
 async function main(): Promise<void> {
   const { env, policy } = loadConfig();
   if (!env.OPS_DATA_TASK_QUEUE) throw new ConfigError('OPS_DATA_TASK_QUEUE: set it (and the same on the main worker) to run a data worker');
@@ -27,13 +33,14 @@ async function main(): Promise<void> {
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.OPS_DATA_TASK_QUEUE,
-    activities: createBackupActivities({
+    activities: dataActivities({
       pool: clients.pool,
       s3: clients.s3,
       bucket: env.S3_BUCKET,
       databaseUrl: databaseUrlResolver(policy.databases, env.DATABASE_URL),
       temporal: clients.temporal,
       policy,
+      ageIdentity: () => env.OPS_BACKUP_AGE_IDENTITY,
     }),
     workflowBundlePath: false,
     identity: `ops-data-worker@${hostname()}:${process.pid}`,

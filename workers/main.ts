@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       prometheusUrl: env.PROMETHEUS_URL,
       taskQueue: env.OPS_TASK_QUEUE,
       dataTaskQueue: env.OPS_DATA_TASK_QUEUE,
+      ageIdentity: () => env.OPS_BACKUP_AGE_IDENTITY,
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,

@@ -11,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { createBackupActivities } from '../activities/backup.js';
 import { backupFailedDedupKey, backupObjectKey, bucketNameProblem, restoreDrillFailedDedupKey, type BackupManifest } from '../src/domain/backup.js';
+import { AGE_SUFFIX } from '../src/domain/backup-encryption.js';
 import { backupWorkflowId } from '../src/domain/workflow-ids.js';
 import type { RetentionPolicy } from '../src/domain/backup-retention.js';
 import { ErrorType } from '../src/domain/errors.js';
@@ -70,12 +71,14 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
   const defaults = withPolicy ? await quick.backupDefaults({ database }) : { bucket: undefined, prefix: 'backups', verify: true, retention: undefined };
   // Defaults recorded before buckets were chosen per backup name none: the activity then uses S3_BUCKET.
   const bucket = input.bucket ?? defaults.bucket;
+  // Encrypted to the policy's recipients when it names any (results recorded before encryption have none).
+  const encryption = 'encryption' in defaults ? defaults.encryption : undefined;
   const now = new Date();
   const progress: BackupProgress = {
     database,
     phase: 'dumping',
     bucket,
-    key: backupObjectKey(input.prefix ?? defaults.prefix, database, now, runId),
+    key: backupObjectKey(input.prefix ?? defaults.prefix, database, now, runId) + (encryption ? AGE_SUFFIX : ''),
     startedAt: now.toISOString(),
   };
   setHandler(progressQuery, () => progress);
@@ -100,7 +103,7 @@ export async function databaseBackupWorkflow(input: DatabaseBackupInput = {}): P
       ...onDataWorker,
       retry: { ...longJob.retry, maximumAttempts: Math.max(1, Math.floor(input.attempts ?? 5)) },
     });
-    manifest = await dumping.dumpToS3({ database, bucket, key: progress.key, requestedBy });
+    manifest = await dumping.dumpToS3({ database, bucket, key: progress.key, requestedBy, ...(encryption ? { encryption } : {}) });
     progress.bytes = manifest.bytes;
     progress.sha256 = manifest.sha256;
     if (input.verify ?? defaults.verify) {

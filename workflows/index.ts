@@ -4,6 +4,7 @@ export { incidentWorkflow } from './incident.js';
 export { escalationWorkflow } from './escalation.js';
 export { databaseBackupWorkflow } from './database-backup.js';
 export { databaseRestoreDrillWorkflow } from './database-backup.js';
+export { databaseRestoreWorkflow } from './database-restore.js';
 export { databaseMaintenanceWorkflow } from './database-maintenance.js';
 export { securityRolloutWorkflow } from './security-rollout.js';
 export { remediationWorkflow } from './remediation.js';

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { Decrypter } from 'age-encryption';
 import { z } from 'zod';
+import { ageIdentities } from '../domain/backup-encryption.js';
 import { ConfigError } from './config-error.js';
 
 /** Variables whose values are never echoed in an error message. */
@@ -16,6 +18,7 @@ const SECRET_VARIABLES = new Set([
   'PAGERDUTY_WEBHOOK_SECRET',
   'OPS_ACK_SECRET',
   'OPS_HEARTBEAT_URL',
+  'OPS_BACKUP_AGE_IDENTITY',
 ]);
 
 const hostPort = z
@@ -47,6 +50,20 @@ const bool = z
 
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
   error: 'expected one of trace, debug, info, warn, error, fatal, silent',
+});
+
+/** The text of an age identity file: every non-comment line an identity age can use. */
+const ageIdentityText = z.string().superRefine((text, context) => {
+  const identities = ageIdentities(text);
+  if (identities.length === 0) context.addIssue({ code: 'custom', message: 'expected one or more AGE-SECRET-KEY-1... lines (an age identity file)' });
+  identities.forEach((identity, index) => {
+    try {
+      new Decrypter().addIdentity(identity);
+    } catch {
+      // Not age's own message: it quotes the key.
+      context.addIssue({ code: 'custom', message: `identity ${index + 1} is not an age identity: expected AGE-SECRET-KEY-1... as age-keygen writes it, its checksum intact` });
+    }
+  });
 });
 
 /** The environment contract of ../shared/design.md; defaults are the embedded stack. */
@@ -100,6 +117,8 @@ const envSchema = z.object({
   OPS_WORKER_METRICS_PORT: port.default(9464),
   /** The worker's memory budget in MB; sizes its workflow cache and task slots (default: the cgroup's limit). */
   OPS_WORKER_MEMORY_MB: z.coerce.number({ error: 'expected a number of MB' }).int('expected a whole number of MB').min(256, 'expected at least 256 (MB)').optional(),
+  /** The age identity (secret key) that decrypts encrypted backups for verification, drills and restores. */
+  OPS_BACKUP_AGE_IDENTITY: ageIdentityText.optional(),
   OPS_CONFIG: existingFile.optional(),
   OPS_WORKFLOW_BUNDLE: existingFile.optional(),
   OPS_LOG_LEVEL: logLevel.default('info'),

@@ -1,3 +1,4 @@
+import { Encrypter } from 'age-encryption';
 import { z } from 'zod';
 import { bucketNameProblem } from '../domain/backup.js';
 import { duration } from './policy-incidents.js';
@@ -24,6 +25,15 @@ const connection = z
   .refine((value) => (value.url === undefined) !== (value.urlFromEnv === undefined), 'give exactly one of url or urlFromEnv');
 
 const count = z.number().int().min(1);
+
+/** An age recipient (public key, `age1...`), checked as age itself would read it. */
+const ageRecipient = z.string().superRefine((text, context) => {
+  try {
+    new Encrypter().addRecipient(text);
+  } catch {
+    context.addIssue({ code: 'custom', message: `"${text}" is not an age recipient: expected a public key as age-keygen prints it (age1..., its checksum intact)` });
+  }
+});
 
 export const retentionPolicySchema = z
   .object({
@@ -90,6 +100,11 @@ export const databasePolicySections = {
       prefix: z.string().min(1).default('backups'),
       retention: retentionPolicySchema.default({ keepDays: 14, keepLast: 7 }),
       verify: z.boolean().default(true),
+      /** Client-side encryption of every object a backup writes, to these age recipients; restores need OPS_BACKUP_AGE_IDENTITY. */
+      encryption: z
+        .object({ recipients: z.array(ageRecipient).min(1, 'expected at least one age recipient (age1...)') })
+        .strict()
+        .optional(),
     })
     .strict()
     .default({ prefix: 'backups', retention: { keepDays: 14, keepLast: 7 }, verify: true }),

@@ -13,9 +13,9 @@ export interface ApprovalRoster {
   overrides: Record<string, OnCallOverride[]>;
 }
 
-/** Why `by` may not approve, or undefined when they may. */
-export function approvalRefusal(roster: ApprovalRoster | undefined, by: string, requestedBy: string, atMs: number): string | undefined {
-  if (by === requestedBy && requestedBy !== 'system') return `${by} requested this rollout, and the person who requests a rollout cannot approve it`;
+/** Why `by` may not approve, or undefined when they may. `what` is what waits for approval (a rollout, a restore). */
+export function approvalRefusal(roster: ApprovalRoster | undefined, by: string, requestedBy: string, atMs: number, what = 'rollout'): string | undefined {
+  if (by === requestedBy && requestedBy !== 'system') return `${by} requested this ${what}, and the person who requests a ${what} cannot approve it`;
   if (!roster || (roster.people.length === 0 && roster.schedules.length === 0)) return undefined;
   if (roster.people.includes(by)) return undefined;
   const onCall = roster.schedules.filter((schedule) => onCallAt(schedule, atMs, roster.overrides[schedule.name] ?? []).person === by);

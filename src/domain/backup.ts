@@ -1,3 +1,5 @@
+import type { BackupEncryption } from './backup-encryption.js';
+
 /**
  * Backup naming: one workflow ID per database, so Temporal itself refuses a
  * second backup of the same database while one runs; object keys sort by time.
@@ -16,6 +18,9 @@ export interface BackupManifest {
   tables: Record<string, number>;
   /** The multipart part size the dump was uploaded with (absent in manifests written before it was chosen per dump). */
   partSize?: number;
+  /** Present when the object is encrypted: `bytes` and `sha256` are then the stored (encrypted) object's, `plainBytes` the dump's. */
+  encryption?: BackupEncryption;
+  plainBytes?: number;
 }
 
 /**

@@ -39,6 +39,7 @@ export const ErrorType = {
   RollbackFailed: 'RollbackFailed',
   BackupFailed: 'BackupFailed',
   RestoreDrillFailed: 'RestoreDrillFailed',
+  RestoreFailed: 'RestoreFailed',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];

@@ -26,6 +26,11 @@ export function restoreDrillWorkflowId(database: string, requestedAtMs?: number)
   return requestedAtMs === undefined ? `restore-drill-${database}` : `restore-drill-${database}-${requestedAtMs}`;
 }
 
+/** One restore into a database at a time: `restore-<into>` (target names hold no "-", so never a drill's ID). */
+export function restoreWorkflowId(into: string): string {
+  return `restore-${into}`;
+}
+
 export function maintenanceWorkflowId(database: string): string {
   return `maintenance-${database}`;
 }

@@ -64,6 +64,17 @@ describe('environment', () => {
     expect(error.message).not.toContain('hunter2');
   });
 
+  it('takes an age identity file as OPS_BACKUP_AGE_IDENTITY, and refuses a broken one without echoing it', () => {
+    const identity = 'AGE-SECRET-KEY-1MQVD8YERGMLMW3526T2K5LRJTA0Q26WGNTTVL7W67M87H3DUM23Q4K4DKF';
+    const file = `# created: 2026-12-04\n# public key: age1gkdkzv5xxmne0kjt3rcpqz6vqfgqdnlpkwx90vfrxghzvj43k44s23a4kx\n${identity}\n`;
+    expect(loadEnv({ OPS_BACKUP_AGE_IDENTITY: file }).OPS_BACKUP_AGE_IDENTITY).toBe(file);
+    const broken = errorOf(() => loadEnv({ OPS_BACKUP_AGE_IDENTITY: `${identity.slice(0, -3)}\n` }));
+    expect(broken.message).toBe('Invalid environment: OPS_BACKUP_AGE_IDENTITY: identity 1 is not an age identity: expected AGE-SECRET-KEY-1... as age-keygen writes it, its checksum intact');
+    expect(errorOf(() => loadEnv({ OPS_BACKUP_AGE_IDENTITY: '# only a comment\n' })).message).toBe(
+      'Invalid environment: OPS_BACKUP_AGE_IDENTITY: expected one or more AGE-SECRET-KEY-1... lines (an age identity file)',
+    );
+  });
+
   it('refuses a KUBECONFIG or OPS_CONFIG that does not exist', () => {
     const error = errorOf(() => loadEnv({ KUBECONFIG: '/nope/kubeconfig', OPS_CONFIG: '/nope/policy.yaml' }));
     expect(error.message).toContain('KUBECONFIG: file does not exist (got "/nope/kubeconfig")');
@@ -153,6 +164,18 @@ describe('policy file', () => {
       const path = write(`bucket-${name}.yaml`, `backups:\n  bucket: "${name}"\n`);
       expect(errorOf(() => loadPolicy(path)).message).toBe(`Invalid policy OPS_CONFIG ${path}: backups.bucket: bucket name "${name}" ${problem}`);
     }
+  });
+
+  it('encrypts backups to the age recipients it names, and refuses one age would refuse', () => {
+    const recipient = 'age1gkdkzv5xxmne0kjt3rcpqz6vqfgqdnlpkwx90vfrxghzvj43k44s23a4kx';
+    expect(loadPolicy(write('age.yaml', `backups:\n  encryption:\n    recipients: [${recipient}]\n`)).backups.encryption).toEqual({ recipients: [recipient] });
+    expect(loadPolicy(undefined).backups.encryption).toBeUndefined();
+    const typo = write('age-typo.yaml', `backups:\n  encryption:\n    recipients: [${recipient.slice(0, -1)}]\n`);
+    expect(errorOf(() => loadPolicy(typo)).message).toBe(
+      `Invalid policy OPS_CONFIG ${typo}: backups.encryption.recipients[0]: "${recipient.slice(0, -1)}" is not an age recipient: expected a public key as age-keygen prints it (age1..., its checksum intact)`,
+    );
+    const none = write('age-none.yaml', 'backups:\n  encryption:\n    recipients: []\n');
+    expect(errorOf(() => loadPolicy(none)).message).toBe(`Invalid policy OPS_CONFIG ${none}: backups.encryption.recipients: expected at least one age recipient (age1...)`);
   });
 
   it('turns a default duration into milliseconds when its section is given in part', () => {

@@ -9,6 +9,7 @@ import type { databaseBackupWorkflow, databaseRestoreDrillWorkflow, DatabaseBack
 import { progressQuery, type BackupProgress } from '../../../workflows/database-backup-signals.js';
 import { databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
+import { registerRestoreCommands } from './restores.js';
 
 /**
  * `opsctl backup run | list | verify`: start a backup (and follow its
@@ -46,7 +47,7 @@ async function failed<T>(run: Promise<T>): Promise<T> {
 }
 
 export function registerBackupCommands(program: Command, context: BackupsContext): void {
-  const backup = program.command('backup').description('database backups to S3: run, list, verify');
+  const backup = program.command('backup').description('database backups to S3: run, list, verify, restore');
 
   backup
     .command('run')
@@ -158,4 +159,6 @@ export function registerBackupCommands(program: Command, context: BackupsContext
       if (context.json()) return printJson(outcome);
       process.stdout.write(`restored ${outcome.key}: ${outcome.tables} tables, ${outcome.rows} rows, all matching\n`);
     });
+
+  registerRestoreCommands(backup, context);
 }
