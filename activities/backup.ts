@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectsCommand,
@@ -10,7 +9,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { Upload } from '@aws-sdk/lib-storage';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
@@ -23,7 +22,7 @@ import { writeAuditEvent } from '../src/db/audit.js';
 import type { BackupManifest } from '../src/domain/backup.js';
 import type { BackupEncryption } from '../src/domain/backup-encryption.js';
 import { bindDeps } from './bind-deps.js';
-import { encryptedStream } from './backup-encryption.js';
+import { streamToS3 } from './stream-upload.js';
 import { libpqEnv, restoreDumpInto, tableCounts, urlForDatabase, type RestoreStep } from './dump-restore.js';
 import { configuredDatabaseUrl } from './database-url.js';
 
@@ -195,14 +194,17 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
   const startedAt = new Date().toISOString();
   // One snapshot for the row counts and for pg_dump, held open until the dump is done.
   const snapshotClient = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  // Held for the whole dump: a server that goes away fails the dump, never the process.
+  snapshotClient.on('error', () => undefined);
   try {
     await snapshotClient.connect();
   } catch (error) {
     throw new Error(`cannot connect to database "${input.database}" (${redactedHost(url)}): ${(error as Error).message}`);
   }
-  let bytes = 0;
+  // Dump bytes so far: the live figure, once the dump streams.
+  let dumped = () => 0;
   const began = Date.now();
-  const figures = () => ({ bytes, bytesPerSecond: Math.round(bytes / Math.max((Date.now() - began) / 1000, 0.001)) });
+  const figures = () => ({ bytes: dumped(), bytesPerSecond: Math.round(dumped() / Math.max((Date.now() - began) / 1000, 0.001)) });
   // The same figures in the heartbeat (the Web UI's pending activity) and, less often, in the workflow's progress query.
   const heartbeat = setInterval(() => context.heartbeat(figures()), 2000);
   const execution = context.info.workflowExecution;
@@ -235,38 +237,15 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
       dump.once('exit', resolve);
     });
 
-    // The hash and the count are of what is stored: the ciphertext when encrypted, so `sha256sum` of the object matches.
-    const hash = createHash('sha256');
-    let stored = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        stored += chunk.length;
-        if (!input.encryption) bytes = stored;
-        callback(null, chunk);
-      },
-    });
-    if (input.encryption) {
-      const encrypted = await encryptedStream(dump.stdout, input.encryption.recipients);
-      // Counted once the encryption reads the dump, so the count takes nothing from it: progress is in dump bytes.
-      dump.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      encrypted.pipe(counter);
-    } else {
-      // The counting stream is the upload's body: every stream stage costs CPU that pg_dump, the limit, would otherwise have.
-      dump.stdout.pipe(counter);
-    }
-
-    upload = new Upload({
-      client: deps.s3,
-      params: { Bucket: bucket, Key: input.key, Body: counter, ContentType: 'application/octet-stream' },
-      partSize,
-      queueSize: QUEUE_SIZE,
-      leavePartsOnError: false,
-    });
+    const streamed = await streamToS3(deps.s3, { bucket, key: input.key, partSize, queueSize: QUEUE_SIZE, encryption: input.encryption }, dump.stdout);
+    upload = streamed.upload;
+    dumped = streamed.plainBytes;
+    let stored = { bytes: 0, sha256: '' };
     try {
       // The row counts run in the exporting transaction while pg_dump streams: same snapshot, no added wall time.
-      const [code, , counted] = await Promise.all([exited, upload.done(), tableCounts(snapshotClient)]);
+      const [code, uploaded, counted] = await Promise.all([exited, streamed.done(), tableCounts(snapshotClient)]);
       tables = counted;
+      stored = uploaded;
       if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim().slice(0, 2000)}`);
     } catch (error) {
       dump.kill('SIGKILL');
@@ -279,14 +258,14 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
       database: input.database,
       bucket,
       key: input.key,
-      bytes: stored,
-      sha256: hash.digest('hex'),
+      bytes: stored.bytes,
+      sha256: stored.sha256,
       serverVersion,
       startedAt,
       finishedAt: new Date().toISOString(),
       tables,
       partSize,
-      ...(input.encryption ? { encryption: input.encryption, plainBytes: bytes } : {}),
+      ...(input.encryption ? { encryption: input.encryption, plainBytes: streamed.plainBytes() } : {}),
     };
     const manifestKey = `${input.key}.manifest.json`;
     await deps.s3.send(
@@ -296,7 +275,7 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
     await deps.pool.query(
       `INSERT INTO backups (database, bucket, object_key, manifest_key, bytes, sha256, server_version, started_at, finished_at, workflow_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (object_key) DO NOTHING`,
-      [input.database, bucket, input.key, manifestKey, stored, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
+      [input.database, bucket, input.key, manifestKey, stored.bytes, manifest.sha256, serverVersion, startedAt, manifest.finishedAt, workflowExecution?.workflowId ?? 'standalone'],
     );
     await writeAuditEvent(
       deps.pool,
@@ -305,7 +284,7 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
         action: 'database.backup',
         target: `postgres/${input.database}`,
         outcome: 'succeeded',
-        details: { key: input.key, bytes: stored, sha256: manifest.sha256, ...(input.encryption ? { encryptedTo: input.encryption.recipients } : {}) },
+        details: { key: input.key, bytes: stored.bytes, sha256: manifest.sha256, ...(input.encryption ? { encryptedTo: input.encryption.recipients } : {}) },
         idempotencyKey: `backup:${input.key}`,
       },
       workflowExecution,
@@ -331,6 +310,7 @@ export async function verifyBackup(deps: BackupDeps, input: { manifest: BackupMa
   // The scratch database lives on the source's server.
   const sourceUrl = configuredDatabaseUrl(deps.databaseUrl, manifest.database);
   const adminClient = new pg.Client({ connectionString: urlForDatabase(sourceUrl, 'postgres') });
+  adminClient.on('error', () => undefined);
   await adminClient.connect();
   // Heartbeats carry the phase and the latest figure, and keep coming through a long silent step (an index build).
   let latest: RestoreStep = { phase: 'downloading', bytes: 0 };

@@ -88,7 +88,7 @@ function runPgRestore(args: string[], env: NodeJS.ProcessEnv, onStep: (step: str
  */
 export async function fetchBackupFile(
   deps: { s3: S3Client; ageIdentity?: () => string | undefined },
-  manifest: BackupManifest,
+  manifest: Pick<BackupManifest, 'bucket' | 'key' | 'sha256' | 'encryption'>,
   file: string,
   signal: AbortSignal,
   onBytes: (bytes: number) => void,

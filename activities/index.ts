@@ -1,6 +1,9 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createBackupActivities, type BackupDeps } from './backup.js';
+import { createBaseBackupActivities } from './base-backup.js';
 import { createDatabaseRestoreActivities } from './database-restore.js';
+import { createPointInTimeRestoreActivities, type PointInTimeRestoreDeps } from './point-in-time-restore.js';
+import { createWalArchiveActivities, type WalArchiveDeps } from './wal-archive.js';
 import { createGuardrailActivities } from './guardrails.js';
 import { createHeartbeatActivities, type HeartbeatDeps } from './heartbeat.js';
 import { createHttpCheckActivities } from './http-check.js';
@@ -21,7 +24,7 @@ import { createScannerActivities, type ScannerDeps } from './scanner.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps & PrometheusDeps & HeartbeatDeps;
+export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps & PrometheusDeps & HeartbeatDeps & Pick<WalArchiveDeps, 'walSpoolDir'> & Pick<PointInTimeRestoreDeps, 'restoreDir'>;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -34,6 +37,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createOnCallActivities(deps),
     ...createBackupActivities(deps),
     ...createDatabaseRestoreActivities(deps),
+    ...createBaseBackupActivities(deps),
+    ...createWalArchiveActivities(deps),
+    ...createPointInTimeRestoreActivities(deps),
     ...createRaiseIncidentActivities(deps),
     ...createPostgresActivities(deps),
     ...createKubernetesActivities(deps),

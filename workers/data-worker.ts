@@ -1,6 +1,10 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { createBackupActivities, type BackupDeps } from '../activities/backup.js';
+import { createBaseBackupActivities } from '../activities/base-backup.js';
 import { createDatabaseRestoreActivities } from '../activities/database-restore.js';
+import { createPointInTimeRestoreActivities } from '../activities/point-in-time-restore.js';
+import { createWalArchiveActivities } from '../activities/wal-archive.js';
 import { connectWorkerConnection, createClients } from '../src/clients/index.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { runEntrypoint } from '../src/config/entrypoint.js';
@@ -17,9 +21,15 @@ import { createOpsWorker } from './worker.js';
  * database with its own memory budget. It loads no workflow code and none of
  * the Kubernetes, Slack or SMTP clients.
  */
-/** Dumps, verifications and restores: what moves a database's bytes. */
-function dataActivities(deps: BackupDeps) {
-  return { ...createBackupActivities(deps), ...createDatabaseRestoreActivities(deps) };
+/** Dumps, base backups, WAL archiving, verifications and restores: what moves a database's bytes. */
+function dataActivities(deps: BackupDeps & { walSpoolDir: string; restoreDir: string }) {
+  return {
+    ...createBackupActivities(deps),
+    ...createDatabaseRestoreActivities(deps),
+    ...createBaseBackupActivities(deps),
+    ...createWalArchiveActivities(deps),
+    ...createPointInTimeRestoreActivities(deps),
+  };
 }
 
 async function main(): Promise<void> {
@@ -41,11 +51,13 @@ async function main(): Promise<void> {
       temporal: clients.temporal,
       policy,
       ageIdentity: () => env.OPS_BACKUP_AGE_IDENTITY,
+      walSpoolDir: join(env.OPS_STATE_DIR, 'wal'),
+      restoreDir: join(env.OPS_STATE_DIR, 'restores'),
     }),
     workflowBundlePath: false,
     identity: `ops-data-worker@${hostname()}:${process.pid}`,
-    // One dump or restore at a time keeps memory to one stream's buffers.
-    maxConcurrentActivityTaskExecutions: 1,
+    // One dump or restore at a time keeps memory to one stream's buffers; each WAL archiver (light, but never done) has a slot of its own.
+    maxConcurrentActivityTaskExecutions: 1 + (policy.backups.walArchive?.databases.length ?? 0),
   });
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutting down: letting the running dump or restore finish');

@@ -90,6 +90,8 @@ async function main(): Promise<void> {
       taskQueue: env.OPS_TASK_QUEUE,
       dataTaskQueue: env.OPS_DATA_TASK_QUEUE,
       ageIdentity: () => env.OPS_BACKUP_AGE_IDENTITY,
+      walSpoolDir: join(env.OPS_STATE_DIR, 'wal'),
+      restoreDir: join(env.OPS_STATE_DIR, 'restores'),
     }),
     workflowBundlePath: env.OPS_WORKFLOW_BUNDLE ?? (existsSync(PREBUILT_BUNDLE) ? PREBUILT_BUNDLE : undefined),
     identity: `ops-worker@${hostname()}:${process.pid}`,

@@ -2,6 +2,7 @@ import { ApplicationFailure, condition, proxyActivities, setHandler, upsertMemo,
 import type { createAuditActivities } from '../activities/audit.js';
 import type { createBackupActivities } from '../activities/backup.js';
 import type { createDatabaseRestoreActivities } from '../activities/database-restore.js';
+import type { createPointInTimeRestoreActivities } from '../activities/point-in-time-restore.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
 import { approvalRefusal, type ApprovalRoster } from '../src/domain/approval.js';
 import { parseDuration } from '../src/domain/durations.js';
@@ -17,11 +18,12 @@ import {
   restoreProgressQuery,
   type DatabaseRestoreInput,
   type DatabaseRestoreResult,
+  type PointInTimeRestoreOutcome,
   type RestoreProgress,
 } from './database-restore-contract.js';
 import { ownIncident } from './own-incident.js';
 
-type Activities = ReturnType<typeof createDatabaseRestoreActivities> & ReturnType<typeof createBackupActivities> & ReturnType<typeof createAuditActivities> & ReturnType<typeof createRolloutSettingsActivities>;
+type Activities = ReturnType<typeof createDatabaseRestoreActivities> & ReturnType<typeof createPointInTimeRestoreActivities> & ReturnType<typeof createBackupActivities> & ReturnType<typeof createAuditActivities> & ReturnType<typeof createRolloutSettingsActivities>;
 const quick = proxyActivities<Activities>(quickApiCall);
 
 /**
@@ -35,10 +37,16 @@ const quick = proxyActivities<Activities>(quickApiCall);
  * audit log; a restore that fails opens the incident `restore-failed-<into>`,
  * which the next good restore into it resolves. Runs as `restore-<into>`:
  * one restore into a database at a time.
+ *
+ * With `targetTime`, `targetLsn` or `latest` it is a point-in-time recovery
+ * instead: the newest base backup before the target plus archived WAL,
+ * replayed into a new data directory on the worker's host and left running on
+ * a free port, promoted or (`promote: false`) paused read-only at the target.
  */
-export async function databaseRestoreWorkflow(input: DatabaseRestoreInput): Promise<DatabaseRestoreResult> {
+export async function databaseRestoreWorkflow(input: DatabaseRestoreInput): Promise<DatabaseRestoreResult | PointInTimeRestoreOutcome> {
   const database = input.database ?? 'default';
-  const into = input.into;
+  const pointInTime = input.targetTime !== undefined || input.targetLsn !== undefined || input.latest === true;
+  const into = pointInTime ? (input.targetTime ?? (input.targetLsn !== undefined ? `LSN ${input.targetLsn}` : 'latest')) : (input.into ?? '');
   const server = input.server ?? database;
   const requestedBy = input.requestedBy?.trim() || 'system';
   const { workflowId, runId } = workflowInfo();
@@ -101,8 +109,9 @@ export async function databaseRestoreWorkflow(input: DatabaseRestoreInput): Prom
   ]);
   upsertMemo({ summary: `Restore of ${database} into ${into}${input.replace ? ' (replace)' : ''}` });
 
+  const incidentTarget = pointInTime ? `${database}-pitr` : into;
   const failed = ownIncident(
-    { dedupKey: restoreFailedDedupKey(into), labels: { alertname: 'DatabaseRestoreFailed', service: database, database, target: into, severity: 'high' } },
+    { dedupKey: restoreFailedDedupKey(incidentTarget), labels: { alertname: 'DatabaseRestoreFailed', service: database, database, target: incidentTarget, severity: 'high' } },
     quickApiCall,
   );
   /** Ends the restore before it changed anything: refused, rejected, or never approved. */
@@ -113,6 +122,55 @@ export async function databaseRestoreWorkflow(input: DatabaseRestoreInput): Prom
     await auditing;
     throw ApplicationFailure.nonRetryable(reason, type);
   };
+
+  /** Ends the restore as failed, after it began to change things: an incident, and the failure. */
+  const fail = async (error: unknown): Promise<never> => {
+    const cause = failureMessage(error);
+    setPhase('failed');
+    progress.error = cause;
+    step('failed', cause);
+    await auditing;
+    await failed.raise({ summary: `Restore of ${database} into ${into} failed`, description: cause, workflow: `${workflowId}/${runId}` });
+    throw ApplicationFailure.create({ message: `restore of "${database}" into "${into}" failed: ${cause}`, type: ErrorType.RestoreFailed, nonRetryable: true, cause: error as Error });
+  };
+
+  if (pointInTime) {
+    if (input.into !== undefined) await refuse('give into (a logical restore) or a point in time (targetTime, targetLsn, latest), not both', ErrorType.InvalidInput);
+    if ([input.targetTime, input.targetLsn, input.latest || undefined].filter((value) => value !== undefined).length > 1) await refuse('give one of targetTime, targetLsn and latest', ErrorType.InvalidInput);
+    if (input.targetTime !== undefined && (!/[zZ]|[+-]\d\d:?\d\d$/.test(input.targetTime) || Number.isNaN(Date.parse(input.targetTime)))) {
+      await refuse(`targetTime "${input.targetTime}" is not an instant: expected ISO 8601 with a zone, e.g. 2026-12-04T10:15:00Z`, ErrorType.InvalidInput);
+    }
+    if (input.targetLsn !== undefined && !/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(input.targetLsn)) await refuse(`targetLsn "${input.targetLsn}" is not an LSN: expected hex/hex, e.g. 0/3000028`, ErrorType.InvalidInput);
+    const promote = input.promote ?? true;
+    let outcome: PointInTimeRestoreOutcome;
+    try {
+      const { dataTaskQueue, prefix } = await quick.backupDefaults({ database });
+      const data = proxyActivities<Activities>({ ...longJob, ...(dataTaskQueue ? { taskQueue: dataTaskQueue } : {}) });
+      setPhase('restoring');
+      step('restoring', `recovering ${database} to ${into} into a new data directory, then ${promote ? 'promoting it' : 'pausing there, read-only'}`);
+      outcome = await data.restorePointInTime({
+        database,
+        prefix,
+        promote,
+        ...(input.targetTime !== undefined ? { targetTime: input.targetTime } : {}),
+        ...(input.targetLsn !== undefined ? { targetLsn: input.targetLsn } : {}),
+        ...(input.dataDirectory !== undefined ? { dataDirectory: input.dataDirectory } : {}),
+      });
+    } catch (error) {
+      if (innermostFailureType(error) === ErrorType.NotFound) return refuse(failureMessage(error), ErrorType.NotFound);
+      return fail(error);
+    }
+    progress.backup = outcome.baseBackup;
+    step(
+      'recovered',
+      `${outcome.promoted ? 'promoted' : 'paused read-only'} at ${outcome.replayedTo}${outcome.lastTransactionAt ? ` (last transaction ${outcome.lastTransactionAt})` : ''} from ${outcome.baseBackup}; running on 127.0.0.1:${outcome.port}, data directory ${outcome.dataDirectory}`,
+    );
+    setPhase('succeeded');
+    await auditing;
+    await failed.clear(`Restore of ${database} to ${into} succeeded`);
+    return outcome;
+  }
+  if (input.into === undefined) await refuse('give into (the database to restore into) or a point in time (targetTime, targetLsn, latest)', ErrorType.InvalidInput);
 
   const problem = restoreTargetProblem(into ?? '');
   if (problem) await refuse(problem, ErrorType.InvalidInput);
@@ -162,13 +220,7 @@ export async function databaseRestoreWorkflow(input: DatabaseRestoreInput): Prom
     if (aside) progress.aside = aside;
     step('in-place', aside ? `${into} is the restored database; the one it replaced is ${aside}` : `${into} is the restored database`);
   } catch (error) {
-    const cause = failureMessage(error);
-    setPhase('failed');
-    progress.error = cause;
-    step('failed', cause);
-    await auditing;
-    await failed.raise({ summary: `Restore of ${database} into ${into} failed`, description: cause, workflow: `${workflowId}/${runId}` });
-    throw ApplicationFailure.create({ message: `restore of "${database}" into "${into}" failed: ${cause}`, type: ErrorType.RestoreFailed, nonRetryable: true, cause: error as Error });
+    return fail(error);
   }
   setPhase('succeeded');
   await auditing;

@@ -5,6 +5,8 @@ export { escalationWorkflow } from './escalation.js';
 export { databaseBackupWorkflow } from './database-backup.js';
 export { databaseRestoreDrillWorkflow } from './database-backup.js';
 export { databaseRestoreWorkflow } from './database-restore.js';
+export { databaseBaseBackupWorkflow } from './database-base-backup.js';
+export { walArchiveWorkflow } from './wal-archive.js';
 export { databaseMaintenanceWorkflow } from './database-maintenance.js';
 export { securityRolloutWorkflow } from './security-rollout.js';
 export { remediationWorkflow } from './remediation.js';

@@ -100,6 +100,19 @@ export const databasePolicySections = {
       prefix: z.string().min(1).default('backups'),
       retention: retentionPolicySchema.default({ keepDays: 14, keepLast: 7 }),
       verify: z.boolean().default(true),
+      /**
+       * Continuous WAL archiving for point-in-time recovery: the databases whose WAL is streamed
+       * to S3 from a physical replication slot, and how often a WAL switch closes the segment being
+       * written when WAL was written (what bounds how much a crash of the server can lose).
+       */
+      walArchive: z
+        .object({
+          databases: z.array(databaseName).default([]),
+          slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'expected a replication slot name: lower-case letters, digits and "_"').default('ops_wal_archive'),
+          switchInterval: duration('30s'),
+        })
+        .strict()
+        .optional(),
       /** Client-side encryption of every object a backup writes, to these age recipients; restores need OPS_BACKUP_AGE_IDENTITY. */
       encryption: z
         .object({ recipients: z.array(ageRecipient).min(1, 'expected at least one age recipient (age1...)') })

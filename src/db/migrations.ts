@@ -238,4 +238,40 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 8,
+    name: 'point_in_time_recovery',
+    sql: `
+      -- Physical base backups (pg_basebackup), apart from the logical dumps in backups.
+      CREATE TABLE base_backups (
+        id                bigserial PRIMARY KEY,
+        database          text NOT NULL,
+        bucket            text NOT NULL,
+        object_key        text NOT NULL UNIQUE,
+        manifest_key      text NOT NULL,
+        bytes             bigint NOT NULL,
+        sha256            text NOT NULL,
+        start_lsn         pg_lsn NOT NULL,
+        stop_lsn          pg_lsn NOT NULL,
+        timeline          int NOT NULL,
+        system_identifier text NOT NULL,
+        server_version    text NOT NULL,
+        started_at        timestamptz NOT NULL,
+        finished_at       timestamptz NOT NULL,
+        workflow_id       text NOT NULL,
+        verified_at       timestamptz
+      );
+      CREATE INDEX base_backups_database ON base_backups (database, finished_at DESC);
+      -- Where each database's WAL archive stands, written by its archiver, read by /metrics.
+      CREATE TABLE wal_archive_status (
+        database        text PRIMARY KEY,
+        last_segment    text,
+        archived_lsn    pg_lsn,
+        server_lsn      pg_lsn,
+        lag_bytes       bigint NOT NULL DEFAULT 0,
+        caught_up_at    timestamptz NOT NULL DEFAULT now(),
+        updated_at      timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

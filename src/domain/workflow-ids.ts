@@ -26,9 +26,24 @@ export function restoreDrillWorkflowId(database: string, requestedAtMs?: number)
   return requestedAtMs === undefined ? `restore-drill-${database}` : `restore-drill-${database}-${requestedAtMs}`;
 }
 
+/** A point-in-time restore goes to a new data directory each time, so each has its own ID. */
+export function pointInTimeRestoreWorkflowId(database: string, requestedAtMs: number): string {
+  return `restore-pitr-${database}-${requestedAtMs}`;
+}
+
+/** One base backup of a database at a time, beside its logical backup. */
+export function baseBackupWorkflowId(database: string): string {
+  return `base-backup-${database}`;
+}
+
 /** One restore into a database at a time: `restore-<into>` (target names hold no "-", so never a drill's ID). */
 export function restoreWorkflowId(into: string): string {
   return `restore-${into}`;
+}
+
+/** The one WAL archiver of a database: it continues as new, so the ID stays. */
+export function walArchiveWorkflowId(database: string): string {
+  return `wal-archive-${database}`;
 }
 
 export function maintenanceWorkflowId(database: string): string {

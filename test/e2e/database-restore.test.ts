@@ -7,7 +7,7 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { databaseBackupWorkflow } from '../../workflows/database-backup.js';
 import { databaseRestoreWorkflow } from '../../workflows/database-restore.js';
-import { approveRestoreUpdate, rejectRestoreUpdate, restoreProgressQuery, type RestoreProgress } from '../../workflows/database-restore-contract.js';
+import { approveRestoreUpdate, rejectRestoreUpdate, restoreProgressQuery, type DatabaseRestoreResult, type RestoreProgress } from '../../workflows/database-restore-contract.js';
 import { statusWhen } from '../support/incidents.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { connectStack, seededDatabase, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
@@ -139,7 +139,7 @@ describe('restore into a target database', () => {
     expect(await query(into, 'SELECT id FROM precious')).toEqual([{ id: 7 }]);
 
     await handle.executeUpdate(approveRestoreUpdate, { args: [{ by: 'bob' }] });
-    const result = await handle.result();
+    const result = (await handle.result()) as DatabaseRestoreResult;
     expect(result).toMatchObject({ into, tables: 1, rows: 3000, aside: expect.stringMatching(new RegExp(`^${into}_before_restore_\\d{8}t\\d{6}$`)) });
     expect(await query(into, 'SELECT count(*)::int AS n FROM accounts')).toEqual([{ n: 3000 }]);
     expect(await query(result.aside!, 'SELECT id FROM precious')).toEqual([{ id: 7 }]);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -74,6 +75,8 @@ export async function connectStack(stack: TestStack = testStack()) {
       },
       // Incidents our own workflows raise; a test that checks them passes its task queue.
       taskQueue: 'ops-test-raised-incidents',
+      walSpoolDir: join(stack.runDir, 'wal'),
+      restoreDir: join(stack.runDir, 'restores'),
       ...overrides,
     }),
     async close() {

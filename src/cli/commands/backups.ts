@@ -3,9 +3,10 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import type pg from 'pg';
 import { bucketNameProblem, type BackupManifest } from '../../domain/backup.js';
-import { backupWorkflowId, restoreDrillWorkflowId } from '../../domain/workflow-ids.js';
+import { backupWorkflowId, baseBackupWorkflowId, restoreDrillWorkflowId } from '../../domain/workflow-ids.js';
 import { failureMessage, isAlreadyStarted } from '../../domain/failures.js';
 import type { databaseBackupWorkflow, databaseRestoreDrillWorkflow, DatabaseBackupResult } from '../../../workflows/database-backup.js';
+import type { databaseBaseBackupWorkflow } from '../../../workflows/database-base-backup.js';
 import { progressQuery, type BackupProgress } from '../../../workflows/database-backup-signals.js';
 import { databaseOption, requesterOption } from '../common-options.js';
 import { EXIT, printJson, printTable, UserError } from '../output.js';
@@ -46,6 +47,28 @@ async function failed<T>(run: Promise<T>): Promise<T> {
   }
 }
 
+/** `opsctl backup run --base`: a base backup, waited for when --follow says so. */
+async function runBaseBackup(context: BackupsContext, options: { database: string; follow?: boolean; by: string }): Promise<void> {
+  const workflowId = baseBackupWorkflowId(options.database);
+  const client = await context.temporal();
+  let handle;
+  try {
+    handle = await client.workflow.start<typeof databaseBaseBackupWorkflow>('databaseBaseBackupWorkflow', { taskQueue: context.taskQueue(), workflowId, args: [{ database: options.database, requestedBy: options.by }] });
+  } catch (error) {
+    if (isAlreadyStarted(error)) throw new UserError(`a base backup of "${options.database}" is already running (${workflowId})`, EXIT.refused);
+    throw error;
+  }
+  if (!options.follow) {
+    if (context.json()) return printJson({ workflowId, runId: handle.firstExecutionRunId });
+    process.stdout.write(`started ${workflowId} (run ${handle.firstExecutionRunId}); opsctl backup run --base --follow waits for it\n`);
+    return;
+  }
+  const { manifest, retention } = await failed(handle.result());
+  if (context.json()) return printJson({ manifest, retention });
+  process.stdout.write(`base backup of ${manifest.database} to s3://${manifest.bucket}/${manifest.key} (${mib(manifest.bytes)}, WAL ${manifest.startLsn} to ${manifest.stopLsn} on timeline ${manifest.timeline})\n`);
+  if (retention.deleted.length > 0 || retention.walDeleted > 0) process.stdout.write(`retention: kept ${retention.kept}, deleted ${retention.deleted.length} base backups and ${retention.walDeleted} WAL segments\n`);
+}
+
 export function registerBackupCommands(program: Command, context: BackupsContext): void {
   const backup = program.command('backup').description('database backups to S3: run, list, verify, restore');
 
@@ -55,9 +78,11 @@ export function registerBackupCommands(program: Command, context: BackupsContext
     .option(...databaseOption)
     .option('--bucket <name>', 'the bucket to back up to (default: the policy\'s backups.bucket, else S3_BUCKET)')
     .option('--no-verify', 'skip the restore check')
+    .option('--base', 'a physical base backup for point-in-time recovery (pg_basebackup) instead of a logical dump')
     .option('--follow', 'show live progress and wait for the result')
     .option(...requesterOption)
-    .action(async (options: { database: string; bucket?: string; verify: boolean; follow?: boolean; by: string }) => {
+    .action(async (options: { database: string; bucket?: string; verify: boolean; base?: boolean; follow?: boolean; by: string }) => {
+      if (options.base) return runBaseBackup(context, options);
       const problem = options.bucket === undefined ? undefined : bucketNameProblem(options.bucket);
       if (problem) throw new UserError(problem, EXIT.usage);
       const client = await context.temporal();
