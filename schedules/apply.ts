@@ -1,4 +1,8 @@
 import { ScheduleNotFoundError, type Client, type ScheduleDescription, type ScheduleOptions } from '@temporalio/client';
+import type { Policy } from '../src/config/policy.js';
+import { isAlreadyStarted } from '../src/domain/failures.js';
+import { walArchiveWorkflowId } from '../src/domain/workflow-ids.js';
+import { WAL_ARCHIVE_WORKFLOW } from '../workflows/wal-archive-contract.js';
 import { definitionHash, durationMs, SCHEDULE_PREFIX, type ScheduleDefinition } from './definitions.js';
 
 /**
@@ -146,4 +150,35 @@ export async function applySchedules(
     if (!options.dryRun) await client.schedule.getHandle(scheduleId).delete();
   }
   return changes;
+}
+
+/**
+ * The WAL archivers the policy asks for (backups.walArchive.databases): each
+ * runs as `wal-archive-<database>` for as long as it is wanted, so apply starts
+ * those not running and leaves running ones alone. Not a schedule: an archiver
+ * never ends.
+ */
+export async function startWalArchivers(
+  client: Client,
+  policy: Pick<Policy, 'backups'>,
+  options: { taskQueue: string; dryRun?: boolean },
+): Promise<{ database: string; workflowId: string; change: 'start' | 'running' }[]> {
+  const results: { database: string; workflowId: string; change: 'start' | 'running' }[] = [];
+  for (const database of policy.backups.walArchive?.databases ?? []) {
+    const workflowId = walArchiveWorkflowId(database);
+    const running = await client.workflow
+      .getHandle(workflowId)
+      .describe()
+      .then((description) => description.status.name === 'RUNNING', () => false);
+    results.push({ database, workflowId, change: running ? 'running' : 'start' });
+    if (running || options.dryRun) continue;
+    try {
+      await client.workflow.start(WAL_ARCHIVE_WORKFLOW, { taskQueue: options.taskQueue, workflowId, args: [{ database }] });
+    } catch (error) {
+      // Started meanwhile by another apply: it runs, which is what was asked.
+      if (!isAlreadyStarted(error)) throw error;
+      results[results.length - 1]!.change = 'running';
+    }
+  }
+  return results;
 }

@@ -3,6 +3,7 @@ import type { Policy } from '../src/config/policy.js';
 import { parseDuration } from '../src/domain/durations.js';
 import {
   backupWorkflowId,
+  baseBackupWorkflowId,
   HEARTBEAT_WORKFLOW_ID,
   healthCheckWorkflowId,
   IMAGE_SCAN_WORKFLOW_ID,
@@ -43,7 +44,7 @@ export interface ScheduleDefinition {
 }
 
 export function scheduleDefinitions(
-  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts'>>,
+  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts' | 'backups'>>,
   options: { prefix?: string; databases?: string[]; heartbeat?: boolean } = {},
 ): ScheduleDefinition[] {
   const { schedules } = policy;
@@ -90,6 +91,20 @@ export function scheduleDefinitions(
         note: `Weekly maintenance of ${database}: retention deletes, VACUUM (ANALYZE), REINDEX, idle connections, health`,
       },
     );
+  }
+  for (const database of (policy.backups?.walArchive?.databases ?? []).filter((name) => databases.includes(name))) {
+    definitions.push({
+      scheduleId: `${prefix}base-backup-${database}`,
+      when: schedules.baseBackup,
+      timeZone: schedules.timeZone,
+      workflowType: 'databaseBaseBackupWorkflow',
+      workflowId: baseBackupWorkflowId(database),
+      args: [{ database, requestedBy: 'schedule' }],
+      overlap: 'BUFFER_ONE',
+      catchupWindow: '6h',
+      jitter: '10m',
+      note: `Nightly base backup of ${database} for point-in-time recovery (pg_basebackup streamed to S3), then retention of base backups and WAL`,
+    });
   }
   for (const period of ['daily', 'weekly'] as const) {
     definitions.push({

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { ConfigError } from '../src/config/config-error.js';
 import { loadEnv } from '../src/config/env.js';
 import { loadPolicy } from '../src/config/policy.js';
-import { applySchedules } from '../schedules/apply.js';
+import { applySchedules, startWalArchivers } from '../schedules/apply.js';
 import { scheduleDefinitions } from '../schedules/definitions.js';
 import { minioAnswers, startMinio } from './stack/minio.js';
 import { freePort, waitFor } from './stack/net.js';
@@ -238,12 +238,15 @@ async function main(): Promise<void> {
   try {
     const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
     const prefix = env.OPS_SCHEDULE_PREFIX;
-    const changes = await applySchedules(client, scheduleDefinitions(loadPolicy(env.OPS_CONFIG), { prefix, heartbeat: Boolean(env.OPS_HEARTBEAT_URL) }), { taskQueue: env.OPS_TASK_QUEUE, prefix });
+    const policy = loadPolicy(env.OPS_CONFIG);
+    const changes = await applySchedules(client, scheduleDefinitions(policy, { prefix, heartbeat: Boolean(env.OPS_HEARTBEAT_URL) }), { taskQueue: env.OPS_TASK_QUEUE, prefix });
     const count = (kind: string) => changes.filter((change) => change.change === kind).length;
     summary.push([
       'Schedules',
       `${changes.length - count('delete')} (${count('create')} created, ${count('update')} updated, ${count('delete')} deleted; opsctl schedules list)`,
     ]);
+    const archivers = await startWalArchivers(client, policy, { taskQueue: env.OPS_TASK_QUEUE });
+    if (archivers.length > 0) summary.push(['WAL archive', archivers.map((archiver) => archiver.workflowId).join(', ')]);
   } finally {
     await connection.close();
   }

@@ -28,6 +28,8 @@ export const schedulePolicySection = {
       timeZone: z.string().refine(isValidTimeZone, { message: 'unknown time zone (expected an IANA name such as Europe/Berlin or UTC)' }).default('UTC'),
       /** Nightly backup of every configured database. */
       backup: when('0 2 * * *'),
+      /** Nightly base backup of every database in backups.walArchive.databases (point-in-time recovery starts from one). */
+      baseBackup: when('30 1 * * *'),
       /** Weekly restore drill of every database's newest backup. */
       restoreDrill: when('0 5 * * sat'),
       /** Weekly maintenance of every database. */
@@ -41,5 +43,5 @@ export const schedulePolicySection = {
       healthCheck: when('every 5m'),
     })
     .strict()
-    .default({ timeZone: 'UTC', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m' }),
+    .default({ timeZone: 'UTC', backup: '0 2 * * *', baseBackup: '30 1 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m' }),
 };

@@ -57,6 +57,18 @@ export function registerOpsStateMetrics(registry: Registry, sources: OpsStateSou
     'SELECT database, extract(epoch FROM max(verified_at))::float8 AS value FROM backups WHERE verified_at IS NOT NULL GROUP BY database',
   );
   tableGauge(
+    'ops_wal_archive_lag_bytes',
+    'WAL the server has written that the archive does not hold yet, by database (bytes).',
+    ['database'],
+    'SELECT database, lag_bytes::float8 AS value FROM wal_archive_status',
+  );
+  tableGauge(
+    'ops_wal_archive_lag_seconds',
+    'Seconds since the WAL archive last held everything the server had written, by database: what a loss of the server would cost. Grows when the archiver stops.',
+    ['database'],
+    'SELECT database, extract(epoch FROM now() - caught_up_at)::float8 AS value FROM wal_archive_status',
+  );
+  tableGauge(
     'ops_incidents_open',
     'Incidents not resolved, by severity and status.',
     ['severity', 'status'],

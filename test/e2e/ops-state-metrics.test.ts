@@ -37,6 +37,8 @@ describe('ops state in /metrics', () => {
              ('c', 'c', 'r', 'c', 'events', 't', 's', 'high', 'acknowledged', now()), ('d', 'd', 'r', 'd', 'events', 't', 's', 'low', 'resolved', now())`);
     await pool.query(`INSERT INTO notifications (idempotency_key, incident_id, level, target, channel, kind, outcome)
       VALUES ('n1', 'a', 1, 'x', 'slack', 'page', 'delivered'), ('n2', 'a', 2, 'x', 'pagerduty', 'page', 'delivered'), ('n3', 'b', 2, 'x', 'pagerduty', 'page', 'failed')`);
+    await pool.query(`INSERT INTO wal_archive_status (database, last_segment, archived_lsn, server_lsn, lag_bytes, caught_up_at)
+      VALUES ('orders', '000000010000000000000003', '0/4000000', '0/4001000', 4096, now() - interval '90 seconds')`);
     const [backup] = scheduleDefinitions(parsePolicy({}, 'test'), { prefix, databases: ['orders'] });
     await applySchedules(clients.client, [backup!], { taskQueue: `idle-${tag}`, prefix });
     app = buildWebhookServer({ temporal: clients.client, temporalConnection: clients.connection, logger: createLogger({ level: 'silent' }), opsState: { pool, schedulePrefix: prefix } });
@@ -59,6 +61,15 @@ describe('ops state in /metrics', () => {
       'ops_pages_last_24h{channel="pagerduty",level="2",outcome="failed"} 1',
       'ops_pages_last_24h{channel="slack",level="1",outcome="delivered"} 1',
     ]);
+  });
+
+  it('reads where each WAL archive stands: bytes behind the server, and seconds since it last held everything', async () => {
+    const text = await metrics();
+    expect(line(text, 'ops_wal_archive_lag_bytes{')).toEqual(['ops_wal_archive_lag_bytes{database="orders"} 4096']);
+    const [seconds] = line(text, 'ops_wal_archive_lag_seconds{');
+    expect(seconds).toMatch(/^ops_wal_archive_lag_seconds\{database="orders"\} (\d+(\.\d+)?)$/);
+    expect(Number(seconds!.split(' ')[1])).toBeGreaterThanOrEqual(90);
+    expect(Number(seconds!.split(' ')[1])).toBeLessThan(150);
   });
 
   it('reads our schedules: runs missed, the last run, and an operator pause', async () => {

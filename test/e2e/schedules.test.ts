@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
-import { applySchedules, listOwnSchedules } from '../../schedules/apply.js';
+import { applySchedules, listOwnSchedules, startWalArchivers } from '../../schedules/apply.js';
 import { scheduleDefinitions } from '../../schedules/definitions.js';
 import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { waitFor } from '../../scripts/stack/net.js';
@@ -88,6 +88,22 @@ describe('schedules', () => {
       [ids[2], 'delete'],
     ]);
     expect(await listOwnSchedules(client, prefix)).toEqual([ids[0], ids[1], ids[3], ids[4]].sort());
+  });
+
+  it('schedules base backups and starts one WAL archiver for each database that archives WAL, once', async () => {
+    const archived = `wal-${tag}`;
+    const policy = parsePolicy({ databases: { [archived]: { urlFromEnv: 'UNUSED_URL' } }, backups: { walArchive: { databases: [archived] } } }, 'test');
+    const base = scheduleDefinitions(policy, { prefix, databases: [database, archived] }).find((definition) => definition.workflowType === 'databaseBaseBackupWorkflow');
+    expect(base).toMatchObject({ scheduleId: `${prefix}base-backup-${archived}`, when: '30 1 * * *', workflowId: `base-backup-${archived}`, args: [{ database: archived, requestedBy: 'schedule' }] });
+    const queue = `${taskQueue}-nobody`;
+    try {
+      expect(await startWalArchivers(client, policy, { taskQueue: queue, dryRun: true })).toEqual([{ database: archived, workflowId: `wal-archive-${archived}`, change: 'start' }]);
+      expect(await startWalArchivers(client, policy, { taskQueue: queue })).toEqual([{ database: archived, workflowId: `wal-archive-${archived}`, change: 'start' }]);
+      expect((await client.workflow.getHandle(`wal-archive-${archived}`).describe()).status.name).toBe('RUNNING');
+      expect(await startWalArchivers(client, policy, { taskQueue: queue })).toEqual([{ database: archived, workflowId: `wal-archive-${archived}`, change: 'running' }]);
+    } finally {
+      await client.workflow.getHandle(`wal-archive-${archived}`).terminate('test over').catch(() => undefined);
+    }
   });
 
   it('runs each time missed while no worker was up exactly once when the worker returns', async () => {

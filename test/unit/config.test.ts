@@ -234,7 +234,8 @@ describe('the example policy shipped in deploy/', () => {
     expect(policy.rollouts.approval.approvers).toEqual(['alice', { schedule: 'primary' }]);
     expect(policy.databases).toEqual({ orders: { urlFromEnv: 'ORDERS_DATABASE_URL' } });
     expect(policy.backups.retention).toEqual({ keepLast: 3, daily: 7, weekly: 4, monthly: 6 });
-    expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m' });
+    expect(policy.backups.walArchive).toEqual({ databases: ['orders'], slot: 'ops_wal_archive', switchInterval: 30_000 });
+    expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', baseBackup: '30 1 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m' });
     expect(policy.slos.map((slo) => [slo.name, slo.kind, slo.objective, slo.window / 86_400_000])).toEqual([
       ['api-availability', 'availability', 0.999, 30],
       ['api-latency', 'latency', 0.99, 30],

@@ -2,7 +2,7 @@ import type { Client, ScheduleDescription } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { Policy } from '../../config/policy.js';
-import { applySchedules, listOwnSchedules } from '../../../schedules/apply.js';
+import { applySchedules, listOwnSchedules, startWalArchivers } from '../../../schedules/apply.js';
 import { scheduleDefinitions } from '../../../schedules/definitions.js';
 import { printJson, printTable, UserError } from '../output.js';
 
@@ -69,11 +69,13 @@ export function registerScheduleCommands(program: Command, context: SchedulesCon
         prefix,
         dryRun: options.dryRun === true,
       });
-      if (context.json()) return printJson({ dryRun: options.dryRun === true, changes });
+      const archivers = await startWalArchivers(await context.temporal(), context.policy(), { taskQueue: context.taskQueue(), dryRun: options.dryRun === true });
+      if (context.json()) return printJson({ dryRun: options.dryRun === true, changes, ...(archivers.length > 0 ? { walArchivers: archivers } : {}) });
       for (const change of changes) {
         process.stdout.write(`${options.dryRun && change.change !== 'unchanged' ? `would ${change.change}` : change.change} ${change.scheduleId}\n`);
         for (const line of change.differences) process.stdout.write(`    ${line}\n`);
       }
+      for (const archiver of archivers) process.stdout.write(`${archiver.change === 'start' ? (options.dryRun ? 'would start' : 'started') : 'running'} ${archiver.workflowId} (WAL archive)\n`);
       const counts = ['create', 'update', 'delete', 'unchanged'].map((kind) => `${changes.filter((change) => change.change === kind).length} ${kind}`);
       process.stdout.write(`${options.dryRun ? 'dry run: ' : ''}${counts.join(', ')}\n`);
     });
