@@ -319,10 +319,10 @@ export async function verifyBackup(deps: BackupDeps, input: { manifest: BackupMa
   try {
     await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`);
     await adminClient.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`);
-    const result = await restoreDumpInto(deps, { manifest, targetUrl: urlForDatabase(sourceUrl, scratch), ownership: false }, context.cancellationSignal, (step) => {
+    const result = await restoreDumpInto(deps, { manifest, targetUrl: urlForDatabase(sourceUrl, scratch), ownership: false }, context.cancellationSignal, (step, settled) => {
       const phaseChanged = step.phase !== latest.phase;
       latest = step;
-      if (phaseChanged || step.phase === 'restoring') beat();
+      if (settled || phaseChanged || step.phase === 'restoring') beat();
     });
     await deps.pool.query(`UPDATE backups SET verified_at = now(), verification = $2 WHERE object_key = $1`, [manifest.key, JSON.stringify(result)]);
     return result;

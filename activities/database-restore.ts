@@ -74,10 +74,10 @@ export async function restoreIntoStaging(deps: RestoreDeps, input: { manifest: B
       await client.query(`DROP DATABASE IF EXISTS ${staging} WITH (FORCE)`);
       await client.query(`CREATE DATABASE ${staging}`);
     });
-    return await restoreDumpInto(deps, { manifest: input.manifest, targetUrl: urlForDatabase(serverUrl, input.staging), ownership: true }, context.cancellationSignal, (step) => {
+    return await restoreDumpInto(deps, { manifest: input.manifest, targetUrl: urlForDatabase(serverUrl, input.staging), ownership: true }, context.cancellationSignal, (step, settled) => {
       const phaseChanged = step.phase !== latest.phase;
       latest = step;
-      if (phaseChanged || step.phase === 'restoring') beat();
+      if (settled || phaseChanged || step.phase === 'restoring') beat();
     });
   } catch (error) {
     await onServer(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${staging} WITH (FORCE)`)).catch(() => undefined);

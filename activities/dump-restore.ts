@@ -23,8 +23,10 @@ import { decryptedStream } from './backup-encryption.js';
  * taken in the snapshot the dump was made from.
  */
 
-/** pg_restore jobs, at most one per core: the restore shares the server with production. */
-const RESTORE_JOBS = 4;
+/** pg_restore jobs: up to 4, at most one per core, since the restore shares the server with production. */
+export function restoreJobs(): number {
+  return Math.min(4, availableParallelism());
+}
 
 /** libpq settings from a URL, so no password ever appears in a process's arguments. */
 export function libpqEnv(url: string): NodeJS.ProcessEnv {
@@ -132,17 +134,20 @@ export async function restoreDumpInto(
   deps: { s3: S3Client; ageIdentity?: () => string | undefined },
   input: { manifest: BackupManifest; targetUrl: string; ownership: boolean },
   signal: AbortSignal,
-  report: (step: RestoreStep) => void,
+  /** Each figure as it changes; `settled` marks one worth a heartbeat of its own (the download's total). */
+  report: (step: RestoreStep, settled?: boolean) => void,
 ): Promise<{ tables: number; rows: number }> {
   const { manifest } = input;
   const dir = await mkdtemp(join(tmpdir(), 'ops-restore-'));
   const file = join(dir, 'backup.dump');
   try {
-    await fetchBackupFile(deps, manifest, file, signal, (bytes) => report({ phase: 'downloading', bytes }));
+    let downloaded = 0;
+    await fetchBackupFile(deps, manifest, file, signal, (bytes) => report({ phase: 'downloading', bytes: (downloaded = bytes) }));
+    report({ phase: 'downloading', bytes: downloaded }, true);
     const target = new URL(input.targetUrl).pathname.slice(1);
     try {
       // A parallel restore (the reason for the scratch file): tables load and indexes build side by side.
-      const jobs = Math.min(RESTORE_JOBS, availableParallelism());
+      const jobs = restoreJobs();
       const ownership = input.ownership ? [] : ['--no-owner', '--no-privileges'];
       await runPgRestore([...ownership, '--exit-on-error', `--jobs=${jobs}`, `--dbname=${decodeURIComponent(target)}`, file], libpqEnv(input.targetUrl), (step) => report({ phase: 'restoring', step }), signal);
     } catch (error) {

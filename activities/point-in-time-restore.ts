@@ -7,11 +7,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
-import { walFileOfKey, walObjectKey, walPrefix, type BaseBackupManifest } from '../src/domain/pitr.js';
+import { walObjectKey, type BaseBackupManifest } from '../src/domain/pitr.js';
+import type { PointInTimeRestoreOutcome } from '../workflows/database-restore-contract.js';
 import type { BackupDeps } from './backup.js';
 import { decryptedStream } from './backup-encryption.js';
 import { bindDeps } from './bind-deps.js';
@@ -38,18 +39,6 @@ export interface PointInTimeTarget {
   /** Replay up to and including this LSN. */
   targetLsn?: string;
   /** Neither: replay all the archive holds. */
-}
-
-export interface PointInTimeRestoreResult {
-  database: string;
-  baseBackup: string;
-  dataDirectory: string;
-  port: number;
-  /** The last WAL position replayed, and the commit time of the last transaction replayed. */
-  replayedTo: string;
-  lastTransactionAt: string | null;
-  /** True: recovery ended and the copy accepts writes; false: paused (or standing by) at the target, read-only. */
-  promoted: boolean;
 }
 
 /** The newest base backup that finished before the target: recovery cannot stop before a backup is consistent. */
@@ -132,7 +121,7 @@ const quote = (value: string) => `'${value.replaceAll("'", "''")}'`;
 export async function restorePointInTime(
   deps: PointInTimeRestoreDeps,
   input: { database: string; prefix: string; dataDirectory?: string; promote: boolean } & PointInTimeTarget,
-): Promise<PointInTimeRestoreResult> {
+): Promise<PointInTimeRestoreOutcome> {
   const context = Context.current();
   const source = new URL(configuredDatabaseUrl(deps.databaseUrl, input.database));
   const chosen = await chooseBaseBackup(deps, input);
@@ -144,6 +133,12 @@ export async function restorePointInTime(
   }
   // The parents as any folder (the server's user must pass through them), the data directory private.
   await mkdir(dirname(dataDirectory), { recursive: true });
+  if (process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', dirname(dataDirectory)]).status !== 0) {
+    throw ApplicationFailure.nonRetryable(
+      `the postgres user cannot reach ${dirname(dataDirectory)}, so the restored server could not run there: give a dataDirectory (or an OPS_STATE_DIR) under a folder it can enter`,
+      ErrorType.InvalidInput,
+    );
+  }
   await mkdir(dataDirectory, { mode: 0o700 });
   const heartbeat = setInterval(() => context.heartbeat({ phase: 'unpacking' }), 2000);
   const fetched: string[] = [];
@@ -247,21 +242,6 @@ export async function restorePointInTime(
       if (socketDirectory) await rm(socketDirectory, { recursive: true, force: true });
     }
   }
-}
-
-/** The WAL files the archive holds for a database, oldest first. */
-export async function archivedWal(deps: Pick<PointInTimeRestoreDeps, 's3'>, input: { bucket: string; prefix: string; database: string }): Promise<string[]> {
-  const files: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await deps.s3.send(new ListObjectsV2Command({ Bucket: input.bucket, Prefix: walPrefix(input.prefix, input.database), ContinuationToken: token }));
-    for (const object of page.Contents ?? []) {
-      const file = walFileOfKey(object.Key!);
-      if (file) files.push(file);
-    }
-    token = page.NextContinuationToken;
-  } while (token);
-  return files.sort();
 }
 
 export function createPointInTimeRestoreActivities(deps: PointInTimeRestoreDeps) {

@@ -5,17 +5,19 @@ import { join } from 'node:path';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { libpqEnv } from '../activities/dump-restore.js';
+import { libpqEnv, restoreJobs } from '../activities/dump-restore.js';
 import { createS3Client } from '../src/clients/s3.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
-import { ensureDatabase } from '../scripts/stack/postgres.js';
+import { generateX25519Identity, identityToRecipient } from 'age-encryption';
+import { dropDatabase, ensureDatabase } from '../scripts/stack/postgres.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
 import { cpuDuring } from './process-cpu.js';
 import { runBenchmark, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
-import { backupWorkflowId } from '../src/domain/workflow-ids.js';
+import { backupWorkflowId, restoreWorkflowId } from '../src/domain/workflow-ids.js';
+import type { databaseRestoreWorkflow } from '../workflows/database-restore.js';
 
 /**
  * The backup benchmark (npm run bench:backup): for a generated database of
@@ -26,17 +28,23 @@ import { backupWorkflowId } from '../src/domain/workflow-ids.js';
  *   - the same backup with the dump on a dedicated data worker (compiled
  *     workers/data-worker.ts on OPS_DATA_TASK_QUEUE), whose peak RSS is the
  *     memory a host that only runs backups needs;
- *   - the old way: pg_dump to a local file, then upload the file.
+ *   - the old way: pg_dump to a local file, then upload the file;
+ *   - for the large database: the same backup encrypted with age, and the
+ *     time to restore it into a new database with databaseRestoreWorkflow
+ *     (RTO) beside `pg_restore --jobs` of the same dump from a local file.
  * Prints wall times, the CPU seconds of pg_dump and of the worker (what the
  * streaming takes from the two cores pg_dump shares with it), the workers' peak
  * RSS at each size, and ends with
+ * `ratio_encrypted=`, `rto_s=`, `pg_restore_s=` and then
  * `ratio=<backup / pg_dump alone>` for the large database.
- * Targets: ratio <= 1.15, faster than the old way, worker peak RSS < 200 MB.
+ * Targets: ratio and ratio_encrypted <= 1.15, faster than the old way, data worker peak RSS < 200 MB.
  * Generated databases are kept (ops_bench_backup_*) so a second run skips the
  * minutes it takes to write them; drop them with DROP DATABASE when done.
  */
 
 const LARGE_GB = Number(process.env.BENCH_BACKUP_GB ?? 2);
+/** The restore's parallelism, as the restore workflow chooses it. */
+const RESTORE_JOBS = restoreJobs();
 const TASK_QUEUE = 'bench-backup';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
@@ -108,6 +116,75 @@ function startDataWorker(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, nodeScriptArgs('start:data-worker'), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/**
+ * The large database's backup again, encrypted to an age recipient; then that
+ * backup restored into a new database by databaseRestoreWorkflow (decrypting on
+ * the way), against `pg_restore --jobs` of the plain dump already on disk.
+ */
+async function encryptedAndRestored(context: {
+  stack: Awaited<ReturnType<typeof startEphemeralStack>>['stack'];
+  client: Client;
+  connection: Connection;
+  scratch: string;
+  url: string;
+  database: string;
+  file: string;
+  workers: ChildProcess[];
+}): Promise<{ encrypted: number; rto: number; pgRestore: number }> {
+  const { stack, client, connection, scratch, url, database, file, workers } = context;
+  const identity = await generateX25519Identity();
+  const recipient = await identityToRecipient(identity);
+  const policy = join(scratch, 'policy-encrypted.yaml');
+  writeFileSync(policy, `databases:\n  ${database}: { url: "${url}" }\nbackups: { retention: {}, encryption: { recipients: [${recipient}] } }\n`);
+  const queue = `${TASK_QUEUE}-encrypted`;
+  const worker = startWorker({
+    ...ephemeralStackEnv(stack),
+    OPS_TASK_QUEUE: queue,
+    OPS_LOG_LEVEL: 'warn',
+    OPS_WORKER_METRICS_PORT: '0',
+    OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath,
+    OPS_CONFIG: policy,
+    OPS_BACKUP_AGE_IDENTITY: identity,
+  });
+  workers.push(worker);
+  try {
+    await waitForTaskQueuePoller(connection, stack.namespace, queue);
+    const encrypted = await timed(() =>
+      cpuDuring(worker.pid!, () =>
+        client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: queue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
+      ),
+    );
+    say(`  backup encrypted (age)       ${encrypted.seconds.toFixed(1)} s, ${mib(encrypted.value.value.manifest.bytes)} MiB stored; CPU: pg_dump ${encrypted.value.children.toFixed(1)} s, worker ${encrypted.value.self.toFixed(1)} s`);
+
+    const into = `ops_bench_rto_${Date.now().toString(36)}`;
+    const rto = await timed(() =>
+      client.workflow.execute<typeof databaseRestoreWorkflow>('databaseRestoreWorkflow', {
+        taskQueue: queue,
+        workflowId: restoreWorkflowId(into),
+        args: [{ database, into, backup: encrypted.value.value.manifest.key, requestedBy: 'bench' }],
+      }),
+    );
+    await dropDatabase(stack.adminDatabaseUrl, into);
+    say(`  restore into a new database  ${rto.seconds.toFixed(1)} s (databaseRestoreWorkflow: download, decrypt, pg_restore --jobs=${RESTORE_JOBS}, row counts, rename)`);
+
+    const plain = `ops_bench_pg_restore_${Date.now().toString(36)}`;
+    const target = await ensureDatabase(stack.adminDatabaseUrl, plain);
+    const pgRestore = await timed(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn('pg_restore', ['--exit-on-error', `--jobs=${RESTORE_JOBS}`, `--dbname=${plain}`, file], { env: libpqEnv(target), stdio: ['ignore', 'ignore', 'inherit'] });
+          child.once('error', reject);
+          child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_restore exited with ${code}`))));
+        }),
+    );
+    await dropDatabase(stack.adminDatabaseUrl, plain);
+    say(`  pg_restore --jobs=${RESTORE_JOBS} alone      ${pgRestore.seconds.toFixed(1)} s (from the dump on local disk)`);
+    return { encrypted: encrypted.seconds, rto: rto.seconds, pgRestore: pgRestore.seconds };
+  } finally {
+    worker.kill('SIGTERM');
+  }
+}
+
 async function once(): Promise<Figures> {
   const { stack, stop } = await startEphemeralStack('bench', say);
   const scratch = mkdtempSync(join(tmpdir(), 'ops-bench-backup-'));
@@ -123,6 +200,7 @@ async function once(): Promise<Figures> {
     const s3 = createS3Client({ S3_ENDPOINT: stack.s3.endpoint, S3_REGION: stack.s3.region, S3_ACCESS_KEY_ID: stack.s3.accessKeyId, S3_SECRET_ACCESS_KEY: stack.s3.secretAccessKey });
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const client = new Client({ connection, namespace: stack.namespace });
+    let extra: { encrypted: number; rto: number; pgRestore: number } | undefined;
     const results: Record<string, { pgDump: number; backup: number; oldWay: number; bytes: number; rss: number; idleRss: number; split: number; dataRss: number; dataIdleRss: number }> = {};
 
     for (const size of sizes) {
@@ -197,6 +275,7 @@ async function once(): Promise<Figures> {
         await new Upload({ client: s3, params: { Bucket: stack.s3.bucket, Key: `old-way/${database}.dump`, Body: createReadStream(file) }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
       });
       say(`  old way (file, then upload)  ${oldWay.seconds.toFixed(1)} s (${mib(statSync(file).size)} MiB file)`);
+      if (size.name === 'large') extra = await encryptedAndRestored({ stack, client, connection, scratch, url, database, file, workers });
       rmSync(file, { force: true });
       results[size.name] = { pgDump: alone.seconds, backup: backup.seconds, oldWay: oldWay.seconds, bytes: backup.value.value.manifest.bytes, rss, idleRss, split: split.seconds, dataRss, dataIdleRss };
     }
@@ -210,7 +289,14 @@ async function once(): Promise<Figures> {
     say(`worker peak RSS: large ${large.rss.toFixed(0)} MiB, small ${small.rss.toFixed(0)} MiB (all-in-one worker under tsx)`);
     say(`data worker peak RSS: large ${large.dataRss.toFixed(0)} MiB, small ${small.dataRss.toFixed(0)} MiB (target < 200 MB = ${(200e6 / 1024 / 1024).toFixed(0)} MiB at both: ${Math.max(large.dataRss, small.dataRss) < 200e6 / 1024 / 1024 ? 'met' : 'NOT met'})`);
     const ratio = (value: number) => Number(value.toFixed(3));
-    return { 'ratio on the data worker': ratio(large.split / large.pgDump), 'ratio small': ratio(small.backup / small.pgDump), ratio: ratio(large.backup / large.pgDump) };
+    return {
+      'ratio on the data worker': ratio(large.split / large.pgDump),
+      'ratio small': ratio(small.backup / small.pgDump),
+      ratio_encrypted: ratio(extra!.encrypted / large.pgDump),
+      rto_s: Number(extra!.rto.toFixed(1)),
+      pg_restore_s: Number(extra!.pgRestore.toFixed(1)),
+      ratio: ratio(large.backup / large.pgDump),
+    };
   } finally {
     for (const worker of workers) worker.kill('SIGTERM');
     rmSync(scratch, { recursive: true, force: true });

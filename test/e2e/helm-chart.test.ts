@@ -121,6 +121,10 @@ describe('Helm chart', () => {
     expect(container(worker).envFrom).toEqual([{ configMapRef: { name: `${fullname}-env` } }, { secretRef: { name: 'ops-automation' } }]);
     expect(container(worker).env).toContainEqual({ name: 'TEMPORAL_API_KEY', valueFrom: { secretKeyRef: { name: 'temporal-cloud', key: 'api-key' } } });
     expect(container(worker).volumeMounts).toContainEqual({ name: 'policy', mountPath: '/etc/ops-automation', readOnly: true });
+    // The data worker's OPS_STATE_DIR holds the WAL archive's spool: a volume of its own, as the values give it.
+    const dataWorker = find(objects, 'Deployment', `${fullname}-data-worker`) as V1Deployment;
+    expect(container(dataWorker).volumeMounts).toContainEqual({ name: 'state', mountPath: '/var/lib/ops-automation' });
+    expect(dataWorker.spec!.template.spec!.volumes).toContainEqual({ name: 'state', emptyDir: { sizeLimit: '20Gi' } });
     expect(find(objects, 'ConfigMap', `${fullname}-env`)!.data).toMatchObject({ OPS_CONFIG: '/etc/ops-automation/policy.yaml', S3_BUCKET: 'ops-automation-backups', TEMPORAL_TLS: 'true' });
     for (const [component, queue] of [['worker', 'ops'], ['data-worker', 'ops-data']] as const) {
       const scaled = find(objects, 'ScaledObject', `${fullname}-${component}`)!;

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
@@ -13,6 +13,7 @@ import { databaseBaseBackupWorkflow } from '../../workflows/database-base-backup
 import { databaseRestoreWorkflow } from '../../workflows/database-restore.js';
 import type { PointInTimeRestoreOutcome } from '../../workflows/database-restore-contract.js';
 import { walArchiveWorkflow } from '../../workflows/wal-archive.js';
+import { segmentName, walFileOfKey } from '../../src/domain/pitr.js';
 import { connectStack, stackEnv, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,6 +44,8 @@ describe('point-in-time recovery', () => {
   const database = `ledger-${taskQueue.slice(-8)}`;
   const restored: string[] = [];
   let dir: string;
+  /** The data workers' OPS_STATE_DIR (WAL spool, restored data directories): where the postgres user can reach it, whatever folder the checkout is in. */
+  const stateDir = join('/var/tmp', `ops-pitr-${taskQueue.slice(-8)}`);
   let identity: string;
 
   /** Rows the writer saw committed: id and the instant the insert began (server clock, microseconds). */
@@ -84,7 +87,7 @@ describe('point-in-time recovery', () => {
         ...stackEnv(testStack()),
         OPS_DATA_TASK_QUEUE: dataQueue,
         OPS_CONFIG: join(dir, 'policy.yaml'),
-        OPS_STATE_DIR: join(dir, 'state'),
+        OPS_STATE_DIR: stateDir,
         OPS_BACKUP_AGE_IDENTITY: identity,
         OPS_WORKER_METRICS_PORT: '0',
         OPS_LOG_LEVEL: 'error',
@@ -151,11 +154,12 @@ describe('point-in-time recovery', () => {
     await stopWriting();
     await clients.client.workflow.getHandle(`wal-archive-${database}`).terminate('test over').catch(() => undefined);
     for (const child of dataWorkers) child.kill('SIGKILL');
-    spawnSync('pkill', ['-f', `pg_receivewal --directory ${join(dir, 'state')}`]);
+    spawnSync('pkill', ['-f', `pg_receivewal --directory ${stateDir}`]);
     for (const dataDirectory of restored) pgCtl(['-D', dataDirectory, 'stop', '-m', 'immediate']);
     await worker.stop();
     await cluster.process?.stop().catch(() => undefined);
     await clients.close();
+    rmSync(stateDir, { recursive: true, force: true });
   });
 
   it('restores to an instant and to the latest, each with exactly the rows committed before it, through a killed archiver', async () => {
@@ -202,6 +206,34 @@ describe('point-in-time recovery', () => {
     // The source was never touched: it still has every row, and the archiver still runs on it.
     expect((await clients.client.workflow.getHandle(`wal-archive-${database}`).describe()).status.name).toBe('RUNNING');
   }, 300_000);
+
+  it('keeps the base backups retention keeps and the WAL they need, deletes the rest, and still restores to the latest', async () => {
+    const [first] = (await clients.pool.query<{ object_key: string }>('SELECT object_key FROM base_backups WHERE database = $1', [database])).rows;
+    startWriting();
+    await sleep(2000);
+    await stopWriting();
+    // Every segment older than the backup is in the archive before it starts (one finishing meanwhile would be deleted by the next retention).
+    await archiveCaughtUp(Date.now());
+    const second = await clients.client.workflow.execute(databaseBaseBackupWorkflow, { taskQueue, workflowId: `base-backup-${database}`, args: [{ database, retention: { keepLast: 1 }, requestedBy: 'test' }] });
+    startWriting();
+    await sleep(2000);
+    await stopWriting();
+    await archiveCaughtUp(Date.now());
+    expect(second.retention).toMatchObject({ kept: 1, deleted: [first!.object_key] });
+    expect(second.retention.walDeleted).toBeGreaterThan(0);
+
+    const keys = async (under: string) =>
+      ((await clients.s3.send(new ListObjectsV2Command({ Bucket: testStack().s3.bucket, Prefix: `backups/${database}/${under}/` }))).Contents ?? []).map((object) => object.Key!);
+    expect(await keys('base')).toEqual([second.manifest.key, `${second.manifest.key}.manifest.json`]);
+    const firstNeeded = segmentName(second.manifest.timeline, second.manifest.startLsn, second.manifest.walSegmentSize);
+    const segments = (await keys('wal')).map((key) => walFileOfKey(key)!).filter((file) => /^[0-9A-F]{24}$/.test(file));
+    expect(segments[0]).toBe(firstNeeded);
+    expect((await clients.pool.query('SELECT count(*)::int AS n FROM base_backups WHERE database = $1', [database])).rows).toEqual([{ n: 1 }]);
+
+    const latest = await restore({ database, latest: true });
+    expect(latest.baseBackup).toBe(second.manifest.key);
+    expect(await rowsIn(latest)).toEqual(committed.map((row) => row.id));
+  }, 240_000);
 
   it('loses nothing older than the switch interval when the source is stopped hard (RPO)', async () => {
     const from = committed.length;
