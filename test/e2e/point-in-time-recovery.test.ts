@@ -52,6 +52,9 @@ describe('point-in-time recovery', () => {
   const committed: { id: number; at: string; seenAt: number }[] = [];
   let writing = false;
   let writer: Promise<void> = Promise.resolve();
+  /** A WAL position the writer reads between two inserts, and how many rows it had committed then. */
+  let markAsked: ((mark: { lsn: string; committed: number }) => void) | undefined;
+  const markPosition = () => new Promise<{ lsn: string; committed: number }>((resolve) => (markAsked = resolve));
   const startWriting = () => {
     writing = true;
     writer = (async () => {
@@ -64,6 +67,11 @@ describe('point-in-time recovery', () => {
             `INSERT INTO entries (note) VALUES ('entry') RETURNING id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
           );
           committed.push({ ...rows[0]!, seenAt: Date.now() });
+          if (markAsked) {
+            const { lsn } = (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!;
+            markAsked({ lsn, committed: committed.length });
+            markAsked = undefined;
+          }
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
       } catch {
@@ -162,7 +170,7 @@ describe('point-in-time recovery', () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('restores to an instant and to the latest, each with exactly the rows committed before it, through a killed archiver', async () => {
+  it('restores to an instant, to an LSN and to the latest, each with exactly the rows committed before it, through a killed archiver', async () => {
     startDataWorker();
     startWriting();
     await clients.client.workflow.start(walArchiveWorkflow, { taskQueue, workflowId: `wal-archive-${database}`, args: [{ database }] });
@@ -179,7 +187,9 @@ describe('point-in-time recovery', () => {
     const target = committed[boundary]!.at;
     const before = committed.slice(0, boundary).map((row) => row.id);
 
-    await sleep(2000);
+    await sleep(1000);
+    const position = await markPosition();
+    await sleep(1000);
     dataWorkers[0]!.kill('SIGKILL');
     await sleep(3000);
     startDataWorker();
@@ -199,6 +209,10 @@ describe('point-in-time recovery', () => {
     const atInstant = await restore({ database, targetTime: target, promote: false });
     expect(atInstant).toMatchObject({ database, baseBackup: base.manifest.key, promoted: false });
     expect(await rowsIn(atInstant)).toEqual(before);
+
+    const atLsn = await restore({ database, targetLsn: position.lsn });
+    expect(atLsn.promoted).toBe(true);
+    expect(await rowsIn(atLsn)).toEqual(committed.slice(0, position.committed).map((row) => row.id));
 
     const latest = await restore({ database, latest: true });
     expect(latest.promoted).toBe(true);
