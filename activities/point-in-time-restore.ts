@@ -222,6 +222,8 @@ export async function restorePointInTime(
       const done = !state.recovering || state.paused === 'paused' || (latest && !input.promote && Date.now() - steadySince > 5000 && fetched.length > 0);
       if (!done) continue;
       succeeded = true;
+      // A base backup recovered from is a verified one: retention never deletes the newest such, nor the WAL it needs.
+      await deps.pool.query('UPDATE base_backups SET verified_at = now() WHERE object_key = $1', [manifest.key]);
       return {
         database: input.database,
         baseBackup: manifest.key,

@@ -209,6 +209,8 @@ describe('point-in-time recovery', () => {
     const atInstant = await restore({ database, targetTime: target, promote: false });
     expect(atInstant).toMatchObject({ database, baseBackup: base.manifest.key, promoted: false });
     expect(await rowsIn(atInstant)).toEqual(before);
+    // A base backup recovered from counts as verified.
+    expect((await clients.pool.query('SELECT verified_at IS NOT NULL AS verified FROM base_backups WHERE object_key = $1', [base.manifest.key])).rows).toEqual([{ verified: true }]);
 
     const atLsn = await restore({ database, targetLsn: position.lsn });
     expect(atLsn.promoted).toBe(true);
@@ -221,31 +223,39 @@ describe('point-in-time recovery', () => {
     expect((await clients.client.workflow.getHandle(`wal-archive-${database}`).describe()).status.name).toBe('RUNNING');
   }, 300_000);
 
-  it('keeps the base backups retention keeps and the WAL they need, deletes the rest, and still restores to the latest', async () => {
+  it('keeps the base backups retention keeps, the newest verified one and the WAL they need, deletes the rest, and still restores to the latest', async () => {
     const [first] = (await clients.pool.query<{ object_key: string }>('SELECT object_key FROM base_backups WHERE database = $1', [database])).rows;
-    startWriting();
-    await sleep(2000);
-    await stopWriting();
-    // Every segment older than the backup is in the archive before it starts (one finishing meanwhile would be deleted by the next retention).
-    await archiveCaughtUp(Date.now());
-    const second = await clients.client.workflow.execute(databaseBaseBackupWorkflow, { taskQueue, workflowId: `base-backup-${database}`, args: [{ database, retention: { keepLast: 1 }, requestedBy: 'test' }] });
-    startWriting();
-    await sleep(2000);
-    await stopWriting();
-    await archiveCaughtUp(Date.now());
-    expect(second.retention).toMatchObject({ kept: 1, deleted: [first!.object_key] });
-    expect(second.retention.walDeleted).toBeGreaterThan(0);
+    /** A base backup with keepLast 1, taken once every segment older than it is in the archive (one finishing meanwhile waits for the next retention). */
+    const baseBackup = async () => {
+      startWriting();
+      await sleep(2000);
+      await stopWriting();
+      await archiveCaughtUp(Date.now());
+      return clients.client.workflow.execute(databaseBaseBackupWorkflow, { taskQueue, workflowId: `base-backup-${database}`, args: [{ database, retention: { keepLast: 1 }, requestedBy: 'test' }] });
+    };
+    // The first was recovered from (verified): keepLast 1 keeps the new one, and the first as the newest verified.
+    const second = await baseBackup();
+    expect(second.retention).toMatchObject({ kept: 2, deleted: [] });
+    const fromSecond = await restore({ database, latest: true });
+    expect(fromSecond.baseBackup).toBe(second.manifest.key);
+    // Now the second is the newest verified one: the first goes, and every WAL segment before the second's first.
+    const third = await baseBackup();
+    expect(third.retention).toMatchObject({ kept: 2, deleted: [first!.object_key] });
+    expect(third.retention.walDeleted).toBeGreaterThan(0);
 
     const keys = async (under: string) =>
       ((await clients.s3.send(new ListObjectsV2Command({ Bucket: testStack().s3.bucket, Prefix: `backups/${database}/${under}/` }))).Contents ?? []).map((object) => object.Key!);
-    expect(await keys('base')).toEqual([second.manifest.key, `${second.manifest.key}.manifest.json`]);
-    const firstNeeded = segmentName(second.manifest.timeline, second.manifest.startLsn, second.manifest.walSegmentSize);
+    expect((await keys('base')).sort()).toEqual([second.manifest.key, `${second.manifest.key}.manifest.json`, third.manifest.key, `${third.manifest.key}.manifest.json`].sort());
     const segments = (await keys('wal')).map((key) => walFileOfKey(key)!).filter((file) => /^[0-9A-F]{24}$/.test(file));
-    expect(segments[0]).toBe(firstNeeded);
-    expect((await clients.pool.query('SELECT count(*)::int AS n FROM base_backups WHERE database = $1', [database])).rows).toEqual([{ n: 1 }]);
+    expect(segments[0]).toBe(segmentName(second.manifest.timeline, second.manifest.startLsn, second.manifest.walSegmentSize));
+    expect((await clients.pool.query('SELECT count(*)::int AS n FROM base_backups WHERE database = $1', [database])).rows).toEqual([{ n: 2 }]);
 
+    startWriting();
+    await sleep(2000);
+    await stopWriting();
+    await archiveCaughtUp(Date.now());
     const latest = await restore({ database, latest: true });
-    expect(latest.baseBackup).toBe(second.manifest.key);
+    expect(latest.baseBackup).toBe(third.manifest.key);
     expect(await rowsIn(latest)).toEqual(committed.map((row) => row.id));
   }, 240_000);
 
