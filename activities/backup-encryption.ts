@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Decrypter, Encrypter } from 'age-encryption';
 import { ApplicationFailure } from '@temporalio/activity';
 import { ErrorType } from '../src/domain/errors.js';
 import { ageIdentities } from '../src/domain/backup-encryption.js';
@@ -14,10 +13,22 @@ import { ageIdentities } from '../src/domain/backup-encryption.js';
  * environment, read when a restore needs it and never logged or recorded.
  */
 
-/** `source` encrypted to every recipient, as a Node stream of the age file. */
-export async function encryptedStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
+/** An encrypter to every recipient; age is loaded on first use (about 16 MiB a process that never encrypts does without). */
+async function encrypterFor(recipients: readonly string[]) {
+  const { Encrypter } = await import('age-encryption');
   const encrypter = new Encrypter();
   for (const recipient of recipients) encrypter.addRecipient(recipient);
+  return encrypter;
+}
+
+/** `data` encrypted to every recipient, whole: for objects small enough to hold (a WAL segment). */
+export async function encryptedBytes(data: Uint8Array, recipients: readonly string[]): Promise<Uint8Array> {
+  return (await encrypterFor(recipients)).encrypt(data);
+}
+
+/** `source` encrypted to every recipient, as a Node stream of the age file. */
+export async function encryptedStream(source: Readable, recipients: readonly string[]): Promise<Readable> {
+  const encrypter = await encrypterFor(recipients);
   const encrypted = await encrypter.encrypt(Readable.toWeb(source) as unknown as ReadableStream<Uint8Array>);
   return Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>);
 }
@@ -33,6 +44,8 @@ export async function decryptedStream(source: Readable, identityText: string | u
   if (identities.length === 0) {
     throw ApplicationFailure.nonRetryable(`${what} is encrypted with age and OPS_BACKUP_AGE_IDENTITY is not set on this worker: give it the identity of one of ${recipients.join(', ')}`, ErrorType.Unauthorized);
   }
+  // Loaded on first use: the ciphers cost a process about 16 MiB, and only encrypted backups need them.
+  const { Decrypter } = await import('age-encryption');
   const decrypter = new Decrypter();
   for (const identity of identities) decrypter.addIdentity(identity);
   // A download that breaks is retried; only what the cipher refuses is a corrupt object.

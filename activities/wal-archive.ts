@@ -5,13 +5,13 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { Encrypter } from 'age-encryption';
 import pg from 'pg';
 import type { BackupEncryption } from '../src/domain/backup-encryption.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { formatLsn, isTimelineHistory, isWalSegment, parseLsn, segmentEndLsn, walObjectKey } from '../src/domain/pitr.js';
 import type { BackupDeps } from './backup.js';
 import { bindDeps } from './bind-deps.js';
+import { encryptedBytes } from './backup-encryption.js';
 import { configuredDatabaseUrl } from './database-url.js';
 import { libpqEnv } from './dump-restore.js';
 
@@ -49,10 +49,7 @@ const gzipAsync = promisify(gzip);
 /** A WAL file as stored: gzip (an unfilled segment after a switch is mostly zeros), then age. */
 async function storedForm(file: Buffer, encryption: BackupEncryption | undefined): Promise<Uint8Array> {
   const packed = await gzipAsync(file, { level: 1 });
-  if (!encryption) return packed;
-  const encrypter = new Encrypter();
-  for (const recipient of encryption.recipients) encrypter.addRecipient(recipient);
-  return encrypter.encrypt(packed);
+  return encryption ? encryptedBytes(packed, encryption.recipients) : packed;
 }
 
 /** Ends a replication connection left on the slot by a worker that died (its pg_receivewal may outlive it). */

@@ -1,5 +1,5 @@
-import { Encrypter } from 'age-encryption';
 import { z } from 'zod';
+import { isAgeRecipient } from './age-keys.js';
 import { bucketNameProblem } from '../domain/backup.js';
 import { duration } from './policy-incidents.js';
 
@@ -28,11 +28,7 @@ const count = z.number().int().min(1);
 
 /** An age recipient (public key, `age1...`), checked as age itself would read it. */
 const ageRecipient = z.string().superRefine((text, context) => {
-  try {
-    new Encrypter().addRecipient(text);
-  } catch {
-    context.addIssue({ code: 'custom', message: `"${text}" is not an age recipient: expected a public key as age-keygen prints it (age1..., its checksum intact)` });
-  }
+  if (!isAgeRecipient(text)) context.addIssue({ code: 'custom', message: `"${text}" is not an age recipient: expected a public key as age-keygen prints it (age1..., its checksum intact)` });
 });
 
 export const retentionPolicySchema = z

@@ -8,6 +8,7 @@ import { loadEnv } from '../../src/config/env.js';
 import { onCallAt } from '../../src/domain/oncall.js';
 import { loadPolicy, parsePolicy } from '../../src/config/policy.js';
 import { databaseUrlResolver } from '../../src/config/policy-databases.js';
+import { isAgeIdentity, isAgeRecipient } from '../../src/config/age-keys.js';
 
 function errorOf(fn: () => unknown): ConfigError {
   try {
@@ -188,6 +189,20 @@ describe('policy file', () => {
   it('refuses an unsupported version', () => {
     const path = write('v2.yaml', 'version: 2\n');
     expect(errorOf(() => loadPolicy(path)).message).toBe(`Invalid policy OPS_CONFIG ${path}: version: expected version: 1`);
+  });
+});
+
+describe('age keys', () => {
+  it('are checked as age reads them, post-quantum ones included, without loading age', async () => {
+    const { generateHybridIdentity, generateX25519Identity, identityToRecipient } = await import('age-encryption');
+    for (const generate of [generateX25519Identity, generateHybridIdentity]) {
+      const identity = await generate();
+      const recipient = await identityToRecipient(identity);
+      expect([isAgeIdentity(identity), isAgeRecipient(recipient)]).toEqual([true, true]);
+      // One character lost, or the wrong case: the checksum or the form gives it away.
+      expect([isAgeIdentity(identity.slice(0, -1)), isAgeRecipient(recipient.slice(0, -1)), isAgeIdentity(identity.toLowerCase())]).toEqual([false, false, false]);
+      expect([isAgeIdentity(recipient), isAgeRecipient(identity)]).toEqual([false, false]);
+    }
   });
 });
 
