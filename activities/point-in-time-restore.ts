@@ -61,6 +61,12 @@ function asServerUser(command: string, args: string[]): [string, string[]] {
   return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
 }
 
+/** What the restored server's processes (and its restore_command) see of the environment: a PATH and a locale, no secret. */
+function serverEnvironment(): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'LANG', 'LC_ALL', 'TZ'].filter((name) => process.env[name] !== undefined);
+  return Object.fromEntries(keep.map((name) => [name, process.env[name]]));
+}
+
 function postgresBin(name: string): string {
   const dir = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' }).stdout?.trim();
   return dir ? join(dir, name) : name;
@@ -188,7 +194,8 @@ export async function restorePointInTime(
       spawnSync('chown', ['postgres:postgres', logFile]);
     }
     const [command, args] = asServerUser(postgresBin('pg_ctl'), ['-D', dataDirectory, '-l', logFile, '-W', 'start']);
-    const started = spawnSync(command, args, { encoding: 'utf8' });
+    // The server gets a bare environment: the worker's holds S3 keys, database URLs and the age identity.
+    const started = spawnSync(command, args, { encoding: 'utf8', env: serverEnvironment() });
     if (started.status !== 0) throw ApplicationFailure.nonRetryable(`pg_ctl could not start the restored server: ${started.stderr.trim()}`, ErrorType.RestoreFailed);
 
     const user = decodeURIComponent(source.username || 'postgres');

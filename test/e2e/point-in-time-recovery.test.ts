@@ -208,6 +208,10 @@ describe('point-in-time recovery', () => {
 
     const atInstant = await restore({ database, targetTime: target, promote: false });
     expect(atInstant).toMatchObject({ database, baseBackup: base.manifest.key, promoted: false });
+    // The restored server sees no secret of the worker's: no S3 key, no age identity, no database URL.
+    const postmaster = readFileSync(join(atInstant.dataDirectory, 'postmaster.pid'), 'utf8').split('\n')[0]!;
+    const environment = readFileSync(`/proc/${postmaster}/environ`, 'utf8');
+    for (const secret of ['S3_SECRET_ACCESS_KEY', 'OPS_BACKUP_AGE_IDENTITY', 'DATABASE_URL', 'AGE-SECRET-KEY']) expect(environment).not.toContain(secret);
     expect(await rowsIn(atInstant)).toEqual(before);
     // A base backup recovered from counts as verified.
     expect((await clients.pool.query('SELECT verified_at IS NOT NULL AS verified FROM base_backups WHERE object_key = $1', [base.manifest.key])).rows).toEqual([{ verified: true }]);
