@@ -35,9 +35,15 @@ export async function streamToS3(
     },
   });
   if (target.encryption) {
-    const encrypted = await encryptedStream(source, target.encryption.recipients);
-    // Counted once the encryption reads the source, so the count takes nothing from it.
-    source.on('data', (chunk: Buffer) => (plain += chunk.length));
+    // The plain bytes are counted on their way into the cipher: a listener added beside it could miss what it had already read.
+    const plainCounter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        plain += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    source.once('error', (error) => plainCounter.destroy(error));
+    const encrypted = await encryptedStream(source.pipe(plainCounter), target.encryption.recipients);
     encrypted.pipe(counter);
   } else {
     // The counting stream is the upload's body: every stream stage costs CPU that the producer, the limit, would otherwise have.
