@@ -23,7 +23,7 @@ import type { BackupManifest } from '../src/domain/backup.js';
 import type { BackupEncryption } from '../src/domain/backup-encryption.js';
 import { bindDeps } from './bind-deps.js';
 import { streamToS3 } from './stream-upload.js';
-import { libpqEnv, restoreDumpInto, tableCounts, urlForDatabase, type RestoreStep } from './dump-restore.js';
+import { libpqEnv, restoreDumpInto, tableCounts, urlForDatabase } from './dump-restore.js';
 import { configuredDatabaseUrl } from './database-url.js';
 
 /**
@@ -312,22 +312,14 @@ export async function verifyBackup(deps: BackupDeps, input: { manifest: BackupMa
   const adminClient = new pg.Client({ connectionString: urlForDatabase(sourceUrl, 'postgres') });
   adminClient.on('error', () => undefined);
   await adminClient.connect();
-  // Heartbeats carry the phase and the latest figure, and keep coming through a long silent step (an index build).
-  let latest: RestoreStep = { phase: 'downloading', bytes: 0 };
-  const beat = () => context.heartbeat(latest);
-  const heartbeat = setInterval(beat, 2000);
   try {
     await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`);
     await adminClient.query(`CREATE DATABASE ${pg.escapeIdentifier(scratch)}`);
-    const result = await restoreDumpInto(deps, { manifest, targetUrl: urlForDatabase(sourceUrl, scratch), ownership: false }, context.cancellationSignal, (step, settled) => {
-      const phaseChanged = step.phase !== latest.phase;
-      latest = step;
-      if (settled || phaseChanged || step.phase === 'restoring') beat();
-    });
+    // Heartbeats carry the phase and the latest figure (bytes downloaded, then pg_restore's step).
+    const result = await restoreDumpInto(deps, { manifest, targetUrl: urlForDatabase(sourceUrl, scratch), ownership: false }, context.cancellationSignal, (step) => context.heartbeat(step));
     await deps.pool.query(`UPDATE backups SET verified_at = now(), verification = $2 WHERE object_key = $1`, [manifest.key, JSON.stringify(result)]);
     return result;
   } finally {
-    clearInterval(heartbeat);
     await adminClient.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(scratch)} WITH (FORCE)`).catch(() => undefined);
     await adminClient.end();
   }

@@ -7,7 +7,7 @@ import { restoreTargetProblem } from '../src/domain/restore.js';
 import { latestManifest, type BackupDeps } from './backup.js';
 import { bindDeps } from './bind-deps.js';
 import { configuredDatabaseUrl } from './database-url.js';
-import { restoreDumpInto, urlForDatabase, type RestoreStep } from './dump-restore.js';
+import { restoreDumpInto, urlForDatabase } from './dump-restore.js';
 
 /**
  * Restoring a logical backup into a target database: the plan (which backup,
@@ -66,24 +66,15 @@ export async function restoreIntoStaging(deps: RestoreDeps, input: { manifest: B
   const context = Context.current();
   const serverUrl = configuredDatabaseUrl(deps.databaseUrl, input.server);
   const staging = pg.escapeIdentifier(input.staging);
-  let latest: RestoreStep = { phase: 'downloading', bytes: 0 };
-  const beat = () => context.heartbeat(latest);
-  const heartbeat = setInterval(beat, 2000);
   try {
     await onServer(serverUrl, async (client) => {
       await client.query(`DROP DATABASE IF EXISTS ${staging} WITH (FORCE)`);
       await client.query(`CREATE DATABASE ${staging}`);
     });
-    return await restoreDumpInto(deps, { manifest: input.manifest, targetUrl: urlForDatabase(serverUrl, input.staging), ownership: true }, context.cancellationSignal, (step, settled) => {
-      const phaseChanged = step.phase !== latest.phase;
-      latest = step;
-      if (settled || phaseChanged || step.phase === 'restoring') beat();
-    });
+    return await restoreDumpInto(deps, { manifest: input.manifest, targetUrl: urlForDatabase(serverUrl, input.staging), ownership: true }, context.cancellationSignal, (step) => context.heartbeat(step));
   } catch (error) {
     await onServer(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${staging} WITH (FORCE)`)).catch(() => undefined);
     throw error;
-  } finally {
-    clearInterval(heartbeat);
   }
 }
 

@@ -134,12 +134,20 @@ export async function restoreDumpInto(
   deps: { s3: S3Client; ageIdentity?: () => string | undefined },
   input: { manifest: BackupManifest; targetUrl: string; ownership: boolean },
   signal: AbortSignal,
-  /** Each figure as it changes; `settled` marks one worth a heartbeat of its own (the download's total). */
-  report: (step: RestoreStep, settled?: boolean) => void,
+  /** The activity's heartbeat: it gets the phase and latest figure every 2 s, and at once on a new phase, a restore step, or the download's total. */
+  heartbeat: (step: RestoreStep) => void,
 ): Promise<{ tables: number; rows: number }> {
   const { manifest } = input;
   const dir = await mkdtemp(join(tmpdir(), 'ops-restore-'));
   const file = join(dir, 'backup.dump');
+  // Every 2 s as well, so a long silent step (an index build) still heartbeats.
+  let latest: RestoreStep = { phase: 'downloading', bytes: 0 };
+  const beating = setInterval(() => heartbeat(latest), 2000);
+  const report = (step: RestoreStep, settled = false) => {
+    const phaseChanged = step.phase !== latest.phase;
+    latest = step;
+    if (settled || phaseChanged || step.phase === 'restoring') heartbeat(latest);
+  };
   try {
     let downloaded = 0;
     await fetchBackupFile(deps, manifest, file, signal, (bytes) => report({ phase: 'downloading', bytes: (downloaded = bytes) }));
@@ -166,6 +174,7 @@ export async function restoreDumpInto(
     }
     return { tables: Object.keys(restored).length, rows: Object.values(restored).reduce((sum, count) => sum + count, 0) };
   } finally {
+    clearInterval(beating);
     await rm(dir, { recursive: true, force: true });
   }
 }

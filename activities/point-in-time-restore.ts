@@ -132,6 +132,8 @@ export async function restorePointInTime(
   const source = new URL(configuredDatabaseUrl(deps.databaseUrl, input.database));
   const chosen = await chooseBaseBackup(deps, input);
   const manifest = JSON.parse(await (await deps.s3.send(new GetObjectCommand({ Bucket: chosen.bucket, Key: chosen.manifestKey }))).Body!.transformToString()) as BaseBackupManifest;
+  // Looked up once: the wait below asks pg_ctl for the server's status every half second.
+  const pgCtl = postgresBin('pg_ctl');
   const stamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z').replaceAll(':', '-');
   const dataDirectory = resolve(input.dataDirectory ?? join(deps.restoreDir, `${input.database}-${stamp}`));
   if (existsSync(join(dataDirectory, 'PG_VERSION'))) {
@@ -193,14 +195,14 @@ export async function restorePointInTime(
       await writeFile(logFile, '');
       spawnSync('chown', ['postgres:postgres', logFile]);
     }
-    const [command, args] = asServerUser(postgresBin('pg_ctl'), ['-D', dataDirectory, '-l', logFile, '-W', 'start']);
+    const [command, args] = asServerUser(pgCtl, ['-D', dataDirectory, '-l', logFile, '-W', 'start']);
     // The server gets a bare environment: the worker's holds S3 keys, database URLs and the age identity.
     const started = spawnSync(command, args, { encoding: 'utf8', env: serverEnvironment() });
     if (started.status !== 0) throw ApplicationFailure.nonRetryable(`pg_ctl could not start the restored server: ${started.stderr.trim()}`, ErrorType.RestoreFailed);
 
     const user = decodeURIComponent(source.username || 'postgres');
     const tail = async () => (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-8).join('\n');
-    const running = () => spawnSync(...asServerUser(postgresBin('pg_ctl'), ['-D', dataDirectory, 'status']), { encoding: 'utf8' }).status === 0;
+    const running = () => spawnSync(...asServerUser(pgCtl, ['-D', dataDirectory, 'status']), { encoding: 'utf8' }).status === 0;
     let lastReplay = '';
     let steadySince = Date.now();
     for (;;) {
@@ -246,7 +248,7 @@ export async function restorePointInTime(
     archive?.server.close();
     if (!succeeded) {
       // A restore that did not reach its target leaves no server and no half-recovered copy behind.
-      spawnSync(...asServerUser(postgresBin('pg_ctl'), ['-D', dataDirectory, 'stop', '-m', 'immediate']), { stdio: 'ignore' });
+      spawnSync(...asServerUser(pgCtl, ['-D', dataDirectory, 'stop', '-m', 'immediate']), { stdio: 'ignore' });
       await rm(dataDirectory, { recursive: true, force: true });
       if (socketDirectory) await rm(socketDirectory, { recursive: true, force: true });
     }

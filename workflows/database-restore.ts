@@ -172,7 +172,7 @@ export async function databaseRestoreWorkflow(input: DatabaseRestoreInput): Prom
   }
   if (input.into === undefined) await refuse('give into (the database to restore into) or a point in time (targetTime, targetLsn, latest)', ErrorType.InvalidInput);
 
-  const problem = restoreTargetProblem(into ?? '');
+  const problem = restoreTargetProblem(into);
   if (problem) await refuse(problem, ErrorType.InvalidInput);
   if (workflowId !== restoreWorkflowId(into)) await refuse(`a restore into "${into}" runs as ${restoreWorkflowId(into)}, so two never run at once; start it under that ID`, ErrorType.InvalidInput);
   const approvalTimeoutMs = input.approvalTimeout === undefined ? undefined : parseDuration(input.approvalTimeout);
