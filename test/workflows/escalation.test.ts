@@ -47,6 +47,15 @@ describe('escalation ladders', () => {
               finalAction: { targets: [{ type: 'email', to: ['team@example.com'] }] },
             },
             {
+              // Level 2 holds for 10 s: a test that acknowledges there must see it in time, even on a loaded machine.
+              name: 'ack-window',
+              levels: [
+                { timeout: '3s', targets: [{ type: 'slack', channel: '#oncall' }, { type: 'pagerduty' }] },
+                { timeout: '10s', targets: [{ type: 'email', to: ['lead@example.com'] }, { type: 'webhook', url: hook.url, secretEnv: 'HOOK_SECRET' }] },
+              ],
+              finalAction: { targets: [{ type: 'email', to: ['team@example.com'] }] },
+            },
+            {
               name: 'slow',
               levels: [{ timeout: '10m', targets: [{ type: 'slack', channel: '#oncall' }] }, { targets: [{ type: 'email', to: ['lead@example.com'] }] }],
             },
@@ -60,6 +69,7 @@ describe('escalation ladders', () => {
           ],
           routes: [
             { matchers: [`service="${service('slow')}"`], policy: 'slow' },
+            { matchers: [`service="${service('ack2')}"`], policy: 'ack-window' },
             { matchers: [`service="${service('outage')}"`], policy: 'slow' },
             { matchers: [`service=~"hours-.*-${unique}"`], policy: 'slow' },
             { matchers: [`service="${service('broken')}"`], policy: 'broken' },
@@ -218,14 +228,16 @@ describe('escalation ladders', () => {
     const handle = await incidentOf('ack2');
     const second = await statusWhen(handle, (s) => s.escalation?.level === 2 && s.escalation.pages.length === 4, 20_000);
     await handle.executeUpdate(acknowledgeUpdate, { args: [{ by: 'frank' }] });
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // Past the moment level 2 would have handed over to the final action.
+    const levelTwoAt = Date.parse(second.escalation!.pages.at(-1)!.at);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, levelTwoAt + 11_000 - Date.now())));
     const after = await handle.query(statusQuery);
     expect(after.escalation).toMatchObject({ level: 2, exhausted: false });
     expect(after.escalation?.pages).toHaveLength(4);
     expect(mailsTo('team@example.com', service('ack2'))).toEqual([]);
     expect(pdEvents(second.incidentId)).toEqual(['trigger', 'acknowledge']);
     await handle.executeUpdate(resolveUpdate, { args: [{ by: 'frank' }] });
-  });
+  }, 60_000);
 
   it('holds a business-hours severity until business hours, and pages critical at once', async () => {
     const low = await deliver(
