@@ -6,6 +6,7 @@ import { createPgPool } from '../clients/postgres.js';
 import { createS3Client } from '../clients/s3.js';
 import { connectTemporalClient } from '../clients/temporal.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backups.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
@@ -22,7 +23,7 @@ import { EXIT, UserError } from './output.js';
  * and a usage error never need a database or Temporal.
  */
 const program = new Command('opsctl')
-  .description('operate ops-automation: incidents, on-call, backups, database maintenance, rollouts, maintenance windows, schedules')
+  .description('operate ops-automation: incidents, on-call, backups, database maintenance, rollouts, maintenance windows, schedules, the audit trail')
   .option('--json', 'print JSON for scripts instead of tables')
   .exitOverride();
 
@@ -57,6 +58,7 @@ registerRemediationCommands(program, context);
 registerReportCommands(program, context);
 registerSloCommands(program, context);
 registerScheduleCommands(program, context);
+registerAuditCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {
   if (error instanceof ServiceError) return `Temporal refused or could not answer: ${error.message}`;

@@ -274,4 +274,86 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    id: 9,
+    name: 'audit_hash_chain',
+    sql: `
+      -- A tamper-evident audit trail: every row carries the hash of the row before it in its
+      -- stream (the action's first word: backup, kubernetes, rollout, ...) and a hash of its own
+      -- content, computed by the database itself, so every writer chains alike.
+      -- src/db/audit-chain.ts recomputes both from the rows to verify them.
+      ALTER TABLE audit_events
+        ADD COLUMN stream    text,
+        ADD COLUMN chain_seq bigint,
+        ADD COLUMN prev_hash text,
+        ADD COLUMN row_hash  text;
+      CREATE UNIQUE INDEX audit_events_chain ON audit_events (stream, chain_seq);
+      -- Where each stream ends, and up to where retention has pruned it from the start.
+      CREATE TABLE audit_chain_heads (
+        stream      text PRIMARY KEY,
+        seq         bigint NOT NULL DEFAULT 0,
+        hash        text NOT NULL DEFAULT repeat('0', 64),
+        pruned_seq  bigint NOT NULL DEFAULT 0,
+        pruned_hash text
+      );
+      -- A field as "<bytes>:<text>", or "-" for NULL: the concatenation is unambiguous.
+      CREATE FUNCTION audit_chain_field(value text) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+        SELECT CASE WHEN value IS NULL THEN '-' ELSE octet_length(value)::text || ':' || value END
+      $f$;
+      CREATE FUNCTION audit_chain_hash(row_stream text, seq bigint, prev text, e audit_events) RETURNS text LANGUAGE sql STABLE AS $f$
+        SELECT encode(sha256(convert_to(
+          audit_chain_field(row_stream) || audit_chain_field(seq::text) || audit_chain_field(prev) ||
+          audit_chain_field(e.id::text) ||
+          audit_chain_field(to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) ||
+          audit_chain_field(e.actor) || audit_chain_field(e.action) || audit_chain_field(e.target) ||
+          audit_chain_field(e.outcome) || audit_chain_field(e.details::text) ||
+          audit_chain_field(e.workflow_id) || audit_chain_field(e.run_id) || audit_chain_field(e.idempotency_key),
+          'UTF8')), 'hex')
+      $f$;
+      -- Appends one row to its stream's chain; the head's row lock orders concurrent writers.
+      CREATE FUNCTION audit_chain_append(row_id bigint) RETURNS void LANGUAGE plpgsql AS $f$
+      DECLARE
+        e audit_events;
+        head audit_chain_heads;
+        row_stream text;
+        digest text;
+      BEGIN
+        SELECT * INTO e FROM audit_events WHERE id = row_id;
+        row_stream := split_part(e.action, '.', 1);
+        INSERT INTO audit_chain_heads (stream) VALUES (row_stream) ON CONFLICT DO NOTHING;
+        SELECT * INTO head FROM audit_chain_heads WHERE stream = row_stream FOR UPDATE;
+        digest := audit_chain_hash(row_stream, head.seq + 1, head.hash, e);
+        UPDATE audit_events SET stream = row_stream, chain_seq = head.seq + 1, prev_hash = head.hash, row_hash = digest
+         WHERE id = row_id;
+        UPDATE audit_chain_heads SET seq = head.seq + 1, hash = digest WHERE stream = row_stream;
+      END
+      $f$;
+      -- AFTER INSERT: a row ON CONFLICT DO NOTHING skipped never takes a place in the chain.
+      CREATE FUNCTION audit_chain_on_insert() RETURNS trigger LANGUAGE plpgsql AS $f$
+      BEGIN
+        PERFORM audit_chain_append(NEW.id);
+        RETURN NULL;
+      END
+      $f$;
+      CREATE TRIGGER audit_events_chain AFTER INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_chain_on_insert();
+      -- Retention deletes the oldest rows: the chain then starts after the last one deleted.
+      CREATE FUNCTION audit_chain_on_delete() RETURNS trigger LANGUAGE plpgsql AS $f$
+      BEGIN
+        UPDATE audit_chain_heads SET pruned_seq = OLD.chain_seq, pruned_hash = OLD.row_hash
+         WHERE stream = OLD.stream AND pruned_seq < OLD.chain_seq;
+        RETURN NULL;
+      END
+      $f$;
+      CREATE TRIGGER audit_events_prune AFTER DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_chain_on_delete();
+      -- Rows written before the chain existed join it in the order they were written.
+      DO $d$
+      DECLARE r record;
+      BEGIN
+        FOR r IN SELECT id FROM audit_events ORDER BY id LOOP
+          PERFORM audit_chain_append(r.id);
+        END LOOP;
+      END
+      $d$;
+    `,
+  },
 ];
