@@ -1,4 +1,5 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
+import { createCertificateActivities, type CertificateDeps } from './certificates.js';
 import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createBaseBackupActivities } from './base-backup.js';
 import { createDatabaseRestoreActivities } from './database-restore.js';
@@ -24,7 +25,7 @@ import { createScannerActivities, type ScannerDeps } from './scanner.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
-export type ActivityDeps = AuditDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps & PrometheusDeps & HeartbeatDeps & Pick<WalArchiveDeps, 'walSpoolDir'> & Pick<PointInTimeRestoreDeps, 'restoreDir'>;
+export type ActivityDeps = AuditDeps & CertificateDeps & StorageDeps & Omit<IncidentDeps, 'slackEnabled'> & NotifyDeps & PagingDeps & BackupDeps & RaiseIncidentDeps & PostgresDeps & KubernetesDeps & ScannerDeps & PrometheusDeps & HeartbeatDeps & Pick<WalArchiveDeps, 'walSpoolDir'> & Pick<PointInTimeRestoreDeps, 'restoreDir'>;
 
 /** All activities the `ops` task queue serves, by name. */
 export function createActivities(deps: ActivityDeps) {
@@ -53,6 +54,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRemediationSettingsActivities(deps),
     ...createIncidentStatusActivities(deps),
     ...createReportActivities(deps),
+    ...createCertificateActivities(deps),
   };
 }
 

@@ -4,6 +4,7 @@ import { parseDuration } from '../src/domain/durations.js';
 import {
   backupWorkflowId,
   baseBackupWorkflowId,
+  CERTIFICATE_CHECK_WORKFLOW_ID,
   HEARTBEAT_WORKFLOW_ID,
   healthCheckWorkflowId,
   IMAGE_SCAN_WORKFLOW_ID,
@@ -44,7 +45,7 @@ export interface ScheduleDefinition {
 }
 
 export function scheduleDefinitions(
-  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts' | 'backups'>>,
+  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts' | 'backups' | 'certificates'>>,
   options: { prefix?: string; databases?: string[]; heartbeat?: boolean } = {},
 ): ScheduleDefinition[] {
   const { schedules } = policy;
@@ -148,6 +149,21 @@ export function scheduleDefinitions(
       overlap: 'SKIP',
       catchupWindow: '4m',
       note: `Health check of ${policy.healthCheck!.targets.length} workloads: stuck pods, CPU scaling, memory growth`,
+    });
+  }
+  const endpoints = policy.certificates?.endpoints.length ?? 0;
+  if (endpoints > 0) {
+    definitions.push({
+      scheduleId: `${prefix}certificate-check`,
+      when: schedules.certificateCheck,
+      timeZone: schedules.timeZone,
+      workflowType: 'certificateCheckWorkflow',
+      workflowId: CERTIFICATE_CHECK_WORKFLOW_ID,
+      args: [{ requestedBy: 'schedule' }],
+      overlap: 'SKIP',
+      catchupWindow: '12h',
+      jitter: '15m',
+      note: `Daily check of the TLS certificates of ${endpoints} endpoints: an incident before they expire, or when they do not verify`,
     });
   }
   if (options.heartbeat) {

@@ -14,3 +14,4 @@ export { healthCheckWorkflow } from './health-check.js';
 export { reportWorkflow } from './report.js';
 export { imageScanWorkflow } from './image-scan.js';
 export { heartbeatWorkflow } from './heartbeat.js';
+export { certificateCheckWorkflow } from './certificate-check.js';

@@ -10,6 +10,7 @@ import { schedulePolicySection } from './policy-schedules.js';
 import { escalationPolicySection } from './policy-escalation.js';
 import { incidentPolicySections } from './policy-incidents.js';
 import { oncallPolicySection } from './policy-oncall.js';
+import { certificatePolicySection } from './policy-certificates.js';
 
 /**
  * The policy file (OPS_CONFIG): what the product does, as opposed to where its
@@ -27,6 +28,7 @@ export const policySchema = z
     ...remediationPolicySections,
     ...reportPolicySections,
     ...oncallPolicySection,
+    ...certificatePolicySection,
   })
   .strict()
   .superRefine((policy, context) => {

@@ -57,6 +57,7 @@ export function reportWorkflowId(period: string, requestedBy?: string): string {
 
 export const IMAGE_SCAN_WORKFLOW_ID = 'image-scan';
 export const HEARTBEAT_WORKFLOW_ID = 'heartbeat';
+export const CERTIFICATE_CHECK_WORKFLOW_ID = 'certificate-check';
 
 /** The scheduled health check, and the one opsctl runs by hand beside it. */
 export function healthCheckWorkflowId(manual = false): string {

@@ -8,6 +8,7 @@ import { createActivities } from '../../activities/index.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { ensureTool } from '../../scripts/stack/tools.js';
 import { deploymentImage, deployOnCluster, ensureNamespace } from '../support/kubernetes.js';
+import { issueCertificate, startTlsServer } from '../support/certificates.js';
 import { HttpRecorder } from '../support/http-recorder.js';
 import { statusWhen } from '../support/incidents.js';
 import { connectStack, kubeConfig, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
@@ -42,11 +43,13 @@ describe('the README starts every workflow type with the temporal CLI', () => {
   // The rollout line's cluster is the embedded control plane (shop/api lives only in this test); its scanner a Trivy stand-in.
   // The heartbeat line's receiver, standing in for healthchecks.io or a PagerDuty heartbeat.
   const beats = new HttpRecorder(() => ({ status: 200, body: {} }));
+  let tls: Awaited<ReturnType<typeof startTlsServer>>;
 
   beforeAll(async () => {
     clients = await connectStack();
     await ensureNamespace('shop');
     await Promise.all([deployOnCluster('shop', 'api', { image: 'registry.example.com/shop/api:1.4.2', replicas: 2 }), beats.start('/ping/readme')]);
+    tls = await startTlsServer(issueCertificate({ names: ['shop.test'], untilDays: 30 }));
     const reports = join(mkdtempSync(join(tmpdir(), 'ops-readme-')), 'reports.json');
     writeFileSync(reports, JSON.stringify({ 'registry.example.com/shop/api:1.4.2': [], 'registry.example.com/shop/api:1.4.3': [] }));
     const policy = parsePolicy(
@@ -54,6 +57,8 @@ describe('the README starts every workflow type with the temporal CLI', () => {
         rollouts: { scanner: { command: [process.execPath, FAKE_TRIVY, reports] }, watchWindow: '1s' },
         remediation: { runbooks: [{ name: 'restart-api', steps: [{ action: 'rolling-restart', namespace: '{{ $labels.namespace }}', deployment: '{{ $labels.deployment }}' }] }] },
         healthCheck: { targets: [{ namespace: 'shop', deployment: 'api' }] },
+        // The certificate line's endpoint: a TLS server with a self-signed certificate for shop.test.
+        certificates: { endpoints: [{ host: '127.0.0.1', port: tls.port, serverName: 'shop.test' }] },
       },
       'test',
     );
@@ -62,14 +67,14 @@ describe('the README starts every workflow type with the temporal CLI', () => {
 
   afterAll(async () => {
     await worker.stop();
-    await beats.stop();
+    await Promise.all([beats.stop(), tls.stop()]);
     await clients.close();
   });
 
   it('runs each line as written, and each workflow does its job', async () => {
     const commands = readmeCommands();
     const types = commands.map((command) => /--type (\w+)/.exec(command)?.[1]);
-    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow', 'imageScanWorkflow', 'heartbeatWorkflow']);
+    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow', 'imageScanWorkflow', 'heartbeatWorkflow', 'certificateCheckWorkflow']);
     const temporal = await ensureTool('temporal', () => undefined);
     const env = { ...process.env, PATH: `${temporal.replace(/\/temporal$/, '')}:${process.env.PATH}`, TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: testStack().namespace };
     const results: Record<string, unknown> = {};
@@ -100,6 +105,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(results.imageScanWorkflow).toEqual({ dryRun: true, findings: [] });
     expect(results.heartbeatWorkflow).toEqual({ status: 200, requestedBy: 'system' });
     expect(beats.requests).toHaveLength(1);
+    expect(results.certificateCheckWorkflow).toMatchObject({ dryRun: true, incidents: [], findings: [{ endpoint: `127.0.0.1:${tls.port} (shop.test)`, state: 'untrusted', severity: 'critical', daysLeft: 29 }] });
     expect(results.healthCheckWorkflow).toMatchObject({ dryRun: true, targets: 1, decisions: [{ target: 'shop/api', rule: 'pods', action: 'none' }] });
   });
 });
