@@ -15,6 +15,7 @@ import { createOnCallActivities } from './oncall.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
 import { createKubernetesActivities, type KubernetesDeps } from './kubernetes.js';
 import { createPostgresActivities, type PostgresDeps } from './postgres.js';
+import { createPostmortemActivities } from './postmortem.js';
 import { createPrometheusActivities, type PrometheusDeps } from './prometheus.js';
 import { createRegistryActivities } from './registry.js';
 import { createRemediationSettingsActivities } from './remediation-settings.js';
@@ -55,6 +56,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createIncidentStatusActivities(deps),
     ...createReportActivities(deps),
     ...createCertificateActivities(deps),
+    ...createPostmortemActivities(deps),
   };
 }
 

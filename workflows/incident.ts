@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { createIncidentActivities, IncidentRulesSnapshot } from '../activities/incidents.js';
 import type { createNotifyActivities } from '../activities/notify.js';
+import type { createPostmortemActivities } from '../activities/postmortem.js';
 import type { createRemediationSettingsActivities } from '../activities/remediation-settings.js';
 import type { AlertBatch } from '../src/domain/alerts.js';
 import {
@@ -111,6 +112,14 @@ const GROUP_STATUS_PATCH = 'incident-group-status';
  */
 const MUTE_RECHECK_PATCH = 'incident-mute-recheck';
 
+/**
+ * Patch: a resolved incident writes its post-mortem draft to the bucket (in
+ * the background: the incident keeps answering alerts meanwhile) and links it
+ * in its timeline and Slack thread. Histories recorded before it replay without.
+ */
+const POSTMORTEM_PATCH = 'incident-postmortem-draft';
+const postmortems = proxyActivities<ReturnType<typeof createPostmortemActivities>>(quickApiCall);
+
 /** History length at which a run hands over to a fresh one even if the server has not suggested it. */
 const DEFAULT_HISTORY_LIMIT = 5000;
 
@@ -135,6 +144,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
   /** When the mutes are to be looked at again; undefined while nothing is muted. */
   let muteRecheckAt: number | undefined;
   let muteRecheckAsked = false;
+  /** A post-mortem draft is being written. */
+  let drafting = false;
 
   const status = (): IncidentStatus => incidentStatus(run, { incidentId, workflowId: info.workflowId });
 
@@ -362,6 +373,22 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     }
   }
 
+  /** Writes the post-mortem draft of this resolution in the background; its outcome lands on the timeline. */
+  function draftPostmortem(resolvedAt: string): void {
+    run.postmortemFor = resolvedAt;
+    drafting = true;
+    const byHand = `opsctl incident postmortem ${info.workflowId}`;
+    void postmortems
+      .writePostmortem({ incidentId, link: incidentLink() })
+      .then(
+        (draft) => outbox.push(record(state, now(), 'system', 'postmortem', `post-mortem draft: ${draft.location} (${byHand} prints it)`)),
+        (error: unknown) => outbox.push(record(state, now(), 'system', 'dependency', `could not write the post-mortem draft: ${reason(error)}; ${byHand} writes it`)),
+      )
+      .finally(() => {
+        drafting = false;
+      });
+  }
+
   /** Starts, once each, the runbooks that answer this incident's firing alerts. */
   async function steerRemediation(): Promise<void> {
     if (!remediating || state.phase !== 'triggered' || isMuted(state)) return;
@@ -502,7 +529,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
       continue;
     }
     if (historyFull()) {
-      await condition(allHandlersFinished);
+      await condition(() => allHandlersFinished() && !drafting);
       if (!work()) {
         return continueAsNew<typeof incidentWorkflow>({
           dedupKey: state.dedupKey,
@@ -517,6 +544,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
     const retryAt = nextRetryAt();
 
     if (state.phase === 'resolved') {
+      // Once our database holds the whole timeline, the draft is written from it.
+      const resolvedAt = state.resolvedAt ?? '';
+      if (run.postmortemFor !== resolvedAt && !drafting && unpersisted.length === 0 && patched(POSTMORTEM_PATCH)) draftPostmortem(resolvedAt);
       // Stay open for the reopen window: an alert firing again reopens this incident.
       const closesAt = Date.parse(state.resolvedAt ?? now()) + rules.reopenWindowMs;
       const until = Math.min(closesAt, retryAt);
@@ -525,6 +555,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<IncidentSt
         // Let a ladder finish telling everyone before the incident closes.
         const { escalation } = run;
         if (escalation && !escalation.finished) await condition(() => escalation.finished !== undefined, '5m');
+        if (drafting) await condition(() => !drafting, '10m');
+        if (outbox.length > 0) continue;
         break;
       }
       continue;

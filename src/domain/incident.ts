@@ -41,7 +41,9 @@ export type IncidentEventKind =
   /** A system the incident depends on (our database, Slack) failed, or came back. */
   | 'dependency'
   /** Alertmanager's max_alerts left alerts of the group out of a notification. */
-  | 'alerts-truncated';
+  | 'alerts-truncated'
+  /** The post-mortem draft was written when the incident resolved. */
+  | 'postmortem';
 
 export interface IncidentEvent {
   /** Position in this incident's timeline: with the workflow ID, the event's idempotency key. */
@@ -401,6 +403,8 @@ export interface CarriedIncident {
   /** Events our database has not taken yet, and those Slack has not shown yet. */
   unpersisted?: IncidentEvent[];
   unannounced?: IncidentEvent[];
+  /** The resolution (its resolvedAt) a post-mortem draft was last written for. */
+  postmortemFor?: string;
 }
 
 export interface IncidentRun {
@@ -420,6 +424,7 @@ export interface IncidentRun {
    */
   unpersisted: IncidentEvent[];
   unannounced: IncidentEvent[];
+  postmortemFor?: string | undefined;
 }
 
 /** The first run's state, or the state a previous run carried over. */
@@ -436,6 +441,7 @@ export function startIncidentRun(input: { dedupKey: string; source?: AlertSource
     remediations: [...(carried?.remediations ?? [])],
     unpersisted: [...(carried?.unpersisted ?? [])],
     unannounced: [...(carried?.unannounced ?? [])],
+    ...(carried?.postmortemFor ? { postmortemFor: carried.postmortemFor } : {}),
   };
 }
 
@@ -453,6 +459,7 @@ export function carryOver(run: IncidentRun): CarriedIncident {
     ...(remediations.length > 0 ? { remediations: remediations.slice(-20) } : {}),
     ...(unpersisted.length > 0 ? { unpersisted } : {}),
     ...(unannounced.length > 0 ? { unannounced } : {}),
+    ...(run.postmortemFor ? { postmortemFor: run.postmortemFor } : {}),
   };
 }
 

@@ -58,12 +58,14 @@ describe('incident Slack messages', () => {
     await handle.executeUpdate(resolveUpdate, { args: [{ by: 'alice', note: 'fixed' }] });
     await expect.poll(() => message!.text, { timeout: 15_000 }).toContain('Resolved by alice');
 
-    const status = await statusWhen(handle, (s) => s.notifications.length === 5);
-    expect(status.notifications.map((n) => n.kind)).toEqual(['message', 'update', 'thread', 'update', 'thread']);
+    // The last thread reply links the post-mortem draft.
+    const status = await statusWhen(handle, (s) => s.notifications.length === 6);
+    expect(status.notifications.map((n) => n.kind)).toEqual(['message', 'update', 'thread', 'update', 'thread', 'thread']);
     expect(messagesOf(handle.workflowId)).toHaveLength(1);
     const thread = slack.replies(message!.ts).map((reply) => reply.text).join('\n');
     expect(thread).toContain('alice: acknowledged by alice');
     expect(thread).toContain('alice: resolved by alice: fixed');
+    expect(thread).toMatch(/system: post-mortem draft: s3:\/\/\S+\/postmortems\/incident-/);
   });
 
   it('does not post twice when Slack took the message but the answer was lost', async () => {

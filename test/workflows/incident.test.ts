@@ -127,9 +127,11 @@ describe('incidentWorkflow', () => {
     const status = await statusWhen(handle, (s) => s.state === 'resolved');
     expect(Date.now() - resolvedAt).toBeGreaterThanOrEqual(1900);
     expect(status).toMatchObject({ resolvedBy: 'system' });
-    expect(status.timeline.at(-1)?.text).toMatch(/quiet period/);
+    expect(status.timeline.find((event) => event.kind === 'resolved')?.text).toMatch(/quiet period/);
     const result = await handle.result();
     expect(result.state).toBe('resolved');
+    // Before it closed, it wrote its post-mortem draft.
+    expect(result.timeline.at(-1)).toMatchObject({ kind: 'postmortem', text: expect.stringMatching(/^post-mortem draft: s3:\/\//) });
   });
 
   it('resolves when its Alertmanager group resolves, whichever alerts max_alerts left out of the notification', async () => {

@@ -1,19 +1,30 @@
+import { writeFileSync } from 'node:fs';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
+import type pg from 'pg';
+import { findIncidentRecordId, loadPostmortemRecord } from '../../db/postmortem-records.js';
+import { renderPostmortem } from '../../incidents/postmortem.js';
+import { storePostmortemDraft } from '../../incidents/postmortem-draft.js';
+import { eventIncidentKey } from '../../webhooks/dedup.js';
 import { SEVERITIES } from '../../domain/severity.js';
 import { findIncident } from '../../incidents/incident-actions.js';
 import { incidentWorkflowId } from '../../domain/workflow-ids.js';
 import { acknowledgeUpdate, addNoteUpdate, escalateUpdate, resolveUpdate, statusQuery, type IncidentStatus } from '../../../workflows/incident-contract.js';
 import { onWorkflow } from '../workflow-errors.js';
-import { printJson, printTable, UserError } from '../output.js';
+import { EXIT, printJson, printTable, UserError } from '../output.js';
 
 /**
  * `opsctl incident list | show | ack | resolve | note | escalate`: the same
  * incidents the Web UI lists (a visibility query on the Ops* search
  * attributes), acted on through the incident workflow's updates.
+ * `opsctl incident postmortem`: the post-mortem draft, from our database.
  */
 export interface IncidentsContext {
   temporal: () => Promise<Client>;
+  pool: () => pg.Pool;
+  s3: () => S3Client;
+  bucket: () => string;
   json: () => boolean;
 }
 
@@ -131,6 +142,28 @@ export function registerIncidentCommands(program: Command, context: IncidentsCon
     .action(async (id: string, options: { by: string; text: string }) => {
       const handle = await handleOf(context, id);
       printStatus(await act(handle, () => handle.executeUpdate(addNoteUpdate, { args: [{ by: options.by, text: options.text }] })), context.json());
+    });
+
+  incident
+    .command('postmortem <id>')
+    .description('the post-mortem draft of an incident (ID, workflow ID or dedup key), from its timeline, pages and the changes around it')
+    .option('--out <file>', 'write the Markdown to this file instead of stdout')
+    .option('--upload', 'also write it to the bucket, where the incident links it (postmortems/<incident>.md)')
+    .action(async (id: string, options: { out?: string; upload?: boolean }) => {
+      const pool = context.pool();
+      const ref = id.trim();
+      const candidates = ref.startsWith('incident-') ? [ref] : [ref, incidentWorkflowId(ref), incidentWorkflowId(eventIncidentKey(ref))];
+      let incidentId: string | undefined;
+      for (const candidate of candidates) incidentId ??= await findIncidentRecordId(pool, candidate);
+      if (!incidentId) throw new UserError(`no incident "${ref}" in the database (give its ID, workflow ID or dedup key)`, EXIT.notFound);
+      const record = (await loadPostmortemRecord(pool, incidentId))!;
+      const markdown = renderPostmortem(record);
+      const uploaded = options.upload ? await storePostmortemDraft({ pool, s3: context.s3(), bucket: context.bucket() }, incidentId) : undefined;
+      if (options.out) writeFileSync(options.out, markdown);
+      if (context.json()) return printJson({ incidentId, ...(options.out ? { file: options.out } : {}), ...(uploaded ? { object: uploaded.location } : {}), ...(options.out ? {} : { markdown }) });
+      if (!options.out) process.stdout.write(markdown);
+      else process.stdout.write(`post-mortem draft of ${incidentId} written to ${options.out}\n`);
+      if (uploaded) process.stderr.write(`stored as ${uploaded.location}\n`);
     });
 
   incident
