@@ -1,5 +1,6 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createCertificateActivities, type CertificateDeps } from './certificates.js';
+import { createComplianceActivities } from './compliance.js';
 import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createBaseBackupActivities } from './base-backup.js';
 import { createDatabaseRestoreActivities } from './database-restore.js';
@@ -23,6 +24,7 @@ import { createReportActivities } from './reports.js';
 import { createRaiseIncidentActivities, type RaiseIncidentDeps } from './raise-incident.js';
 import { createRolloutSettingsActivities } from './rollout-settings.js';
 import { createScannerActivities, type ScannerDeps } from './scanner.js';
+import { createSecurityFindingsActivities } from './security-findings.js';
 import { createStorageActivities, type StorageDeps } from './storage.js';
 
 /** Everything the activity factories need; the worker builds it from real clients, tests from test ones. */
@@ -46,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPostgresActivities(deps),
     ...createKubernetesActivities(deps),
     ...createScannerActivities(deps),
+    ...createSecurityFindingsActivities(deps),
     ...createRolloutSettingsActivities(deps),
     ...createPrometheusActivities(deps),
     ...createRegistryActivities(),
@@ -57,6 +60,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReportActivities(deps),
     ...createCertificateActivities(deps),
     ...createPostmortemActivities(deps),
+    ...createComplianceActivities(deps),
   };
 }
 

@@ -9,6 +9,7 @@ import { SEVERITIES, type Severity } from '../src/domain/severity.js';
 import { renderReportHtml } from '../src/reports/html.js';
 import { renderReportMarkdown, reportSummary } from '../src/reports/markdown.js';
 import { writeAuditEvent } from '../src/db/audit.js';
+import { listOpenFindings, type OpenFinding } from '../src/db/security-findings.js';
 import { instantQuery } from './prometheus.js';
 import { bindDeps } from './bind-deps.js';
 
@@ -208,6 +209,24 @@ export async function collectOperationsFigures(deps: ReportDeps, input: { window
       ...(row.last_bytes ? { lastBytes: Number(row.last_bytes) } : {}),
     })),
     rollouts: { started: rollouts.rows[0]!.started, succeeded: rollouts.rows[0]!.succeeded, rolledBack: rollouts.rows[0]!.rolled_back, failed: rollouts.rows[0]!.failed },
+    security: securityFigures(await listOpenFindings(deps.pool, end), end),
+  };
+}
+
+function securityFigures(open: OpenFinding[], end: string): NonNullable<OperationsFigures['security']> {
+  const bySeverity: Record<string, number> = {};
+  for (const finding of open) bySeverity[finding.severity] = (bySeverity[finding.severity] ?? 0) + 1;
+  return {
+    open: open.map((finding) => ({
+      severity: finding.severity,
+      vulnerability: finding.vulnerability,
+      package: finding.package,
+      workload: finding.workload,
+      image: finding.image,
+      firstSeenAt: finding.firstSeenAt,
+      ageDays: Math.max(0, Math.floor((Date.parse(end) - Date.parse(finding.firstSeenAt)) / DAY_MS)),
+    })),
+    bySeverity,
   };
 }
 

@@ -5,6 +5,7 @@ import {
   backupWorkflowId,
   baseBackupWorkflowId,
   CERTIFICATE_CHECK_WORKFLOW_ID,
+  COMPLIANCE_REPORT_WORKFLOW_ID,
   HEARTBEAT_WORKFLOW_ID,
   healthCheckWorkflowId,
   IMAGE_SCAN_WORKFLOW_ID,
@@ -166,6 +167,19 @@ export function scheduleDefinitions(
       note: `Daily check of the TLS certificates of ${endpoints} endpoints: an incident before they expire, or when they do not verify`,
     });
   }
+  definitions.push({
+    scheduleId: `${prefix}compliance-report`,
+    when: schedules.complianceReport,
+    timeZone: schedules.timeZone,
+    workflowType: 'complianceReportWorkflow',
+    workflowId: COMPLIANCE_REPORT_WORKFLOW_ID,
+    args: [{ requestedBy: 'schedule' }],
+    // Auditors want every month's report: one missed while the worker was down is made when it returns.
+    overlap: 'SKIP',
+    catchupWindow: '7d',
+    jitter: '10m',
+    note: 'Monthly compliance report of the previous month: pass/fail per control with its evidence, locked in S3 (Object Lock) and mailed',
+  });
   if (options.heartbeat) {
     definitions.push({
       scheduleId: `${prefix}heartbeat`,

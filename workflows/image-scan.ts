@@ -1,4 +1,4 @@
-import { ActivityFailure, ParentClosePolicy, proxyActivities, startChild, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, ParentClosePolicy, patched, proxyActivities, startChild, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createKubernetesActivities } from '../activities/kubernetes.js';
 import type { createRegistryActivities } from '../activities/registry.js';
 import type { createRolloutSettingsActivities } from '../activities/rollout-settings.js';
@@ -9,6 +9,7 @@ import { rolloutWorkflowId } from '../src/domain/workflow-ids.js';
 import { OpsKind, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, quickApiCall } from './activity-profiles.js';
 import { securityRolloutWorkflow } from './security-rollout.js';
+import { reportSecurityFindings } from './security-findings.js';
 
 /**
  * imageScanWorkflow (daily, from its schedule): for each workload in
@@ -17,7 +18,9 @@ import { securityRolloutWorkflow } from './security-rollout.js';
  * blocking severity and brings none, starts securityRolloutWorkflow for it
  * (which still gates, asks for approval where the policy says, and rolls
  * back on failure). One rollout per workload: one already running is left
- * alone.
+ * alone. Findings at or above `rollouts.scan.findingSeverity` in the running
+ * image open (or update) one incident per workload and image; the incidents
+ * of images a workload no longer runs are resolved.
  *   temporal workflow start --type imageScanWorkflow --task-queue ops --input '{"dryRun": true}'
  */
 export interface ImageScanInput {
@@ -41,6 +44,8 @@ export interface ImageScanFinding {
   action: ImageScanAction;
   detail: string;
   rollout?: string;
+  /** The incident of the running image's findings (absent in a dry run or when it has none). */
+  incident?: string;
 }
 
 export interface ImageScanResult {
@@ -74,6 +79,10 @@ export async function imageScanWorkflow(input: ImageScanInput = {}): Promise<Ima
       const current = await scanner.scanImage({ image: state.image });
       const ids = (list: { id: string }[]) => [...new Set(list.map((vulnerability) => vulnerability.id))].sort();
       finding.runningBlocking = ids(blockingVulnerabilities(current, blockingSeverity));
+      if (!dryRun && patched('image-scan-findings')) {
+        const reported = await reportSecurityFindings({ namespace: target.namespace, name: target.deployment, kind: target.kind, report: current, by: requestedBy });
+        if (reported.incident) finding.incident = reported.incident;
+      }
       if (candidate === state.image) {
         finding.action = 'up-to-date';
         finding.detail = `runs the newest tag${finding.runningBlocking.length > 0 ? `, which still has ${finding.runningBlocking.length} vulnerabilities at ${blockingSeverity} or above and no fix` : ''}`;

@@ -15,3 +15,4 @@ export { reportWorkflow } from './report.js';
 export { imageScanWorkflow } from './image-scan.js';
 export { heartbeatWorkflow } from './heartbeat.js';
 export { certificateCheckWorkflow } from './certificate-check.js';
+export { complianceReportWorkflow } from './compliance-report.js';

@@ -34,6 +34,7 @@ import { approvalRefusal, type ApprovalRoster } from '../src/domain/approval.js'
 import { OpsKind, OpsService, OpsStatus } from '../src/domain/search-attributes.js';
 import { longJob, notification, quickApiCall } from './activity-profiles.js';
 import { ownIncident } from './own-incident.js';
+import { reportSecurityFindings } from './security-findings.js';
 
 import {
   approveUpdate,
@@ -408,6 +409,17 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       }
       setPhase('succeeded');
       step('done', `${image} healthy for ${Math.round(watchMs / 1000)}s`);
+      if (patched('rollout-resolves-findings')) {
+        // The image that runs now decides the workload's security findings; recording them never undoes a healthy rollout.
+        try {
+          const findings = await reportSecurityFindings({ namespace, name, kind, report: { ...candidate, image: target }, by: requestedBy });
+          if (findings.cleared.length > 0 || findings.incident) {
+            step('findings', `${findings.cleared.length} earlier images' findings resolved${findings.incident ? `; ${findings.findings.length} open in ${target} (${findings.incident})` : ''}`);
+          }
+        } catch (error) {
+          step('findings', `security findings not recorded: ${failureMessage(error)}`);
+        }
+      }
       return progress;
     } catch (error) {
       const cause = failureMessage(error);

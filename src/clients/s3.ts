@@ -1,5 +1,6 @@
 import {
   CreateBucketCommand,
+  GetObjectLockConfigurationCommand,
   HeadBucketCommand,
   S3Client,
   S3ServiceException,
@@ -47,21 +48,39 @@ export function createS3Client(settings: S3Settings): S3Client {
   return client;
 }
 
-/** Creates the bucket when it does not exist; an existing one is left alone. */
-export async function ensureBucket(s3: S3Client, bucket: string): Promise<'created' | 'exists'> {
+/**
+ * Creates the bucket when it does not exist; an existing one is left alone.
+ * `objectLock`: made with S3 Object Lock (which only creation can turn on), and
+ * an existing bucket without it is refused.
+ */
+export async function ensureBucket(s3: S3Client, bucket: string, options: { objectLock?: boolean } = {}): Promise<'created' | 'exists'> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    if (options.objectLock) await requireObjectLock(s3, bucket);
     return 'exists';
   } catch (error) {
     const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
     if (status !== 404) throw error;
   }
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, ...(options.objectLock ? { ObjectLockEnabledForBucket: true } : {}) }));
     return 'created';
   } catch (error) {
     // Another process won the race: that is the outcome we wanted.
     if (error instanceof S3ServiceException && error.name === 'BucketAlreadyOwnedByYou') return 'exists';
+    throw error;
+  }
+}
+
+export class ObjectLockMissingError extends Error {}
+
+async function requireObjectLock(s3: S3Client, bucket: string): Promise<void> {
+  const missing = () => new ObjectLockMissingError(`bucket ${bucket} exists without Object Lock, which only its creation can turn on: name another bucket, or let ops-automation create it`);
+  try {
+    const { ObjectLockConfiguration } = await s3.send(new GetObjectLockConfigurationCommand({ Bucket: bucket }));
+    if (ObjectLockConfiguration?.ObjectLockEnabled !== 'Enabled') throw missing();
+  } catch (error) {
+    if (error instanceof S3ServiceException && error.name === 'ObjectLockConfigurationNotFoundError') throw missing();
     throw error;
   }
 }

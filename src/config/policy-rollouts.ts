@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VULNERABILITY_SEVERITIES } from '../domain/rollout.js';
+import { SEVERITIES } from '../domain/severity.js';
 import { duration, maintenanceWindowSchema } from './policy-incidents.js';
 
 /**
@@ -68,6 +69,10 @@ export const rolloutPolicySection = {
             .default([]),
           /** Start a rollout when the newest tag fixes vulnerabilities at or above blockingSeverity and brings none. */
           autoRollout: z.boolean().default(true),
+          /** Vulnerabilities at or above this in a running image are findings: one incident per workload and image. */
+          findingSeverity: z.enum(VULNERABILITY_SEVERITIES).default('HIGH'),
+          /** The severity of those incidents (a vulnerable image rarely warrants a page at night). */
+          incidentSeverity: z.enum(SEVERITIES).default('medium'),
         })
         .strict()
         .prefault(EVERY_KEY_DEFAULTED),

@@ -43,7 +43,9 @@ export const schedulePolicySection = {
       healthCheck: when('every 5m'),
       /** The check of the TLS endpoints in `certificates.endpoints` (none listed: no schedule). */
       certificateCheck: when('0 7 * * *'),
+      /** The compliance report of the previous month. */
+      complianceReport: when('0 6 1 * *'),
     })
     .strict()
-    .default({ timeZone: 'UTC', backup: '0 2 * * *', baseBackup: '30 1 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m', certificateCheck: '0 7 * * *' }),
+    .default({ timeZone: 'UTC', backup: '0 2 * * *', baseBackup: '30 1 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m', certificateCheck: '0 7 * * *', complianceReport: '0 6 1 * *' }),
 };

@@ -11,6 +11,7 @@ import { escalationPolicySection } from './policy-escalation.js';
 import { incidentPolicySections } from './policy-incidents.js';
 import { oncallPolicySection } from './policy-oncall.js';
 import { certificatePolicySection } from './policy-certificates.js';
+import { compliancePolicySection } from './policy-compliance.js';
 
 /**
  * The policy file (OPS_CONFIG): what the product does, as opposed to where its
@@ -29,6 +30,7 @@ export const policySchema = z
     ...reportPolicySections,
     ...oncallPolicySection,
     ...certificatePolicySection,
+    ...compliancePolicySection,
   })
   .strict()
   .superRefine((policy, context) => {

@@ -356,4 +356,27 @@ export const MIGRATIONS: readonly Migration[] = [
       $d$;
     `,
   },
+  {
+    id: 10,
+    name: 'security_findings',
+    sql: `
+      -- Vulnerabilities at or above the policy's severity in the image a workload runs, as the
+      -- image scan and rollouts saw them; open until the workload no longer runs them.
+      CREATE TABLE security_findings (
+        workload      text NOT NULL,
+        image         text NOT NULL,
+        vulnerability text NOT NULL,
+        package       text NOT NULL,
+        severity      text NOT NULL,
+        -- When this workload first ran it, in this image or an earlier one: the finding's age.
+        first_seen_at timestamptz NOT NULL,
+        last_seen_at  timestamptz NOT NULL,
+        resolved_at   timestamptz,
+        resolved_by   text,
+        incident      text,
+        PRIMARY KEY (workload, image, vulnerability, package)
+      );
+      CREATE INDEX security_findings_open ON security_findings (workload) WHERE resolved_at IS NULL;
+    `,
+  },
 ];

@@ -95,6 +95,19 @@ export interface OperationsFigures {
   };
   backups: Array<{ database: string; succeeded: number; lastSuccess?: string; lastVerified?: string; lastBytes?: number }>;
   rollouts: { started: number; succeeded: number; rolledBack: number; failed: number };
+  /** Security findings open at the end of the period, most severe then oldest first; absent in reports made before findings were kept. */
+  security?: { open: SecurityFindingFigure[]; bySeverity: Record<string, number> };
+}
+
+export interface SecurityFindingFigure {
+  severity: string;
+  vulnerability: string;
+  package: string;
+  workload: string;
+  image: string;
+  firstSeenAt: string;
+  /** Whole days from first seen to the end of the period. */
+  ageDays: number;
 }
 
 export interface ReportData {

@@ -59,6 +59,9 @@ export const IMAGE_SCAN_WORKFLOW_ID = 'image-scan';
 export const HEARTBEAT_WORKFLOW_ID = 'heartbeat';
 export const CERTIFICATE_CHECK_WORKFLOW_ID = 'certificate-check';
 
+/** The scheduled monthly compliance report. */
+export const COMPLIANCE_REPORT_WORKFLOW_ID = 'compliance-report';
+
 /** The scheduled health check, and the one opsctl runs by hand beside it. */
 export function healthCheckWorkflowId(manual = false): string {
   return manual ? 'health-check-manual' : 'health-check';

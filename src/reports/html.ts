@@ -2,7 +2,7 @@ import type { ReportData } from '../domain/report.js';
 import { NO_DATA, percent, seconds, timestamp, title } from './format.js';
 import { reportSummary } from './markdown.js';
 import { barChart, escapeXml, lineChart } from './svg-charts.js';
-import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, servicesTable, slosTable, type Table } from './tables.js';
+import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
 
 /**
  * The report as one self-contained HTML page (inline CSS and SVG, no script,
@@ -58,6 +58,17 @@ export function renderReportHtml(data: ReportData): string {
       : table(backupsTable(data)),
   );
   const rolloutSection = section('rollouts', 'Rollouts', table(rolloutsTable(data)));
+  const security = data.operations.security;
+  const counts = securityFindingsCounts(data);
+  const shownFindings = securityFindingsTable(data);
+  const moreFindings = (security?.open.length ?? 0) - shownFindings.rows.length;
+  const securitySection = !security
+    ? ''
+    : section(
+        'security',
+        'Security findings',
+        counts ? `<p>Open: ${escapeXml(counts)}.</p>${table(shownFindings)}${moreFindings > 0 ? `<p>And ${moreFindings} more.</p>` : ''}` : '<p>No open security findings.</p>',
+      );
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title(data))}</title>
@@ -75,6 +86,7 @@ ${slos}
 ${incidentSection}
 ${backupSection}
 ${rolloutSection}
+${securitySection}
 </body></html>
 `;
 }

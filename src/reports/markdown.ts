@@ -1,11 +1,15 @@
 import type { DayFigure, ReportData } from '../domain/report.js';
 import { SEVERITIES } from '../domain/severity.js';
 import { duration, NO_DATA, percent, seconds, timestamp, title } from './format.js';
-import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, servicesTable, slosTable, type Table } from './tables.js';
+import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
+
+/** A Markdown table (GitHub's pipe tables). */
+function table({ header, rows }: Table): string {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
 
 /** The report as Markdown: the same sections and figures as the HTML page, tables instead of charts. */
 export function renderReportMarkdown(data: ReportData): string {
-  const table = ({ header, rows }: Table) => [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
   const { incidents, backups } = data.operations;
   const days = (pick: (service: ReportData['services'][number]) => DayFigure[], format: (value: number | undefined) => string): Table => ({
     header: ['Service', ...(data.services[0] ? pick(data.services[0]).map((day) => day.day.slice(5)) : [])],
@@ -56,6 +60,7 @@ export function renderReportMarkdown(data: ReportData): string {
     '',
     table(rolloutsTable(data)),
     '',
+    ...securitySection(data),
   ];
   return lines.join('\n');
 }
@@ -71,6 +76,7 @@ export function reportSummary(data: ReportData): string {
     sloSummary(data, burning),
     `${backups.reduce((sum, backup) => sum + backup.succeeded, 0)} backups`,
     `${rollouts.started} rollouts (${rollouts.rolledBack} rolled back)`,
+    ...(data.operations.security ? [`${data.operations.security.open.length} open security findings${securityFindingsCounts(data) ? ` (${securityFindingsCounts(data)})` : ''}`] : []),
   ];
   return `${parts.join('; ')}.`;
 }
@@ -80,4 +86,15 @@ function sloSummary(data: ReportData, burning: string[]): string {
   const unknown = data.slos.filter((slo) => slo.budgetLeft === undefined).map((slo) => slo.name);
   const known = burning.length > 0 ? `error budget low: ${burning.join(', ')}` : unknown.length < data.slos.length ? 'every SLO with data has over 25% of its budget left' : '';
   return [known, unknown.length > 0 ? `${NO_DATA} for ${unknown.join(', ')}` : ''].filter(Boolean).join(', ');
+}
+
+/** Open security findings by severity and age; reports made before findings were kept have none. */
+function securitySection(data: ReportData): string[] {
+  const security = data.operations.security;
+  if (!security) return [];
+  const counts = securityFindingsCounts(data);
+  if (!counts) return ['## Security findings', '', 'No open security findings.', ''];
+  const shown = securityFindingsTable(data);
+  const more = security.open.length - shown.rows.length;
+  return ['## Security findings', '', `Open: ${counts}.`, '', table(shown), ...(more > 0 ? ['', `And ${more} more.`] : []), ''];
 }

@@ -63,3 +63,19 @@ export function rolloutsTable(data: ReportData): Table {
   const { rollouts } = data.operations;
   return { header: ['Started', 'Succeeded', 'Rolled back', 'Failed'], rows: [[String(rollouts.started), String(rollouts.succeeded), String(rollouts.rolledBack), String(rollouts.failed)]] };
 }
+
+/** Open findings, most severe then oldest first; `limit` rows, the rest counted by the caller. */
+export function securityFindingsTable(data: ReportData, limit = 50): Table {
+  const open = data.operations.security?.open ?? [];
+  return {
+    header: ['Severity', 'Vulnerability', 'Package', 'Workload', 'Image', 'Age (days)'],
+    rows: open.slice(0, limit).map((finding) => [finding.severity, finding.vulnerability, finding.package, finding.workload, finding.image, String(finding.ageDays)]),
+  };
+}
+
+/** "2 CRITICAL, 1 HIGH", or undefined when nothing is open. */
+export function securityFindingsCounts(data: ReportData): string | undefined {
+  const bySeverity = data.operations.security?.bySeverity ?? {};
+  const parts = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'].filter((severity) => (bySeverity[severity] ?? 0) > 0).map((severity) => `${bySeverity[severity]} ${severity}`);
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}

@@ -9,6 +9,8 @@ import { securityRolloutWorkflow } from '../../workflows/security-rollout.js';
 import { AppsV1Api } from '@kubernetes/client-node';
 import { deploymentImage, deployOnCluster, ensureNamespace } from '../support/kubernetes.js';
 import { FakeRegistry } from '../support/fake-registry.js';
+import { statusWhen } from '../support/incidents.js';
+import { findingsDedupKey } from '../../activities/security-findings.js';
 import { FAKE_TRIVY, pinned, progressWhen } from '../support/rollouts.js';
 import { connectStack, kubeConfig, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
@@ -103,11 +105,38 @@ describe('image scan', () => {
     expect(result.busy).toMatchObject({ action: 'rollout-running', detail: `${image('busy', '5.0.1')} fixes CVE-2026-0001, and a rollout of this workload is already running` });
     expect(result.missing).toMatchObject({ action: 'error', detail: `Deployment ${namespace}/missing does not exist` });
 
+    // Findings at HIGH or above open one incident per workload and image; LOW ones do not.
+    const incidentOf = (name: string, tag: string) => `incident-${findingsDedupKey(namespace, name, image(name, tag))}`;
+    expect([result.fixable!.incident, result.current!.incident, result.worse!.incident, result.busy!.incident, result.useless!.incident]).toEqual([
+      incidentOf('fixable', '1.4.1'),
+      incidentOf('current', '2.0.0'),
+      incidentOf('worse', '3.1.0'),
+      incidentOf('busy', '5.0.0'),
+      undefined,
+    ]);
+    const opened = await statusWhen(clients.client.workflow.getHandle(incidentOf('current', '2.0.0')), (status) => status.alerts.length === 1);
+    expect(opened).toMatchObject({ severity: 'medium', service: 'current' });
+    expect(opened.alerts[0]!.annotations.summary).toBe(`Deployment ${namespace}/current runs ${image('current', '2.0.0')} with 1 vulnerabilities at HIGH or above (1 HIGH): CVE-2026-0001 (openssl)`);
+
     // The rollout it started goes through the whole gate and lands.
     const rollout = await clients.client.workflow.getHandle(`rollout-${namespace}-fixable`).result();
     expect(rollout).toMatchObject({ phase: 'succeeded', to: image('fixable', '1.4.2') });
     expect(await deploymentImage(namespace, 'fixable')).toBe(pinned(image('fixable', '1.4.2')));
+    // The rollout that removed the findings resolved their incident; the others stay open.
+    expect(rollout.steps.find((step: { step: string }) => step.step === 'findings')).toMatchObject({ detail: "1 earlier images' findings resolved" });
+    const cleared = await statusWhen(clients.client.workflow.getHandle(incidentOf('fixable', '1.4.1')), (status) => status.alerts.every((alert) => alert.status === 'resolved'));
+    expect(cleared.alerts[0]!.annotations.summary).toBe(`Deployment ${namespace}/fixable no longer runs ${image('fixable', '1.4.1')} (1 findings resolved); it runs ${pinned(image('fixable', '1.4.2'))}`);
+    const open = await clients.pool.query(`SELECT workload, vulnerability FROM security_findings WHERE workload LIKE $1 AND resolved_at IS NULL ORDER BY workload`, [`Deployment ${namespace}/%`]);
+    expect(open.rows.map((row: { workload: string }) => row.workload.split('/')[1])).toEqual(['busy', 'current', 'worse']);
+
+    // The next scan finds the same findings: the same incidents, no new ones.
+    const again = byWorkload((await scan()).findings);
+    expect(again.current!.incident).toBe(incidentOf('current', '2.0.0'));
+    expect(again.fixable!.incident).toBeUndefined();
     expect(await deploymentImage(namespace, 'busy')).toBe(image('busy', '5.0.0'));
     await busy.executeUpdate('reject', { args: [{ by: 'alice', reason: 'test over' }] });
+    for (const [name, tag] of [['current', '2.0.0'], ['worse', '3.1.0'], ['busy', '5.0.0']] as const) {
+      await clients.client.workflow.getHandle(incidentOf(name, tag)).executeUpdate('resolve', { args: [{ by: 'test' }] }).catch(() => undefined);
+    }
   });
 });

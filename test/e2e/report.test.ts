@@ -166,6 +166,13 @@ describe('reports', () => {
       { database: 'orders', succeeded: 1, lastSuccess: iso(yesterday + 2 * HOUR + 10 * MINUTE), lastVerified: iso(yesterday + 2 * HOUR + 30 * MINUTE), lastBytes: 1_610_612_736 },
     ]);
     expect(data.operations.rollouts).toEqual({ started: 2, succeeded: 1, rolledBack: 1, failed: 1 });
+    // Security findings open at the period's end, most severe then oldest first, aged to that end.
+    expect(data.operations.security!.bySeverity).toEqual({ CRITICAL: 1, HIGH: 2 });
+    expect(data.operations.security!.open.map((finding) => [finding.severity, finding.vulnerability, finding.workload, finding.ageDays])).toEqual([
+      ['CRITICAL', 'CVE-2026-2000', 'Deployment shop/api', 2],
+      ['HIGH', 'CVE-2026-3000', 'Deployment shop/cart', 40],
+      ['HIGH', 'CVE-2026-1000', 'Deployment shop/api', 10],
+    ]);
 
     // The Markdown says the same, with "no data" where there is none.
     const markdown = await object(`${prefix}/daily/${result.window.date}.md`);
@@ -178,10 +185,13 @@ describe('reports', () => {
     expect(markdown).toContain('| 3 | 1 | 1 | 1 | 0 | 2 | 2 | 10 min | 1 h 23 min | 3 |');
     expect(markdown).toContain('| orders | 1 | ');
     expect(markdown).toContain('| 2 | 1 | 1 | 1 |');
+    expect(markdown).toContain('## Security findings\n\nOpen: 1 CRITICAL, 2 HIGH.');
+    expect(markdown).toContain('| CRITICAL | CVE-2026-2000 | openssl | Deployment shop/api | registry/shop/api:1.0 | 2 |');
+    expect(markdown).not.toContain('CVE-2026-4000');
 
     // The HTML page: every section, every chart, the figures in the charts, nothing fetched from elsewhere.
     const html = await object(result.htmlKey);
-    for (const section of ['summary', 'services', 'slos', 'incidents', 'backups', 'rollouts']) expect(html).toContain(`<section id="${section}">`);
+    for (const section of ['summary', 'services', 'slos', 'incidents', 'backups', 'rollouts', 'security']) expect(html).toContain(`<section id="${section}">`);
     for (const chart of ['error-ratio', 'latency', 'error-budget', 'incidents']) expect(html).toContain(`<figure data-chart="${chart}">`);
     expect(html.match(/<svg /g)).toHaveLength(4);
     expect(html).not.toMatch(/<script|<link |src="http/);
@@ -283,4 +293,15 @@ async function seedOperations(pool: pg.Pool): Promise<void> {
   for (const action of ['rollout.checked', 'rollout.image-set', 'rollout.done']) await audit('rollout-shop-api', action, yesterday + 9 * HOUR);
   for (const action of ['rollout.checked', 'rollout.image-set', 'rollout.failed', 'rollout.restore-image']) await audit('rollout-shop-cart', action, yesterday + 11 * HOUR);
   await audit('rollout-shop-old', 'rollout.checked', today - 5 * DAY);
+
+  // Security findings: open ones by severity and age; one resolved before the period ended is not listed, one resolved after it is.
+  const finding = (workload: string, image: string, id: string, severity: string, firstSeen: number, resolved?: number) =>
+    pool.query(
+      `INSERT INTO security_findings (workload, image, vulnerability, package, severity, first_seen_at, last_seen_at, resolved_at) VALUES ($1, $2, $3, 'openssl', $4, $5, $5, $6)`,
+      [workload, image, id, severity, iso(firstSeen), resolved ? iso(resolved) : null],
+    );
+  await finding('Deployment shop/api', 'registry/shop/api:1.0', 'CVE-2026-1000', 'HIGH', today - 10 * DAY);
+  await finding('Deployment shop/api', 'registry/shop/api:1.0', 'CVE-2026-2000', 'CRITICAL', today - 2 * DAY - HOUR);
+  await finding('Deployment shop/cart', 'registry/shop/cart:2.0', 'CVE-2026-3000', 'HIGH', today - 40 * DAY, today + 2 * HOUR);
+  await finding('Deployment shop/cart', 'registry/shop/cart:1.9', 'CVE-2026-4000', 'CRITICAL', today - 50 * DAY, today - 20 * DAY);
 }

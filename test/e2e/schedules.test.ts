@@ -43,15 +43,18 @@ describe('schedules', () => {
   it('applies the declared schedules, changes nothing the second time, updates what changed and deletes what is gone', async () => {
     const apply = (schedules: Record<string, string>, dryRun = false) =>
       applySchedules(client, scheduleDefinitions(policyOf(schedules), { prefix, databases: [database] }), { taskQueue, prefix, dryRun });
-    const ids = [`${prefix}backup-${database}`, `${prefix}restore-drill-${database}`, `${prefix}maintenance-${database}`, `${prefix}report-daily`, `${prefix}report-weekly`];
+    const ids = [`${prefix}backup-${database}`, `${prefix}restore-drill-${database}`, `${prefix}maintenance-${database}`, `${prefix}report-daily`, `${prefix}report-weekly`, `${prefix}compliance-report`];
 
-    expect((await apply({}, true)).map((change) => change.change)).toEqual(['create', 'create', 'create', 'create', 'create']);
+    expect((await apply({}, true)).map((change) => change.change)).toEqual(['create', 'create', 'create', 'create', 'create', 'create']);
     expect(await listOwnSchedules(client, prefix)).toEqual([]);
     expect((await apply({})).map(({ scheduleId, change }) => [scheduleId, change])).toEqual(ids.map((id) => [id, 'create']));
-    expect((await apply({})).map((change) => change.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect((await apply({})).map((change) => change.change)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
     const weekly = await client.schedule.getHandle(ids[4]!).describe();
     expect(weekly.action).toMatchObject({ workflowType: 'reportWorkflow', workflowId: 'report-weekly', args: [{ period: 'weekly', requestedBy: 'schedule' }] });
     expect(weekly.info.nextActionTimes[0]!.getUTCDay()).toBe(1);
+    const compliance = await client.schedule.getHandle(ids[5]!).describe();
+    expect(compliance.action).toMatchObject({ workflowType: 'complianceReportWorkflow', workflowId: 'compliance-report', args: [{ requestedBy: 'schedule' }] });
+    expect(compliance.info.nextActionTimes[0]!.getUTCDate()).toBe(1);
 
     const backup = await client.schedule.getHandle(ids[0]!).describe();
     expect(backup.action).toMatchObject({ workflowType: 'databaseBackupWorkflow', workflowId: `backup-${database}`, taskQueue, args: [{ database, requestedBy: 'schedule' }] });
@@ -71,7 +74,7 @@ describe('schedules', () => {
       change: 'update',
       differences: ['when: 0 2 * * * -> 30 4 * * *', 'timeZone: UTC -> Europe/Berlin'],
     });
-    expect(changed.slice(1).map((change) => change.change)).toEqual(['update', 'update', 'update', 'update']);
+    expect(changed.slice(1).map((change) => change.change)).toEqual(['update', 'update', 'update', 'update', 'update']);
     const moved = await client.schedule.getHandle(ids[0]!).describe();
     expect(moved.spec.timezone).toBe('Europe/Berlin');
     expect(moved.state).toMatchObject({ paused: true, note: 'paused by alice: disk migration' });
@@ -85,9 +88,10 @@ describe('schedules', () => {
       [ids[1], 'unchanged'],
       [ids[3], 'unchanged'],
       [ids[4], 'unchanged'],
+      [ids[5], 'unchanged'],
       [ids[2], 'delete'],
     ]);
-    expect(await listOwnSchedules(client, prefix)).toEqual([ids[0], ids[1], ids[3], ids[4]].sort());
+    expect(await listOwnSchedules(client, prefix)).toEqual([ids[0], ids[1], ids[3], ids[4], ids[5]].sort());
   });
 
   it('schedules base backups and starts one WAL archiver for each database that archives WAL, once', async () => {

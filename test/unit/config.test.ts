@@ -250,7 +250,7 @@ describe('the example policy shipped in deploy/', () => {
     expect(policy.databases).toEqual({ orders: { urlFromEnv: 'ORDERS_DATABASE_URL' } });
     expect(policy.backups.retention).toEqual({ keepLast: 3, daily: 7, weekly: 4, monthly: 6 });
     expect(policy.backups.walArchive).toEqual({ databases: ['orders'], slot: 'ops_wal_archive', switchInterval: 30_000 });
-    expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', baseBackup: '30 1 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m', certificateCheck: '0 7 * * *' });
+    expect(policy.schedules).toEqual({ timeZone: 'Europe/Berlin', backup: '0 2 * * *', baseBackup: '30 1 * * *', restoreDrill: '0 5 * * sat', maintenance: '0 3 * * sun', dailyReport: '0 8 * * *', weeklyReport: '0 8 * * mon', imageScan: '0 6 * * *', healthCheck: 'every 5m', certificateCheck: '0 7 * * *', complianceReport: '0 6 1 * *' });
     expect(policy.certificates.endpoints.map((endpoint) => [endpoint.host, endpoint.port, endpoint.serverName ?? endpoint.host, endpoint.warnDays ?? policy.certificates.warnDays])).toEqual([
       ['api.example.com', 443, 'api.example.com', 14],
       ['10.0.4.12', 8443, 'payments.internal', 30],

@@ -11,6 +11,7 @@ describe('schedule definitions', () => {
       'ops-maintenance-orders': 'maintenance-orders',
       'ops-report-daily': 'report-daily',
       'ops-report-weekly': 'report-weekly',
+      'ops-compliance-report': 'compliance-report',
       'ops-heartbeat': 'heartbeat',
     });
   });
@@ -37,7 +38,7 @@ describe('schedule definitions', () => {
 
   it('declare the health check every 5 minutes only when the policy lists workloads to check', () => {
     const without = scheduleDefinitions(parsePolicy({}, 'test'));
-    expect(without.map((definition) => definition.scheduleId)).toEqual(['ops-backup-default', 'ops-restore-drill-default', 'ops-maintenance-default', 'ops-report-daily', 'ops-report-weekly']);
+    expect(without.map((definition) => definition.scheduleId)).toEqual(['ops-backup-default', 'ops-restore-drill-default', 'ops-maintenance-default', 'ops-report-daily', 'ops-report-weekly', 'ops-compliance-report']);
 
     const policy = parsePolicy({ healthCheck: { targets: [{ namespace: 'shop', deployment: 'api' }, { namespace: 'shop', deployment: 'web' }] } }, 'test');
     const health = scheduleDefinitions(policy).find((definition) => definition.scheduleId === 'ops-health-check');
