@@ -1,6 +1,7 @@
 import { createAuditActivities, type AuditDeps } from './audit.js';
 import { createCertificateActivities, type CertificateDeps } from './certificates.js';
 import { createComplianceActivities } from './compliance.js';
+import { createDeploymentMonitorActivities } from './deployment-monitor.js';
 import { createBackupActivities, type BackupDeps } from './backup.js';
 import { createBaseBackupActivities } from './base-backup.js';
 import { createDatabaseRestoreActivities } from './database-restore.js';
@@ -61,6 +62,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCertificateActivities(deps),
     ...createPostmortemActivities(deps),
     ...createComplianceActivities(deps),
+    ...createDeploymentMonitorActivities(deps),
   };
 }
 

@@ -72,7 +72,7 @@ function statusOf(error: unknown): number | undefined {
 }
 
 /** A Kubernetes API error as a Temporal failure: final for what retrying cannot fix. */
-function kubeFailure(error: unknown, what: string): Error {
+export function kubeFailure(error: unknown, what: string): Error {
   const code = statusOf(error);
   if (code !== undefined) {
     const explained = serverMessage((error as ApiException<unknown>).body);

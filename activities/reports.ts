@@ -10,6 +10,7 @@ import { renderReportHtml } from '../src/reports/html.js';
 import { renderReportMarkdown, reportSummary } from '../src/reports/markdown.js';
 import { writeAuditEvent } from '../src/db/audit.js';
 import { listOpenFindings, type OpenFinding } from '../src/db/security-findings.js';
+import { checksSince } from '../src/db/deployment-checks.js';
 import { instantQuery } from './prometheus.js';
 import { bindDeps } from './bind-deps.js';
 
@@ -209,6 +210,17 @@ export async function collectOperationsFigures(deps: ReportDeps, input: { window
       ...(row.last_bytes ? { lastBytes: Number(row.last_bytes) } : {}),
     })),
     rollouts: { started: rollouts.rows[0]!.started, succeeded: rollouts.rows[0]!.succeeded, rolledBack: rollouts.rows[0]!.rolled_back, failed: rollouts.rows[0]!.failed },
+    deployments: (await checksSince(deps.pool, start, undefined, end)).map((period) => ({
+      environment: period.environment,
+      deployment: `${period.namespace}/${period.deployment}`,
+      checks: period.checks,
+      healthyRatio: period.healthyRatio,
+      averageScore: period.averageScore,
+      minScore: period.minScore,
+      minReadyRatio: period.minReadyRatio,
+      maxRestarts: period.maxRestarts,
+      lastState: period.lastState,
+    })),
     security: securityFigures(await listOpenFindings(deps.pool, end), end),
   };
 }

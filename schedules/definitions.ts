@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Policy } from '../src/config/policy.js';
-import { parseDuration } from '../src/domain/durations.js';
+import { formatDuration, parseDuration } from '../src/domain/durations.js';
 import {
   backupWorkflowId,
   baseBackupWorkflowId,
   CERTIFICATE_CHECK_WORKFLOW_ID,
   COMPLIANCE_REPORT_WORKFLOW_ID,
+  deploymentMonitorWorkflowId,
   HEARTBEAT_WORKFLOW_ID,
   healthCheckWorkflowId,
   IMAGE_SCAN_WORKFLOW_ID,
@@ -46,7 +47,7 @@ export interface ScheduleDefinition {
 }
 
 export function scheduleDefinitions(
-  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts' | 'backups' | 'certificates'>>,
+  policy: Pick<Policy, 'schedules' | 'databases'> & Partial<Pick<Policy, 'healthCheck' | 'rollouts' | 'backups' | 'certificates' | 'environments'>>,
   options: { prefix?: string; databases?: string[]; heartbeat?: boolean } = {},
 ): ScheduleDefinition[] {
   const { schedules } = policy;
@@ -165,6 +166,20 @@ export function scheduleDefinitions(
       catchupWindow: '12h',
       jitter: '15m',
       note: `Daily check of the TLS certificates of ${endpoints} endpoints: an incident before they expire, or when they do not verify`,
+    });
+  }
+  for (const [environment, settings] of Object.entries(policy.environments ?? {})) {
+    definitions.push({
+      scheduleId: `${prefix}deployment-monitor-${environment}`,
+      when: `every ${formatDuration(settings.interval)}`,
+      timeZone: 'UTC',
+      workflowType: 'deploymentMonitorWorkflow',
+      workflowId: deploymentMonitorWorkflowId(environment),
+      args: [{ environment, requestedBy: 'schedule' }],
+      // A check still running is not doubled, and a missed one is worth nothing: the next one looks afresh.
+      overlap: 'SKIP',
+      catchupWindow: '1m',
+      note: `Deployment monitor of environment ${environment}: health scores on /metrics`,
     });
   }
   definitions.push({

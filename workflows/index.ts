@@ -16,3 +16,4 @@ export { imageScanWorkflow } from './image-scan.js';
 export { heartbeatWorkflow } from './heartbeat.js';
 export { certificateCheckWorkflow } from './certificate-check.js';
 export { complianceReportWorkflow } from './compliance-report.js';
+export { deploymentMonitorWorkflow } from './deployment-monitor.js';

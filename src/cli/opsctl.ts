@@ -10,6 +10,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backups.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
+import { registerMonitorCommands } from './commands/monitor.js';
 import { registerOnCallCommands } from './commands/oncall.js';
 import { registerRemediationCommands } from './commands/remediation.js';
 import { registerReportCommands } from './commands/reports.js';
@@ -23,7 +24,7 @@ import { EXIT, UserError } from './output.js';
  * and a usage error never need a database or Temporal.
  */
 const program = new Command('opsctl')
-  .description('operate ops-automation: incidents, on-call, backups, database maintenance, rollouts, maintenance windows, schedules, the audit trail')
+  .description('operate ops-automation: incidents, on-call, backups, database maintenance, rollouts, maintenance windows, schedules, the audit trail, the deployment monitor')
   .option('--json', 'print JSON for scripts instead of tables')
   .exitOverride();
 
@@ -59,6 +60,7 @@ registerReportCommands(program, context);
 registerSloCommands(program, context);
 registerScheduleCommands(program, context);
 registerAuditCommands(program, context);
+registerMonitorCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {
   if (error instanceof ServiceError) return `Temporal refused or could not answer: ${error.message}`;
@@ -71,7 +73,8 @@ function connectionProblem(error: unknown): string | undefined {
 
 try {
   await program.parseAsync(process.argv);
-  process.exitCode = EXIT.ok;
+  // A command that found something wrong (a runbook that did not help, an unhealthy deployment) has set its own code.
+  process.exitCode ??= EXIT.ok;
 } catch (error) {
   if (error instanceof CommanderError) {
     process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;

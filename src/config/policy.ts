@@ -12,6 +12,7 @@ import { incidentPolicySections } from './policy-incidents.js';
 import { oncallPolicySection } from './policy-oncall.js';
 import { certificatePolicySection } from './policy-certificates.js';
 import { compliancePolicySection } from './policy-compliance.js';
+import { environmentPolicySection } from './policy-environments.js';
 
 /**
  * The policy file (OPS_CONFIG): what the product does, as opposed to where its
@@ -31,6 +32,7 @@ export const policySchema = z
     ...oncallPolicySection,
     ...certificatePolicySection,
     ...compliancePolicySection,
+    ...environmentPolicySection,
   })
   .strict()
   .superRefine((policy, context) => {

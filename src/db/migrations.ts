@@ -379,4 +379,33 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX security_findings_open ON security_findings (workload) WHERE resolved_at IS NULL;
     `,
   },
+  {
+    id: 11,
+    name: 'deployment_checks',
+    sql: `
+      -- What each deployment monitor check saw per deployment, with its health score: read by
+      -- /metrics (the newest check of each environment) and opsctl monitor report.
+      CREATE TABLE deployment_checks (
+        id               bigserial PRIMARY KEY,
+        checked_at       timestamptz NOT NULL,
+        environment      text NOT NULL,
+        namespace        text NOT NULL,
+        deployment       text NOT NULL,
+        desired          integer NOT NULL,
+        ready            integer NOT NULL,
+        available        integer NOT NULL,
+        updated          integer NOT NULL,
+        restarts         integer NOT NULL,
+        response_seconds double precision,
+        probe_error      text,
+        cpu_ratio        double precision,
+        memory_ratio     double precision,
+        score            integer NOT NULL CHECK (score BETWEEN 0 AND 100),
+        state            text NOT NULL CHECK (state IN ('healthy', 'degraded', 'down')),
+        reasons          jsonb NOT NULL DEFAULT '[]'::jsonb,
+        UNIQUE (environment, namespace, deployment, checked_at)
+      );
+      CREATE INDEX deployment_checks_environment ON deployment_checks (environment, checked_at DESC);
+    `,
+  },
 ];

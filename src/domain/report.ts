@@ -95,6 +95,8 @@ export interface OperationsFigures {
   };
   backups: Array<{ database: string; succeeded: number; lastSuccess?: string; lastVerified?: string; lastBytes?: number }>;
   rollouts: { started: number; succeeded: number; rolledBack: number; failed: number };
+  /** The deployment monitor's checks in the period, per deployment; absent in reports made before the monitor. */
+  deployments?: Array<{ environment: string; deployment: string; checks: number; healthyRatio: number; averageScore: number; minScore: number; minReadyRatio: number; maxRestarts: number; lastState: string }>;
   /** Security findings open at the end of the period, most severe then oldest first; absent in reports made before findings were kept. */
   security?: { open: SecurityFindingFigure[]; bySeverity: Record<string, number> };
 }

@@ -85,3 +85,8 @@ export function incidentChildWorkflowId(parent: { workflowId: string; firstExecu
 export function runbookMaintenanceWorkflowId(parentWorkflowId: string, database: string): string {
   return `${parentWorkflowId}/${maintenanceWorkflowId(database)}`;
 }
+
+/** The scheduled deployment monitor of one environment. */
+export function deploymentMonitorWorkflowId(environment: string): string {
+  return `deployment-monitor-${environment}`;
+}

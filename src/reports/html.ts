@@ -2,7 +2,7 @@ import type { ReportData } from '../domain/report.js';
 import { NO_DATA, percent, seconds, timestamp, title } from './format.js';
 import { reportSummary } from './markdown.js';
 import { barChart, escapeXml, lineChart } from './svg-charts.js';
-import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
+import { backupsTable, deploymentsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
 
 /**
  * The report as one self-contained HTML page (inline CSS and SVG, no script,
@@ -58,6 +58,9 @@ export function renderReportHtml(data: ReportData): string {
       : table(backupsTable(data)),
   );
   const rolloutSection = section('rollouts', 'Rollouts', table(rolloutsTable(data)));
+  const deploymentSection = !data.operations.deployments
+    ? ''
+    : section('deployments', 'Deployments', data.operations.deployments.length === 0 ? '<p>No deployment monitor checks in the period.</p>' : table(deploymentsTable(data)));
   const security = data.operations.security;
   const counts = securityFindingsCounts(data);
   const shownFindings = securityFindingsTable(data);
@@ -86,6 +89,7 @@ ${slos}
 ${incidentSection}
 ${backupSection}
 ${rolloutSection}
+${deploymentSection}
 ${securitySection}
 </body></html>
 `;

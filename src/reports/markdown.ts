@@ -1,7 +1,7 @@
 import type { DayFigure, ReportData } from '../domain/report.js';
 import { SEVERITIES } from '../domain/severity.js';
 import { duration, NO_DATA, percent, seconds, timestamp, title } from './format.js';
-import { backupsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
+import { backupsTable, deploymentsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
 
 /** A Markdown table (GitHub's pipe tables). */
 function table({ header, rows }: Table): string {
@@ -60,6 +60,7 @@ export function renderReportMarkdown(data: ReportData): string {
     '',
     table(rolloutsTable(data)),
     '',
+    ...(data.operations.deployments ? ['## Deployments', '', data.operations.deployments.length === 0 ? 'No deployment monitor checks in the period.' : table(deploymentsTable(data)), ''] : []),
     ...securitySection(data),
   ];
   return lines.join('\n');

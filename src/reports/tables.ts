@@ -79,3 +79,22 @@ export function securityFindingsCounts(data: ReportData): string | undefined {
   const parts = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'].filter((severity) => (bySeverity[severity] ?? 0) > 0).map((severity) => `${bySeverity[severity]} ${severity}`);
   return parts.length > 0 ? parts.join(', ') : undefined;
 }
+
+/** The deployment monitor's period per deployment, least healthy first. */
+export function deploymentsTable(data: ReportData): Table {
+  const deployments = [...(data.operations.deployments ?? [])].sort((a, b) => a.healthyRatio - b.healthyRatio || a.averageScore - b.averageScore);
+  return {
+    header: ['Environment', 'Deployment', 'Checks', 'Healthy', 'Average score', 'Lowest score', 'Lowest ready', 'Most restarts', 'Now'],
+    rows: deployments.map((entry) => [
+      entry.environment,
+      entry.deployment,
+      String(entry.checks),
+      percent(entry.healthyRatio, 1),
+      String(Math.round(entry.averageScore)),
+      String(entry.minScore),
+      percent(entry.minReadyRatio, 0),
+      String(entry.maxRestarts),
+      entry.lastState,
+    ]),
+  };
+}

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import { listOwnSchedules } from '../../schedules/apply.js';
+import { LATEST_CHECKS_SQL } from '../db/deployment-checks.js';
 
 /**
  * What ops-automation keeps in its own tables and schedules, as gauges read
@@ -79,6 +80,30 @@ export function registerOpsStateMetrics(registry: Registry, sources: OpsStateSou
     'Pages and notifications sent in the last 24 hours, by channel, escalation level and outcome.',
     ['channel', 'level', 'outcome'],
     "SELECT channel, level, outcome, count(*)::int AS value FROM notifications WHERE sent_at > now() - interval '24 hours' GROUP BY channel, level, outcome",
+  );
+
+  // The deployment monitor's newest check of each environment (deployment_checks).
+  const deployment = ['environment', 'namespace', 'deployment'];
+  tableGauge(
+    'ops_deployment_replicas',
+    "Replicas of each monitored Deployment at the monitor's newest check, by state (desired, ready, available, updated, unavailable).",
+    [...deployment, 'state'],
+    `SELECT environment, namespace, deployment, s.state, s.value::float8 AS value
+       FROM (${LATEST_CHECKS_SQL}) c
+       CROSS JOIN LATERAL (VALUES ('desired', c.desired), ('ready', c.ready), ('available', c.available), ('updated', c.updated),
+                                  ('unavailable', greatest(c.desired - c.available, 0))) AS s(state, value)`,
+  );
+  tableGauge(
+    'ops_deployment_health_score',
+    'Health score 0-100 of each monitored Deployment at the newest check (readiness, restarts, response time, CPU, memory; README "Deployment monitor").',
+    deployment,
+    `SELECT environment, namespace, deployment, score::float8 AS value FROM (${LATEST_CHECKS_SQL}) c`,
+  );
+  tableGauge(
+    'ops_deployment_response_seconds',
+    "Seconds the monitor's GET of each probed Deployment's URL took at the newest check (absent when the probe failed or there is no URL).",
+    deployment,
+    `SELECT environment, namespace, deployment, response_seconds AS value FROM (${LATEST_CHECKS_SQL}) c WHERE response_seconds IS NOT NULL AND probe_error IS NULL`,
   );
 
   // One read of the schedules per scrape, shared by the three schedule gauges (collected concurrently).

@@ -81,7 +81,7 @@ describe('docker-compose.yml', () => {
 
   it('ships alerting rules whose unit tests pass: every rule on both sides of its threshold', () => {
     // promtool exits non-zero on any failed case; its output names the case.
-    const result = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/rules/tests/rules.test.yml', 'deploy/prometheus/rules/tests/slo.test.yml'], { cwd: ROOT, encoding: 'utf8' });
+    const result = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/rules/tests/rules.test.yml', 'deploy/prometheus/rules/tests/slo.test.yml', 'deploy/prometheus/rules/tests/deployments.test.yml'], { cwd: ROOT, encoding: 'utf8' });
     expect(result.status, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toContain('SUCCESS');
   });
@@ -95,12 +95,12 @@ describe('docker-compose.yml', () => {
   it('ships Prometheus and Alertmanager configs their own tools accept', () => {
     execFileSync('promtool', ['check', 'config', 'deploy/prometheus/prometheus.yml'], { cwd: ROOT, stdio: 'pipe' });
     execFileSync('amtool', ['check-config', 'deploy/alertmanager/alertmanager.yml'], { cwd: ROOT, stdio: 'pipe' });
-    const rules = execFileSync('promtool', ['check', 'rules', 'deploy/prometheus/rules/services.rules.yml', 'deploy/prometheus/rules/ops-automation.rules.yml', 'deploy/prometheus/rules/slo.rules.yml'], {
+    const rules = execFileSync('promtool', ['check', 'rules', 'deploy/prometheus/rules/services.rules.yml', 'deploy/prometheus/rules/ops-automation.rules.yml', 'deploy/prometheus/rules/slo.rules.yml', 'deploy/prometheus/rules/deployments.rules.yml'], {
       cwd: ROOT,
       encoding: 'utf8',
     });
-    // The SLO file: 9 recording rules and 2 burn-rate alerts for each of the example policy's 3 SLOs.
-    expect(rules.match(/SUCCESS: \d+ rules found/g)).toEqual(['SUCCESS: 9 rules found', 'SUCCESS: 5 rules found', 'SUCCESS: 33 rules found']);
+    // The SLO file: 9 recording rules and 2 burn-rate alerts for each of the example policy's 3 SLOs; the deployment monitor's: 3 recording, 2 alerts.
+    expect(rules.match(/SUCCESS: \d+ rules found/g)).toEqual(['SUCCESS: 9 rules found', 'SUCCESS: 5 rules found', 'SUCCESS: 33 rules found', 'SUCCESS: 5 rules found']);
     const alertmanager = parse(readFileSync(`${ROOT}/deploy/alertmanager/alertmanager.yml`, 'utf8')) as {
       receivers: Array<{ webhook_configs: Array<{ url: string }> }>;
     };

@@ -24,7 +24,7 @@ const dashboards = Object.fromEntries(readdirSync(DIR).map((file) => [file, JSON
 
 /** Grafana's variables, as Grafana would fill them in. */
 const fill = (expr: string) =>
-  expr.replaceAll('$__rate_interval', '5m').replaceAll('$__range', '1d').replaceAll('$__interval', '1m').replaceAll('$service', 'api').replaceAll('$slo', 'api-availability');
+  expr.replaceAll('$__rate_interval', '5m').replaceAll('$__range', '1d').replaceAll('$__interval', '1m').replaceAll('$service', 'api').replaceAll('$slo', 'api-availability').replaceAll('$environment', 'production');
 
 /** Every metric name ops-automation's own code registers. */
 function exportedMetricNames(): Set<string> {
@@ -40,9 +40,10 @@ describe('Grafana dashboards', () => {
   beforeAll(() => prometheus.start(), 60_000);
   afterAll(() => prometheus.stop());
 
-  it('ship golden signals, SLOs and error budgets, and ops-automation itself', () => {
+  it('ship golden signals, SLOs and error budgets, deployments per environment, and ops-automation itself', () => {
     expect(Object.values(dashboards).map((dashboard) => [dashboard.uid, dashboard.title]).sort()).toEqual([
       ['ops-automation', 'ops-automation'],
+      ['ops-deployments', 'Deployments'],
       ['ops-golden-signals', 'Service golden signals'],
       ['ops-slo-error-budget', 'SLOs and error budgets'],
     ]);
@@ -54,6 +55,12 @@ describe('Grafana dashboards', () => {
         expect(panel.targets.length, `${dashboard.uid} ${panel.title}`).toBeGreaterThan(0);
       }
     }
+  });
+
+  it('let the deployments dashboard be narrowed to an environment, on every panel', () => {
+    const deployments = dashboards['deployments.json']!;
+    expect(deployments.templating.list.map((variable) => variable.name)).toEqual(['datasource', 'environment']);
+    for (const panel of deployments.panels) for (const target of panel.targets) expect(target.expr, panel.title).toContain('environment=~"$environment"');
   });
 
   it('query only what a real Prometheus accepts and what ops-automation exports', async () => {

@@ -166,6 +166,9 @@ describe('reports', () => {
       { database: 'orders', succeeded: 1, lastSuccess: iso(yesterday + 2 * HOUR + 10 * MINUTE), lastVerified: iso(yesterday + 2 * HOUR + 30 * MINUTE), lastBytes: 1_610_612_736 },
     ]);
     expect(data.operations.rollouts).toEqual({ started: 2, succeeded: 1, rolledBack: 1, failed: 1 });
+    expect(data.operations.deployments).toEqual([
+      { environment: 'production', deployment: 'shop/api', checks: 2, healthyRatio: 0.5, averageScore: 70, minScore: 40, minReadyRatio: 0, maxRestarts: 3, lastState: 'down' },
+    ]);
     // Security findings open at the period's end, most severe then oldest first, aged to that end.
     expect(data.operations.security!.bySeverity).toEqual({ CRITICAL: 1, HIGH: 2 });
     expect(data.operations.security!.open.map((finding) => [finding.severity, finding.vulnerability, finding.workload, finding.ageDays])).toEqual([
@@ -185,13 +188,14 @@ describe('reports', () => {
     expect(markdown).toContain('| 3 | 1 | 1 | 1 | 0 | 2 | 2 | 10 min | 1 h 23 min | 3 |');
     expect(markdown).toContain('| orders | 1 | ');
     expect(markdown).toContain('| 2 | 1 | 1 | 1 |');
+    expect(markdown).toContain('| production | shop/api | 2 | 50.0% | 70 | 40 | 0% | 3 | down |');
     expect(markdown).toContain('## Security findings\n\nOpen: 1 CRITICAL, 2 HIGH.');
     expect(markdown).toContain('| CRITICAL | CVE-2026-2000 | openssl | Deployment shop/api | registry/shop/api:1.0 | 2 |');
     expect(markdown).not.toContain('CVE-2026-4000');
 
     // The HTML page: every section, every chart, the figures in the charts, nothing fetched from elsewhere.
     const html = await object(result.htmlKey);
-    for (const section of ['summary', 'services', 'slos', 'incidents', 'backups', 'rollouts', 'security']) expect(html).toContain(`<section id="${section}">`);
+    for (const section of ['summary', 'services', 'slos', 'incidents', 'backups', 'rollouts', 'deployments', 'security']) expect(html).toContain(`<section id="${section}">`);
     for (const chart of ['error-ratio', 'latency', 'error-budget', 'incidents']) expect(html).toContain(`<figure data-chart="${chart}">`);
     expect(html.match(/<svg /g)).toHaveLength(4);
     expect(html).not.toMatch(/<script|<link |src="http/);
@@ -293,6 +297,17 @@ async function seedOperations(pool: pg.Pool): Promise<void> {
   for (const action of ['rollout.checked', 'rollout.image-set', 'rollout.done']) await audit('rollout-shop-api', action, yesterday + 9 * HOUR);
   for (const action of ['rollout.checked', 'rollout.image-set', 'rollout.failed', 'rollout.restore-image']) await audit('rollout-shop-cart', action, yesterday + 11 * HOUR);
   await audit('rollout-shop-old', 'rollout.checked', today - 5 * DAY);
+
+  // Deployment monitor checks: two in the period (one healthy, one down), one before it.
+  const monitorCheck = (at: number, ready: number, restarts: number, score: number, state: string) =>
+    pool.query(
+      `INSERT INTO deployment_checks (checked_at, environment, namespace, deployment, desired, ready, available, updated, restarts, score, state)
+       VALUES ($1, 'production', 'shop', 'api', 2, $2, $2, 2, $3, $4, $5)`,
+      [iso(at), ready, restarts, score, state],
+    );
+  await monitorCheck(yesterday + HOUR, 2, 0, 100, 'healthy');
+  await monitorCheck(yesterday + 2 * HOUR, 0, 3, 40, 'down');
+  await monitorCheck(yesterday - HOUR, 2, 0, 0, 'down');
 
   // Security findings: open ones by severity and age; one resolved before the period ended is not listed, one resolved after it is.
   const finding = (workload: string, image: string, id: string, severity: string, firstSeen: number, resolved?: number) =>

@@ -74,7 +74,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
   it('runs each line as written, and each workflow does its job', async () => {
     const commands = readmeCommands();
     const types = commands.map((command) => /--type (\w+)/.exec(command)?.[1]);
-    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow', 'imageScanWorkflow', 'heartbeatWorkflow', 'certificateCheckWorkflow', 'complianceReportWorkflow']);
+    expect(types).toEqual(['selfCheckWorkflow', 'incidentWorkflow', 'databaseBackupWorkflow', 'databaseRestoreDrillWorkflow', 'databaseMaintenanceWorkflow', 'securityRolloutWorkflow', 'remediationWorkflow', 'healthCheckWorkflow', 'reportWorkflow', 'imageScanWorkflow', 'heartbeatWorkflow', 'certificateCheckWorkflow', 'complianceReportWorkflow', 'deploymentMonitorWorkflow']);
     const temporal = await ensureTool('temporal', () => undefined);
     const env = { ...process.env, PATH: `${temporal.replace(/\/temporal$/, '')}:${process.env.PATH}`, TEMPORAL_ADDRESS: testStack().temporalAddress, TEMPORAL_NAMESPACE: testStack().namespace };
     const results: Record<string, unknown> = {};
@@ -108,6 +108,7 @@ describe('the README starts every workflow type with the temporal CLI', () => {
     expect(results.certificateCheckWorkflow).toMatchObject({ dryRun: true, incidents: [], findings: [{ endpoint: `127.0.0.1:${tls.port} (shop.test)`, state: 'untrusted', severity: 'critical', daysLeft: 29 }] });
     expect(results.complianceReportWorkflow).toMatchObject({ window: { month: '2026-11' }, markdownKey: 'compliance/2026-11.md', mode: 'COMPLIANCE', controls: expect.any(Array) });
     expect(results.complianceReportWorkflow).not.toHaveProperty('email');
+    expect(results.deploymentMonitorWorkflow).toMatchObject({ dryRun: true, environments: [] });
     expect(results.healthCheckWorkflow).toMatchObject({ dryRun: true, targets: 1, decisions: [{ target: 'shop/api', rule: 'pods', action: 'none' }] });
   });
 });

@@ -86,15 +86,21 @@ export async function deployOnCluster(
     progressDeadlineSeconds?: number;
     /** Its pods become Ready 1.5 s after they are scheduled, not at once (deploy/kwok/failure-stages.yaml). */
     slowReady?: boolean;
+    /** More labels on the workload itself (not its selector). */
+    labels?: Record<string, string>;
+    /** The container's resources (`{ limits: { cpu: '500m', memory: '256Mi' } }`). */
+    resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
+    /** Wait for every replica to be available (default); false for a workload that never will be. */
+    waitAvailable?: boolean;
   },
 ): Promise<void> {
   const apps = kubeConfig().makeApiClient(AppsV1Api);
   const labels = { app: name };
   const template = {
     metadata: { labels, ...(options.slowReady ? { annotations: { 'ops-automation.test/slow-ready': 'true' } } : {}) },
-    spec: { containers: [{ name: options.container ?? 'app', image: options.image }] },
+    spec: { containers: [{ name: options.container ?? 'app', image: options.image, ...(options.resources ? { resources: options.resources } : {}) }] },
   };
-  const metadata = { name, labels };
+  const metadata = { name, labels: { ...labels, ...options.labels } };
   if (options.kind === 'StatefulSet') {
     await apps.createNamespacedStatefulSet({ namespace, body: { metadata, spec: { replicas: options.replicas, serviceName: name, selector: { matchLabels: labels }, template } } });
   } else {
@@ -103,6 +109,7 @@ export async function deployOnCluster(
       body: { metadata, spec: { replicas: options.replicas, selector: { matchLabels: labels }, template, ...(options.progressDeadlineSeconds ? { progressDeadlineSeconds: options.progressDeadlineSeconds } : {}) } },
     });
   }
+  if (options.waitAvailable === false) return;
   await waitFor(`${options.kind ?? 'Deployment'} ${namespace}/${name} to be ready`, async () => {
     const workload = options.kind === 'StatefulSet' ? await apps.readNamespacedStatefulSet({ namespace, name }) : await apps.readNamespacedDeployment({ namespace, name });
     return (workload.status?.observedGeneration ?? 0) >= (workload.metadata?.generation ?? 1) && (workload.status?.availableReplicas ?? 0) === options.replicas;

@@ -67,4 +67,13 @@ describe('schedule definitions', () => {
       catchupWindow: '10s',
     });
   });
+  it('declare one deployment monitor per environment, at its interval', () => {
+    const policy = parsePolicy({ environments: { production: { namespaces: ['shop'] }, staging: { selector: 'tier=web', interval: '5m' } } }, 'test');
+    const monitors = scheduleDefinitions(policy).filter((definition) => definition.workflowType === 'deploymentMonitorWorkflow');
+    expect(monitors.map(({ scheduleId, when, workflowId, args, overlap }) => ({ scheduleId, when, workflowId, args, overlap }))).toEqual([
+      { scheduleId: 'ops-deployment-monitor-production', when: 'every 1m', workflowId: 'deployment-monitor-production', args: [{ environment: 'production', requestedBy: 'schedule' }], overlap: 'SKIP' },
+      { scheduleId: 'ops-deployment-monitor-staging', when: 'every 5m', workflowId: 'deployment-monitor-staging', args: [{ environment: 'staging', requestedBy: 'schedule' }], overlap: 'SKIP' },
+    ]);
+    expect(() => parsePolicy({ environments: { dev: {} } }, 'test')).toThrow(/environments\.dev.*give namespaces, a selector, or both/s);
+  });
 });
