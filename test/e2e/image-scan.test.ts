@@ -123,7 +123,7 @@ describe('image scan', () => {
     expect(rollout).toMatchObject({ phase: 'succeeded', to: image('fixable', '1.4.2') });
     expect(await deploymentImage(namespace, 'fixable')).toBe(pinned(image('fixable', '1.4.2')));
     // The rollout that removed the findings resolved their incident; the others stay open.
-    expect(rollout.steps.find((step: { step: string }) => step.step === 'findings')).toMatchObject({ detail: "1 earlier images' findings resolved" });
+    expect(rollout.steps.find((step: { step: string }) => step.step === 'findings')).toMatchObject({ detail: 'findings of 1 earlier image resolved' });
     const cleared = await statusWhen(clients.client.workflow.getHandle(incidentOf('fixable', '1.4.1')), (status) => status.alerts.every((alert) => alert.status === 'resolved'));
     expect(cleared.alerts[0]!.annotations.summary).toBe(`Deployment ${namespace}/fixable no longer runs ${image('fixable', '1.4.1')} (1 findings resolved); it runs ${pinned(image('fixable', '1.4.2'))}`);
     const open = await clients.pool.query(`SELECT workload, vulnerability FROM security_findings WHERE workload LIKE $1 AND resolved_at IS NULL ORDER BY workload`, [`Deployment ${namespace}/%`]);

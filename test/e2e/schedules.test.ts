@@ -165,7 +165,7 @@ describe('schedules', () => {
     const cliPrefix = `${prefix}cli-`;
     const dir = mkdtempSync(join(tmpdir(), 'ops-schedules-'));
     const policyFile = join(dir, 'policy.yaml');
-    writeFileSync(policyFile, `databases:\n  ${database}: { url: "${sourceUrl}" }\nschedules:\n  restoreDrill: "off"\n  maintenance: "off"\n  dailyReport: "off"\n  weeklyReport: "off"\n`);
+    writeFileSync(policyFile, `databases:\n  ${database}: { url: "${sourceUrl}" }\nschedules:\n  restoreDrill: "off"\n  maintenance: "off"\n  dailyReport: "off"\n  weeklyReport: "off"\n  complianceReport: "off"\n`);
     const env = { OPS_CONFIG: policyFile, OPS_SCHEDULE_PREFIX: cliPrefix, OPS_TASK_QUEUE: taskQueue };
     const cli = async (...args: string[]) => {
       const result = await opsctlAsync(['--json', ...args], env);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
+import { findingsDedupKey } from '../../activities/security-findings.js';
 import { parsePolicy } from '../../src/config/policy.js';
 import { waitFor } from '../../scripts/stack/net.js';
 import { approveUpdate, rejectUpdate, rolloutProgressQuery, securityRolloutWorkflow, type RolloutProgress, type SecurityRolloutInput } from '../../workflows/security-rollout.js';
@@ -112,7 +113,9 @@ describe('security rollout', () => {
   it('rolls out a clean patch: scanned, set with its change cause, every replica updated, watched', async () => {
     const result = await (await start('api', { image: `${REPO}:1.4.2` })).result();
     expect(result).toMatchObject({ phase: 'succeeded', from: `${REPO}:1.4.1`, to: `${REPO}:1.4.2`, pinned: pinned(`${REPO}:1.4.2`), bump: 'patch' });
-    expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done']);
+    expect(result.steps.map((entry) => entry.step)).toEqual(['checked', 'scanned', 'image-set', 'rolled-out', 'done', 'findings']);
+    // The image it landed still has the HIGH finding the old one had: its incident is open, named in the last step.
+    expect(result.steps.at(-1)!.detail).toBe(`1 still open in ${pinned(`${REPO}:1.4.2`)} (incident-${findingsDedupKey(namespace, 'api', pinned(`${REPO}:1.4.2`))})`);
     // Pinned to the digest the scanner read: what runs is what was scanned, whatever the tag points to later.
     // One change, with its cause where `kubectl rollout history` shows it; the controller made it revision 2.
     const api = await workloadOnCluster(namespace, 'api');
@@ -121,13 +124,13 @@ describe('security rollout', () => {
     // Every step has its audit row, in order (written alongside the work), beside the change itself.
     const audit = await clients.pool.query(`SELECT actor, action, target FROM audit_events WHERE workflow_id = $1 ORDER BY id`, [`rollout-${namespace}-api`]);
     const actions = audit.rows.map((row: { action: string }) => row.action);
-    expect(actions.filter((action: string) => action.startsWith('rollout.'))).toEqual(['rollout.checked', 'rollout.scanned', 'rollout.image-set', 'rollout.rolled-out', 'rollout.done']);
+    expect(actions.filter((action: string) => action.startsWith('rollout.'))).toEqual(['rollout.checked', 'rollout.scanned', 'rollout.image-set', 'rollout.rolled-out', 'rollout.done', 'rollout.findings']);
     expect(actions.filter((action: string) => !action.startsWith('rollout.'))).toEqual(['kubernetes.set-image']);
     expect(new Set(audit.rows.map((row: { actor: string; target: string }) => `${row.actor} ${row.target}`))).toEqual(new Set([`alice k8s/${namespace}/deployment/api`]));
     // Every step, in order, in a Slack thread under the rollout's announcement.
     const announcement = slack.topLevel().find((message) => String(message.text).includes(`rollout-${namespace}-api`))!;
     expect(announcement).toMatchObject({ channelName: 'deploys', text: `:rocket: Rollout of ${REPO}:1.4.2 to Deployment ${namespace}/api, requested by alice (rollout-${namespace}-api)` });
-    expect(slack.replies(announcement.ts).map((message) => String(message.text).split(':')[0])).toEqual(['*checked*', '*scanned*', '*image-set*', '*rolled-out*', '*done*']);
+    expect(slack.replies(announcement.ts).map((message) => String(message.text).split(':')[0])).toEqual(['*checked*', '*scanned*', '*image-set*', '*rolled-out*', '*done*', '*findings*']);
   });
 
   it('refuses an image the scan blocks, and touches nothing', async () => {
