@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
@@ -14,7 +15,7 @@ import { failureMessage } from '../../src/domain/failures.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
 import { deploymentMonitorWorkflow, type DeploymentMonitorInput, type DeploymentMonitorResult } from '../../workflows/deployment-monitor.js';
-import { deployOnCluster, ensureNamespace } from '../support/kubernetes.js';
+import { deployOnCluster, ensureNamespace, serviceAccountKubeConfig } from '../support/kubernetes.js';
 import { closeServer, listenOnLoopback } from '../support/loopback.js';
 import { opsctlAsync } from '../support/opsctl.js';
 import { TestExporter, TestPrometheus } from '../support/prometheus.js';
@@ -25,7 +26,8 @@ import { connectStack, kubeConfig, seededDatabase, startBackgroundWorker, unique
  * Prometheus scraping CPU and memory series the test sets, and probe URLs the
  * test serves (fast and slow): each deployment's score as the README's formula
  * gives it, per environment (namespaces, a label selector), on /metrics, and
- * through opsctl monitor once and report.
+ * through opsctl monitor once and report; as ops-automation's ServiceAccount
+ * with the shipped role.
  */
 describe('deployment monitor', () => {
   let clients: StackClients;
@@ -81,6 +83,19 @@ describe('deployment monitor', () => {
     await prometheus.start();
     await waitFor('the CPU series in Prometheus', async () => (await instantQuery(prometheus.url, 'workload_cpu_cores')).length === 2, 30_000);
 
+    // The monitor acts as ops-automation's ServiceAccount, bound to the shipped ClusterRole in both namespaces.
+    const asOps: KubeConfig = await serviceAccountKubeConfig(production);
+    await kubeConfig()
+      .makeApiClient(RbacAuthorizationV1Api)
+      .createNamespacedRoleBinding({
+        namespace: staging,
+        body: {
+          metadata: { name: 'ops-automation' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ops-automation' },
+          subjects: [{ kind: 'ServiceAccount', name: 'ops-automation', namespace: production }],
+        },
+      });
+
     const queries = { cpu: 'workload_cpu_cores{namespace="$namespace",deployment="$deployment"}', memory: 'workload_memory_bytes{namespace="$namespace",deployment="$deployment"}' };
     const policy = parsePolicy(
       {
@@ -91,7 +106,7 @@ describe('deployment monitor', () => {
       },
       'test',
     );
-    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ pool, policy, taskQueue, prometheusUrl: prometheus.url, kube: () => kubeConfig() })));
+    worker = await startBackgroundWorker(taskQueue, createActivities(clients.activityDeps({ pool, policy, taskQueue, prometheusUrl: prometheus.url, kube: () => asOps })));
     app = buildWebhookServer({ temporal: clients.client, temporalConnection: clients.connection, logger: createLogger({ level: 'silent' }), opsState: { pool, schedulePrefix: `ops-m${tag}-` } });
   }, 180_000);
 
