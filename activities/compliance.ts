@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Transporter } from 'nodemailer';
@@ -11,6 +11,7 @@ import { ErrorType } from '../src/domain/errors.js';
 import { renderComplianceHtml } from '../src/reports/compliance-html.js';
 import { renderComplianceMarkdown } from '../src/reports/compliance-markdown.js';
 import { bindDeps } from './bind-deps.js';
+import { mailStoredPage } from './mail-stored-page.js';
 
 /**
  * The compliance report's evidence from our records, its Markdown and HTML in
@@ -115,23 +116,18 @@ export async function publishComplianceReport(deps: ComplianceDeps, input: { evi
   };
 }
 
-/** Mails the stored HTML once per report version and recipient list. */
+/** Mails the stored HTML once per report version and recipient list (mail-stored-page.ts). */
 export async function emailComplianceReport(deps: ComplianceDeps, input: { htmlKey: string; version?: string; subject: string; to: string[]; summary: string }): Promise<{ messageId: string; sent: boolean }> {
-  if (!deps.smtp) throw ApplicationFailure.nonRetryable('the compliance report has recipients but email is not configured (set SMTP_URL)', ErrorType.InvalidInput);
-  const bucket = complianceBucket(deps);
-  const messageId = `<${`${input.htmlKey}.${input.version ?? ''}`.replace(/[^A-Za-z0-9.-]/g, '.')}@ops-automation>`;
-  const idempotencyKey = `compliance-email:${input.htmlKey}:${input.version ?? ''}:${[...input.to].sort().join(',')}`;
-  const already = await deps.pool.query('SELECT 1 FROM audit_events WHERE idempotency_key = $1', [idempotencyKey]);
-  if (already.rowCount) return { messageId, sent: false };
-  const object = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: input.htmlKey, ...(input.version ? { VersionId: input.version } : {}) }));
-  const html = (await object.Body?.transformToString('utf8')) ?? '';
-  await deps.smtp.sendMail({ from: deps.smtpFrom, to: input.to, subject: input.subject, text: input.summary, html, messageId });
-  await writeAuditEvent(
-    deps.pool,
-    { actor: 'system', action: 'compliance.email', target: input.to.join(','), outcome: 'succeeded', details: { htmlKey: input.htmlKey, messageId }, idempotencyKey },
-    Context.current().info.workflowExecution,
-  );
-  return { messageId, sent: true };
+  return mailStoredPage(deps, {
+    bucket: complianceBucket(deps),
+    key: input.htmlKey,
+    ...(input.version ? { versionId: input.version } : {}),
+    subject: input.subject,
+    to: input.to,
+    text: input.summary,
+    action: 'compliance.email',
+    what: 'the compliance report',
+  });
 }
 
 export function createComplianceActivities(deps: ComplianceDeps) {

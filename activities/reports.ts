@@ -1,9 +1,8 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import type { Transporter } from 'nodemailer';
 import type { Policy } from '../src/config/policy.js';
-import { ErrorType } from '../src/domain/errors.js';
 import { budgetLeft, burnRate, reportObjectKey, type DayFigure, type OperationsFigures, type ReportData, type ReportWindow, type ServiceFigures, type SloFigures } from '../src/domain/report.js';
 import { SEVERITIES, type Severity } from '../src/domain/severity.js';
 import { renderReportHtml } from '../src/reports/html.js';
@@ -13,6 +12,7 @@ import { listOpenFindings, type OpenFinding } from '../src/db/security-findings.
 import { checksSince } from '../src/db/deployment-checks.js';
 import { instantQuery } from './prometheus.js';
 import { bindDeps } from './bind-deps.js';
+import { mailStoredPage } from './mail-stored-page.js';
 
 /**
  * The report's sources and outputs: figures from Prometheus (per service and
@@ -261,26 +261,9 @@ export async function publishReport(deps: ReportDeps, input: { data: ReportData 
   return { bucket: deps.bucket, markdownKey, htmlKey, link, summary: reportSummary(data), bytes: Buffer.byteLength(markdown) + Buffer.byteLength(html) };
 }
 
-/**
- * Mails the stored HTML report once per report: a send already recorded
- * (a retry after the mail went out) is not repeated, and the Message-ID
- * comes from the object key, so a mail client sees any copy as the same mail.
- */
+/** Mails the stored HTML report once per report and recipient list (mail-stored-page.ts). */
 export async function emailReport(deps: ReportDeps, input: { htmlKey: string; subject: string; to: string[]; summary: string }): Promise<{ messageId: string; sent: boolean }> {
-  if (!deps.smtp) throw ApplicationFailure.nonRetryable('the report has recipients but email is not configured (set SMTP_URL)', ErrorType.InvalidInput);
-  const messageId = `<${input.htmlKey.replace(/[^A-Za-z0-9.-]/g, '.')}@ops-automation>`;
-  const idempotencyKey = `report-email:${input.htmlKey}:${[...input.to].sort().join(',')}`;
-  const already = await deps.pool.query('SELECT 1 FROM audit_events WHERE idempotency_key = $1', [idempotencyKey]);
-  if (already.rowCount) return { messageId, sent: false };
-  const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: input.htmlKey }));
-  const html = (await object.Body?.transformToString('utf8')) ?? '';
-  await deps.smtp.sendMail({ from: deps.smtpFrom, to: input.to, subject: input.subject, text: input.summary, html, messageId });
-  await writeAuditEvent(
-    deps.pool,
-    { actor: 'system', action: 'report.email', target: input.to.join(','), outcome: 'succeeded', details: { htmlKey: input.htmlKey, messageId }, idempotencyKey },
-    Context.current().info.workflowExecution,
-  );
-  return { messageId, sent: true };
+  return mailStoredPage(deps, { bucket: deps.bucket, key: input.htmlKey, subject: input.subject, to: input.to, text: input.summary, action: 'report.email', what: 'the report' });
 }
 
 export function createReportActivities(deps: ReportDeps) {
