@@ -83,7 +83,11 @@ export async function collectEvidence(pool: pg.Pool, policy: EvidencePolicy, win
     severity: row.severity,
     openedAt: row.opened_at.toISOString(),
     targetMs: targets[row.severity] ?? targets.low!,
-    ...(row.responded_at ? { respondedAt: row.responded_at.toISOString(), responseMs: row.responded_at.getTime() - row.opened_at.getTime() } : {}),
+    ...(row.responded_at
+      ? { respondedAt: row.responded_at.toISOString(), responseMs: row.responded_at.getTime() - row.opened_at.getTime() }
+      : row.opened_at.getTime() + (targets[row.severity] ?? targets.low!) > now
+        ? { pending: true }
+        : {}),
   }));
 
   const runbookRows = await pool.query<{ runbook: string; outcome: string; steps: number }>(

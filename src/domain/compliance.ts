@@ -49,6 +49,8 @@ export interface IncidentEvidence {
   respondedAt?: string;
   responseMs?: number;
   targetMs: number;
+  /** Not answered yet, but its target has not passed either (opened near the month's end). */
+  pending?: boolean;
 }
 
 export interface RunbookEvidence {
@@ -130,7 +132,8 @@ export function evaluateControls(evidence: ComplianceEvidence, targets: Complian
   const changed = evidence.rollouts.filter((rollout) => rollout.changedAt !== undefined);
   const unscanned = changed.filter((rollout) => !rollout.scan);
   const unapproved = changed.filter((rollout) => rollout.approvalRequired && !rollout.approvedBy);
-  const late = evidence.incidents.filter((incident) => incident.responseMs === undefined || incident.responseMs > incident.targetMs);
+  const late = evidence.incidents.filter((incident) => (incident.responseMs === undefined ? !incident.pending : incident.responseMs > incident.targetMs));
+  const pending = evidence.incidents.filter((incident) => incident.pending).length;
   const runbookFailures = evidence.runbooks.reduce((sum, runbook) => sum + (runbook.steps.failed ?? 0), 0);
   const runbookRefusals = evidence.runbooks.reduce((sum, runbook) => sum + (runbook.steps.refused ?? 0), 0);
   const outside = evidence.changesOutsideWindows.changes.filter((change) => !change.approval);
@@ -161,7 +164,7 @@ export function evaluateControls(evidence: ComplianceEvidence, targets: Complian
       id: 'incident-response',
       name: 'Incidents responded to within target',
       passed: late.length === 0,
-      detail: `${evidence.incidents.length} incidents, ${evidence.incidents.length - late.length} within target${late.length > 0 ? `; late or unanswered: ${late.map((incident) => `${incident.id} (${incident.severity}, ${incident.responseMs === undefined ? 'no response' : minutes(incident.responseMs)} against ${minutes(incident.targetMs)})`).join(', ')}` : ''}`,
+      detail: `${evidence.incidents.length} incidents, ${evidence.incidents.length - late.length - pending} within target${pending > 0 ? `, ${pending} not answered yet within target` : ''}${late.length > 0 ? `; late or unanswered: ${late.map((incident) => `${incident.id} (${incident.severity}, ${incident.responseMs === undefined ? 'no response' : minutes(incident.responseMs)} against ${minutes(incident.targetMs)})`).join(', ')}` : ''}`,
     },
     {
       id: 'runbooks',
