@@ -10,7 +10,7 @@ import { freePort } from './net.js';
 import { OPS_DIR } from './paths.js';
 import { dropDatabase, ensureDatabase, resolvePostgres } from './postgres.js';
 import type { ManagedProcess } from './process.js';
-import { startTemporalDevServer } from './temporal.js';
+import { startTemporalDevServerOnFreePorts } from './temporal.js';
 import { ensureTool } from './tools.js';
 
 /**
@@ -53,11 +53,8 @@ export async function startEphemeralStack(
     process.env.S3_ENDPOINT ? Promise.resolve(undefined) : ensureTool('minio', say),
   ]);
 
-  const temporalStart = startTemporalDevServer({
+  const temporalStart = startTemporalDevServerOnFreePorts({
     binary: temporalBinary,
-    port: await freePort(),
-    httpPort: await freePort(),
-    metricsPort: await freePort(),
     // OPS_TEMPORAL_IN_MEMORY=1 (benchmarks only) separates the worker's cost from SQLite's disk writes.
     dbFile: process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? undefined : join(runDir, 'temporal.db'),
     logFile: join(runDir, 'temporal.log'),
