@@ -8,6 +8,7 @@ import { connectTemporalClient } from '../clients/temporal.js';
 import { ConfigError, loadConfig, type AppConfig } from '../config/index.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backups.js';
+import { registerComplianceCommands } from './commands/compliance.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerMaintenanceCommands } from './commands/maintenance.js';
 import { registerMonitorCommands } from './commands/monitor.js';
@@ -24,7 +25,7 @@ import { EXIT, UserError } from './output.js';
  * and a usage error never need a database or Temporal.
  */
 const program = new Command('opsctl')
-  .description('operate ops-automation: incidents, on-call, backups, database maintenance, rollouts, maintenance windows, schedules, the audit trail, the deployment monitor')
+  .description('operate ops-automation: incidents, on-call, backups, database maintenance, rollouts, maintenance windows, schedules, the audit trail, the deployment monitor, compliance reports')
   .option('--json', 'print JSON for scripts instead of tables')
   .exitOverride();
 
@@ -61,6 +62,7 @@ registerSloCommands(program, context);
 registerScheduleCommands(program, context);
 registerAuditCommands(program, context);
 registerMonitorCommands(program, context);
+registerComplianceCommands(program, context);
 
 function connectionProblem(error: unknown): string | undefined {
   if (error instanceof ServiceError) return `Temporal refused or could not answer: ${error.message}`;

@@ -1,4 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
@@ -8,6 +11,7 @@ import { parsePolicy } from '../../src/config/policy.js';
 import { migrate } from '../../src/db/migrate.js';
 import { failureMessage } from '../../src/domain/failures.js';
 import { complianceReportWorkflow, type ComplianceReportInput } from '../../workflows/compliance-report.js';
+import { opsctlAsync } from '../support/opsctl.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { connectStack, seededDatabase, startBackgroundWorker, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 
@@ -121,6 +125,18 @@ describe('compliance report', () => {
     } finally {
       await pool.query(`UPDATE audit_events SET actor = 'alice' WHERE id = $1`, [rows[0]!.id]);
     }
+  });
+
+  it('is run by opsctl compliance run, which writes the report locally too and exits 1 on a failed control', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'ops-compliance-out-')), 'october.md');
+    const run = await opsctlAsync(['--json', 'compliance', 'run', '--month', '2026-10', '--no-mail', '--out', out, '--by', 'carol'], { OPS_TASK_QUEUE: taskQueue });
+    expect(run.status, run.stderr).toBe(1);
+    const result = JSON.parse(run.stdout) as { summary: string; markdownKey: string; out: string };
+    expect(result).toMatchObject({ summary: '3/7 controls passed (failed: backups, restore-drills, incident-response, change-windows)', markdownKey: `${prefix}/2026-10.md`, out });
+    expect(readFileSync(out, 'utf8')).toContain('| Backups taken per database (backups) | FAIL |');
+    expect(mail.messages).toHaveLength(1);
+    const bad = await opsctlAsync(['compliance', 'run', '--month', '2026-13'], { OPS_TASK_QUEUE: taskQueue });
+    expect([bad.status, bad.stderr]).toEqual([2, "error: option '--month <YYYY-MM>' argument '2026-13' is invalid. expected YYYY-MM\n"]);
   });
 
   it('refuses a bucket without Object Lock and a month that is not one', async () => {
