@@ -1,5 +1,6 @@
 import type { PostmortemRecord } from '../db/postmortem-records.js';
 import { bytes } from '../reports/format.js';
+import { markdownTable } from '../reports/table-render.js';
 
 /**
  * A post-mortem draft in Markdown, written from what the incident recorded:
@@ -20,12 +21,10 @@ export function elapsed(fromIso: string, toIso: string): string {
 }
 
 const time = (iso: string) => `${iso.slice(0, 19).replace('T', ' ')}Z`;
-/** A table cell: pipes and line breaks would end the cell or the row. */
-const cell = (text: string | number | undefined) => (text === undefined || text === '' ? '-' : String(text).replace(/\|/g, '\\|').replace(/\r?\n/g, ' '));
-
+/** A table, or `empty` in italics when it has no rows; a missing value reads "-". */
 function table(header: string[], rows: Array<Array<string | number | undefined>>, empty: string): string[] {
   if (rows.length === 0) return [`_${empty}_`];
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)];
+  return markdownTable({ header, rows: rows.map((row) => row.map((value) => (value === undefined || value === '' ? '-' : String(value)))) }).split('\n');
 }
 
 export function renderPostmortem(record: PostmortemRecord, options: { link?: string } = {}): string {

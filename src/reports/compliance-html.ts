@@ -2,12 +2,10 @@ import { complianceSummary, type ComplianceEvidence, type ControlResult } from '
 import { complianceTitle } from './compliance-markdown.js';
 import { complianceSections, controlsTable } from './compliance-tables.js';
 import { escapeXml } from './svg-charts.js';
+import { htmlTable } from './table-render.js';
 import type { Table } from './tables.js';
 
-function table({ header, rows }: Table): string {
-  const cell = (text: string) => `<td${text === 'PASS' ? ' class="pass"' : text === 'FAIL' ? ' class="fail"' : ''}>${escapeXml(text)}</td>`;
-  return `<table><thead><tr>${header.map((name) => `<th>${escapeXml(name)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map(cell).join('')}</tr>`).join('')}</tbody></table>`;
-}
+const table = (rows: Table) => htmlTable(rows, (text) => (text === 'PASS' ? 'pass' : text === 'FAIL' ? 'fail' : undefined));
 
 /** The same report as one self-contained HTML page (no scripts, nothing fetched). */
 export function renderComplianceHtml(evidence: ComplianceEvidence, controls: ControlResult[]): string {

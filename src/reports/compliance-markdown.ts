@@ -1,11 +1,6 @@
 import { complianceSummary, type ComplianceEvidence, type ControlResult } from '../domain/compliance.js';
 import { complianceSections, controlsTable } from './compliance-tables.js';
-import type { Table } from './tables.js';
-
-function table({ header, rows }: Table): string {
-  const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`)].join('\n');
-}
+import { markdownTable as table } from './table-render.js';
 
 export function complianceTitle(evidence: ComplianceEvidence): string {
   return `Compliance report, ${evidence.window.month}`;

@@ -2,6 +2,7 @@ import type { ReportData } from '../domain/report.js';
 import { NO_DATA, percent, seconds, timestamp, title } from './format.js';
 import { reportSummary } from './markdown.js';
 import { barChart, escapeXml, lineChart } from './svg-charts.js';
+import { htmlTable } from './table-render.js';
 import { backupsTable, deploymentsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
 
 /**
@@ -9,9 +10,7 @@ import { backupsTable, deploymentsTable, incidentsTable, noisiestTable, rollouts
  * nothing fetched), so it reads the same from S3, a browser or a mail client.
  */
 export function renderReportHtml(data: ReportData): string {
-  const cell = (text: string) => `<td${text === NO_DATA ? ' class="no-data"' : ''}>${escapeXml(text)}</td>`;
-  const table = ({ header, rows }: Table) =>
-    `<table><thead><tr>${header.map((name) => `<th>${escapeXml(name)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map(cell).join('')}</tr>`).join('')}</tbody></table>`;
+  const table = (rows: Table) => htmlTable(rows, (text) => (text === NO_DATA ? 'no-data' : undefined));
   const section = (id: string, heading: string, body: string) => `<section id="${id}"><h2>${escapeXml(heading)}</h2>${body}</section>`;
   const { incidents, backups } = data.operations;
 

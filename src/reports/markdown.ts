@@ -1,12 +1,8 @@
 import type { DayFigure, ReportData } from '../domain/report.js';
 import { SEVERITIES } from '../domain/severity.js';
 import { duration, NO_DATA, percent, seconds, timestamp, title } from './format.js';
+import { markdownTable as table } from './table-render.js';
 import { backupsTable, deploymentsTable, incidentsTable, noisiestTable, rolloutsTable, securityFindingsCounts, securityFindingsTable, servicesTable, slosTable, type Table } from './tables.js';
-
-/** A Markdown table (GitHub's pipe tables). */
-function table({ header, rows }: Table): string {
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
-}
 
 /** The report as Markdown: the same sections and figures as the HTML page, tables instead of charts. */
 export function renderReportMarkdown(data: ReportData): string {
