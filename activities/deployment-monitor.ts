@@ -1,4 +1,4 @@
-import { AppsV1Api, CoreV1Api, type V1Deployment, type V1PodSpec } from '@kubernetes/client-node';
+import { AppsV1Api, type V1Deployment, type V1PodSpec } from '@kubernetes/client-node';
 import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
@@ -9,7 +9,8 @@ import { recordChecks } from '../src/db/deployment-checks.js';
 import { deploymentHealth, type DeploymentHealth, type DeploymentObservation } from '../src/domain/deployment-health.js';
 import { ErrorType } from '../src/domain/errors.js';
 import { bindDeps } from './bind-deps.js';
-import { kubeFailure } from './kubernetes.js';
+import { checkHttp } from './http-check.js';
+import { kubeFailure, listPods, selectorOf } from './kubernetes.js';
 import { instantQuery } from './prometheus.js';
 
 /**
@@ -88,40 +89,24 @@ async function useRatio(deps: DeploymentMonitorDeps, query: string, capacity: nu
   return samples.reduce((sum, sample) => sum + sample.value, 0) / capacity;
 }
 
-/** A timed GET: the seconds to the response's headers, or why it failed. */
+/** The probe: a timed GET (checkHttp); any answer under 400 counts, its time is the response time. */
 async function probe(url: string, thresholdSeconds: number): Promise<Pick<DeploymentObservation, 'responseSeconds' | 'probeError'>> {
-  const timeoutMs = Math.max(1000, 4 * thresholdSeconds * 1000);
-  const started = performance.now();
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
-    const responseSeconds = (performance.now() - started) / 1000;
-    await response.body?.cancel();
-    return response.status >= 400 ? { responseSeconds, probeError: `HTTP ${response.status}` } : { responseSeconds };
-  } catch (error) {
-    const cause = (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-    return { probeError: cause === 'TimeoutError' ? `no response within ${timeoutMs / 1000}s` : String(cause) };
-  }
+  const result = await checkHttp({ url, expectStatus: 200, timeoutMs: Math.max(1000, 4 * thresholdSeconds * 1000) });
+  if (result.status === undefined) return { probeError: result.detail };
+  return { responseSeconds: result.ms / 1000, ...(result.status >= 400 ? { probeError: `HTTP ${result.status}` } : {}) };
 }
 
 export async function checkEnvironment(deps: DeploymentMonitorDeps, input: { environment: string; checkedAt: string; dryRun?: boolean }): Promise<EnvironmentCheck> {
   const environment = environmentOf(deps, input.environment);
   const deployments = await listDeployments(deps, environment, input.environment);
-  const core = deps.kube().makeApiClient(CoreV1Api);
   const fill = (query: string, namespace: string, deployment: string) => query.replaceAll('$namespace', namespace).replaceAll('$deployment', deployment);
   const results: DeploymentHealth[] = [];
   for (const deployment of deployments.sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`))) {
     const namespace = deployment.metadata?.namespace ?? '';
     const name = deployment.metadata?.name ?? '';
-    const selector = Object.entries(deployment.spec?.selector.matchLabels ?? {})
-      .map(([key, value]) => `${key}=${value}`)
-      .join(',');
-    let pods;
-    try {
-      pods = selector ? (await core.listNamespacedPod({ namespace, labelSelector: selector })).items.filter((pod) => !pod.metadata?.deletionTimestamp) : [];
-    } catch (error) {
-      throw kubeFailure(error, `the pods of Deployment ${namespace}/${name}`);
-    }
-    const running = pods.filter((pod) => pod.status?.phase === 'Running').length;
+    const selector = selectorOf(deployment);
+    const pods = selector ? (await listPods(deps, { namespace, labelSelector: selector })).filter((pod) => !pod.terminating) : [];
+    const running = pods.filter((pod) => pod.phase === 'Running').length;
     const capacity = (resource: 'cpu' | 'memory') => {
       const each = perPod(deployment.spec?.template.spec, resource);
       return each === undefined || running === 0 ? undefined : each * running;
@@ -139,7 +124,7 @@ export async function checkEnvironment(deps: DeploymentMonitorDeps, input: { env
       ready: deployment.status?.readyReplicas ?? 0,
       available: deployment.status?.availableReplicas ?? 0,
       updated: deployment.status?.updatedReplicas ?? 0,
-      restarts: pods.reduce((sum, pod) => sum + (pod.status?.containerStatuses ?? []).reduce((count, status) => count + (status.restartCount ?? 0), 0), 0),
+      restarts: pods.reduce((sum, pod) => sum + pod.restarts, 0),
       ...(url ? await probe(url, environment.thresholds.responseSeconds) : {}),
       ...(cpuRatio !== undefined ? { cpuRatio } : {}),
       ...(memoryRatio !== undefined ? { memoryRatio } : {}),

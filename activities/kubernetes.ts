@@ -87,7 +87,8 @@ export function kubeFailure(error: unknown, what: string): Error {
   return error as Error;
 }
 
-function selectorOf(workload: Workload): string {
+/** A workload's pod selector (matchLabels) as `key=value,...`. */
+export function selectorOf(workload: Workload): string {
   return Object.entries(workload.spec?.selector.matchLabels ?? {})
     .map(([key, value]) => `${key}=${value}`)
     .join(',');
@@ -161,6 +162,8 @@ export interface PodState {
   startedAt?: string;
   /** When the pod last became not ready (its Ready condition's transition), or started if it never was. */
   notReadySince?: string;
+  /** Being deleted (it has a deletionTimestamp); absent when not. */
+  terminating?: true;
 }
 
 function podState(pod: V1Pod): PodState {
@@ -179,6 +182,7 @@ function podState(pod: V1Pod): PodState {
     ...(owner ? { owner: `${owner.kind}/${owner.name}` } : {}),
     ...(pod.status?.startTime ? { startedAt: new Date(pod.status.startTime).toISOString() } : {}),
     ...(!ready && since ? { notReadySince: new Date(since).toISOString() } : {}),
+    ...(pod.metadata?.deletionTimestamp ? { terminating: true as const } : {}),
   };
 }
 
