@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { IncidentState } from '../domain/incident.js';
 
 /**
  * What a post-mortem is written from, read from our own records: the
@@ -7,19 +8,11 @@ import type pg from 'pg';
  * from the audit trail), from `lookbackMs` before it opened until it resolved.
  */
 export interface PostmortemRecord {
-  incident: {
+  /** The incident as its row in `incidents` has it: the fields of its workflow's state, and its status. */
+  incident: Pick<IncidentState, 'title' | 'service' | 'severity' | 'openedAt' | 'acknowledgedAt' | 'acknowledgedBy' | 'resolvedAt' | 'resolvedBy' | 'reopenCount'> & {
     id: string;
     workflowId: string;
-    title: string;
-    service: string;
-    severity: string;
     status: string;
-    openedAt: string;
-    acknowledgedAt?: string;
-    acknowledgedBy?: string;
-    resolvedAt?: string;
-    resolvedBy?: string;
-    reopenCount: number;
   };
   alerts: Array<{ alertname: string; fingerprint: string; status: string; severity: string; startsAt?: string; endsAt?: string; labels: Record<string, string>; mutedBy?: string }>;
   timeline: Array<{ seq: number; at: string; actor: string; kind: string; text: string }>;

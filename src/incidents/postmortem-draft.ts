@@ -21,7 +21,11 @@ export interface PostmortemDraft {
 export async function storePostmortemDraft(store: PostmortemStore, incidentId: string, link?: string): Promise<PostmortemDraft | undefined> {
   const record = await loadPostmortemRecord(store.pool, incidentId);
   if (!record) return undefined;
-  const body = renderPostmortem(record, link ? { link } : {});
+  return putPostmortem(store, incidentId, renderPostmortem(record, link ? { link } : {}));
+}
+
+/** Stores a rendered draft as `postmortems/<incident ID>.md`. */
+export async function putPostmortem(store: Omit<PostmortemStore, 'pool'>, incidentId: string, body: string): Promise<PostmortemDraft> {
   const key = postmortemKey(incidentId);
   await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: body, ContentType: 'text/markdown; charset=utf-8' }));
   return { bucket: store.bucket, key, location: `s3://${store.bucket}/${key}`, bytes: Buffer.byteLength(body) };

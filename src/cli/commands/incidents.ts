@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import type pg from 'pg';
 import { findIncidentRecordId, loadPostmortemRecord } from '../../db/postmortem-records.js';
 import { renderPostmortem } from '../../incidents/postmortem.js';
-import { storePostmortemDraft } from '../../incidents/postmortem-draft.js';
+import { putPostmortem } from '../../incidents/postmortem-draft.js';
 import { eventIncidentKey } from '../../webhooks/dedup.js';
 import { SEVERITIES } from '../../domain/severity.js';
 import { findIncident } from '../../incidents/incident-actions.js';
@@ -158,7 +158,7 @@ export function registerIncidentCommands(program: Command, context: IncidentsCon
       if (!incidentId) throw new UserError(`no incident "${ref}" in the database (give its ID, workflow ID or dedup key)`, EXIT.notFound);
       const record = (await loadPostmortemRecord(pool, incidentId))!;
       const markdown = renderPostmortem(record);
-      const uploaded = options.upload ? await storePostmortemDraft({ pool, s3: context.s3(), bucket: context.bucket() }, incidentId) : undefined;
+      const uploaded = options.upload ? await putPostmortem({ s3: context.s3(), bucket: context.bucket() }, incidentId, markdown) : undefined;
       if (options.out) writeFileSync(options.out, markdown);
       if (context.json()) return printJson({ incidentId, ...(options.out ? { file: options.out } : {}), ...(uploaded ? { object: uploaded.location } : {}), ...(options.out ? {} : { markdown }) });
       if (!options.out) process.stdout.write(markdown);
