@@ -17,6 +17,8 @@ export interface SecurityFindingsResult {
   findings: string[];
   /** Incidents of earlier images this resolved (their dedup keys). */
   cleared: string[];
+  /** What changed, in words (for a rollout's step); empty when nothing did. */
+  said: string;
 }
 
 const findings = proxyActivities<ReturnType<typeof createSecurityFindingsActivities>>(quickApiCall);
@@ -25,8 +27,10 @@ export async function reportSecurityFindings(input: { namespace: string; name: s
   const outcome = await findings.recordSecurityFindings(input);
   for (const old of outcome.clear) await ownIncident({ dedupKey: old.dedupKey, labels: old.labels }).clear(old.summary);
   const cleared = outcome.clear.map((old) => old.dedupKey);
-  if (!outcome.raise) return { findings: [], cleared };
+  const resolved = cleared.length > 0 ? [`findings of ${cleared.length} earlier image${cleared.length > 1 ? 's' : ''} resolved`] : [];
+  if (!outcome.raise) return { findings: [], cleared, said: resolved.join('; ') };
   const { dedupKey, labels, summary } = outcome.raise;
   const incident = await ownIncident({ dedupKey, labels }).raise({ summary });
-  return { incident, findings: outcome.raise.findings, cleared };
+  const open = outcome.raise.findings;
+  return { incident, findings: open, cleared, said: [...resolved, `${open.length} still open in ${input.report.image} (${incident})`].join('; ') };
 }

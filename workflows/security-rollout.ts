@@ -412,12 +412,8 @@ export async function securityRolloutWorkflow(input: SecurityRolloutInput): Prom
       if (patched('rollout-resolves-findings')) {
         // The image that runs now decides the workload's security findings; recording them never undoes a healthy rollout.
         try {
-          const findings = await reportSecurityFindings({ namespace, name, kind, report: { ...candidate, image: target }, by: requestedBy });
-          const said = [
-            ...(findings.cleared.length > 0 ? [`findings of ${findings.cleared.length} earlier image${findings.cleared.length > 1 ? 's' : ''} resolved`] : []),
-            ...(findings.incident ? [`${findings.findings.length} still open in ${target} (${findings.incident})`] : []),
-          ];
-          if (said.length > 0) step('findings', said.join('; '));
+          const { said } = await reportSecurityFindings({ namespace, name, kind, report: { ...candidate, image: target }, by: requestedBy });
+          if (said) step('findings', said);
         } catch (error) {
           step('findings', `security findings not recorded: ${failureMessage(error)}`);
         }

@@ -90,21 +90,20 @@ export async function collectEvidence(pool: pg.Pool, policy: EvidencePolicy, win
         : {}),
   }));
 
-  const runbookRows = await pool.query<{ runbook: string; outcome: string; steps: number }>(
-    `SELECT coalesce(details->>'runbook', '(unnamed)') AS runbook, outcome, count(*)::int AS steps
+  // Per runbook and step outcome: the steps, and the runs (workflows) they belong to.
+  const runbookRows = await pool.query<{ runbook: string; outcome: string; steps: number; runs: string[] }>(
+    `SELECT coalesce(details->>'runbook', '(unnamed)') AS runbook, outcome, count(*)::int AS steps, array_agg(DISTINCT coalesce(workflow_id, '')) AS runs
        FROM audit_events WHERE action LIKE 'remediation.%' AND occurred_at >= $1 AND occurred_at < $2 GROUP BY 1, 2 ORDER BY 1`,
     range,
   );
-  const runbookRuns = await pool.query<{ runbook: string; runs: number }>(
-    `SELECT coalesce(details->>'runbook', '(unnamed)') AS runbook, count(DISTINCT workflow_id)::int AS runs
-       FROM audit_events WHERE action LIKE 'remediation.%' AND occurred_at >= $1 AND occurred_at < $2 GROUP BY 1 ORDER BY 1`,
-    range,
-  );
-  const runbooks = runbookRuns.rows.map(({ runbook, runs }) => ({
-    runbook,
-    runs,
-    steps: Object.fromEntries(runbookRows.rows.filter((row) => row.runbook === runbook).map((row) => [row.outcome === 'succeeded' ? 'done' : row.outcome, row.steps])),
-  }));
+  const runbooks = [...new Set(runbookRows.rows.map((row) => row.runbook))].map((runbook) => {
+    const rows = runbookRows.rows.filter((row) => row.runbook === runbook);
+    return {
+      runbook,
+      runs: new Set(rows.flatMap((row) => row.runs)).size,
+      steps: Object.fromEntries(rows.map((row) => [row.outcome === 'succeeded' ? 'done' : row.outcome, row.steps])),
+    };
+  });
 
   const windows = policy.rollouts.windows;
   const changeRows = await pool.query<{ occurred_at: Date; actor: string; action: string; target: string; approver: string | null; incident: string | null }>(
