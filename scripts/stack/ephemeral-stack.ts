@@ -6,11 +6,11 @@ import { createS3Client, ensureBucket } from '../../src/clients/s3.js';
 import { migrate } from '../../src/db/migrate.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
 import { startMinio } from './minio.js';
-import { freePort } from './net.js';
+import { startOnFreePorts } from './net.js';
 import { OPS_DIR } from './paths.js';
 import { dropDatabase, ensureDatabase, resolvePostgres } from './postgres.js';
 import type { ManagedProcess } from './process.js';
-import { startTemporalDevServerOnFreePorts } from './temporal.js';
+import { startTemporalDevServer } from './temporal.js';
 import { ensureTool } from './tools.js';
 
 /**
@@ -53,12 +53,11 @@ export async function startEphemeralStack(
     process.env.S3_ENDPOINT ? Promise.resolve(undefined) : ensureTool('minio', say),
   ]);
 
-  const temporalStart = startTemporalDevServerOnFreePorts({
-    binary: temporalBinary,
-    // OPS_TEMPORAL_IN_MEMORY=1 (benchmarks only) separates the worker's cost from SQLite's disk writes.
-    dbFile: process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? undefined : join(runDir, 'temporal.db'),
-    logFile: join(runDir, 'temporal.log'),
-  });
+  // OPS_TEMPORAL_IN_MEMORY=1 (benchmarks only) separates the worker's cost from SQLite's disk writes.
+  const dbFile = process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? undefined : join(runDir, 'temporal.db');
+  const temporalStart = startOnFreePorts(3, ([port, httpPort, metricsPort]) =>
+    startTemporalDevServer({ binary: temporalBinary, port: port!, httpPort: httpPort!, metricsPort: metricsPort!, dbFile, logFile: join(runDir, 'temporal.log') }),
+  );
 
   const s3 = {
     region: 'us-east-1',
@@ -67,15 +66,17 @@ export async function startEphemeralStack(
     secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'minioadmin',
   };
   const minioStart = minioBinary
-    ? startMinio({
-        binary: minioBinary,
-        port: await freePort(),
-        consolePort: await freePort(),
-        dataDir: join(runDir, 'minio'),
-        accessKey: s3.accessKeyId,
-        secretKey: s3.secretAccessKey,
-        logFile: join(runDir, 'minio.log'),
-      })
+    ? startOnFreePorts(2, ([port, consolePort]) =>
+        startMinio({
+          binary: minioBinary,
+          port: port!,
+          consolePort: consolePort!,
+          dataDir: join(runDir, 'minio'),
+          accessKey: s3.accessKeyId,
+          secretKey: s3.secretAccessKey,
+          logFile: join(runDir, 'minio.log'),
+        }),
+      )
     : undefined;
 
   const postgres = await resolvePostgres({

@@ -13,6 +13,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts a server on `count` ports free right now, again on fresh ones when
+ * one was taken in between: a port freePort found can be handed to another
+ * process's outgoing connection before the server binds it.
+ */
+export async function startOnFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    const ports: number[] = [];
+    for (let index = 0; index < count; index += 1) ports.push(await freePort());
+    try {
+      return await start(ports);
+    } catch (error) {
+      if (attempt >= attempts || !/address already in use|EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
 /** Whether something accepts TCP connections at host:port. */
 export function isPortOpen(host: string, port: number, timeoutMs = 500): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,6 +1,6 @@
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
-import { freePort, waitFor } from './net.js';
+import { waitFor } from './net.js';
 import { ManagedProcess } from './process.js';
 
 export interface TemporalDevServerOptions {
@@ -107,19 +107,4 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     uiUrl: options.uiPort === undefined ? undefined : `http://localhost:${options.uiPort}`,
     process,
   };
-}
-
-/**
- * Starts a dev server on ports free right now, again on fresh ones when one
- * was taken in between (a free port can be handed to another process's
- * outgoing connection before the server binds it).
- */
-export async function startTemporalDevServerOnFreePorts(options: Omit<TemporalDevServerOptions, 'port' | 'httpPort' | 'metricsPort'>, attempts = 3): Promise<RunningTemporal> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await startTemporalDevServer({ ...options, port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() });
-    } catch (error) {
-      if (attempt >= attempts || !/address already in use/.test((error as Error).message)) throw error;
-    }
-  }
 }
