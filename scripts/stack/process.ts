@@ -41,8 +41,11 @@ export class ManagedProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // Both streams into one file, closed once the child's streams are both done
+    // (the first to end must not end the file under the other).
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.once('close', () => log.end());
     child.once('error', (error) => log.write(`\n[ops] could not start ${command}: ${error.message}\n`));
     return new ManagedProcess(name, child, options.logFile);
   }
