@@ -60,6 +60,7 @@ async function once(): Promise<Figures> {
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/page`;
 
   const { stack, pids, stop } = await startEphemeralStack('bench', say);
+  const serverCpu = () => pids.temporal.reduce((sum, pid) => sum + cpuSeconds(pid).self, 0);
   let worker: ChildProcess | undefined;
   try {
     const policyFile = join(stack.runDir, 'escalation-bench.yaml');
@@ -118,7 +119,7 @@ async function once(): Promise<Figures> {
     say(`opening ${INCIDENTS} incidents, each climbing ${LEVELS} levels ${LEVEL_SECONDS}s apart ...`);
     const ids: Array<{ id: string; schedule: boolean }> = [];
     const openStarted = Date.now();
-    const cpuBefore = { worker: cpuSeconds(worker.pid!).self, server: pids.temporal ? cpuSeconds(pids.temporal).self : 0, at: Date.now() };
+    const cpuBefore = { worker: cpuSeconds(worker.pid!).self, server: serverCpu(), at: Date.now() };
     let next = 0;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
@@ -155,7 +156,7 @@ async function once(): Promise<Figures> {
     await waitFor('every page', async () => arrivals.size >= expectedPages, (LEVELS * LEVEL_SECONDS + 600) * 1000, 1000);
     const cpu = {
       worker: cpuSeconds(worker.pid!).self - cpuBefore.worker,
-      server: pids.temporal ? cpuSeconds(pids.temporal).self - cpuBefore.server : 0,
+      server: serverCpu() - cpuBefore.server,
       seconds: (Date.now() - cpuBefore.at) / 1000,
     };
 

@@ -9,11 +9,13 @@ import { loadPolicy } from '../src/config/policy.js';
 import { applySchedules, startWalArchivers } from '../schedules/apply.js';
 import { scheduleDefinitions } from '../schedules/definitions.js';
 import { minioAnswers, startMinio } from './stack/minio.js';
-import { freePort, waitFor } from './stack/net.js';
+import { freePort, freePortInRange, isPortOpen, waitFor } from './stack/net.js';
 import { LOG_DIR, OPS_DIR, REPO_ROOT } from './stack/paths.js';
 import { ensureDatabase, redactUrl, resolvePostgres } from './stack/postgres.js';
 import { ManagedProcess } from './stack/process.js';
 import { startTemporalDevServer, temporalAnswers, waitForTaskQueuePoller } from './stack/temporal.js';
+import { CLUSTER_PORT_RANGE, startTemporalCluster } from './stack/temporal-cluster.js';
+import { ensureTemporalServer, ensureTemporalUi } from './stack/temporal-cluster-tools.js';
 import { ensureTool } from './stack/tools.js';
 import { startEmbeddedKubernetes } from './stack/kubernetes.js';
 
@@ -22,6 +24,10 @@ import { startEmbeddedKubernetes } from './stack/kubernetes.js';
  * configured or already running, provisioned otherwise), then the worker and
  * the webhook server, prints where everything is, and stops what it started on
  * Ctrl-C or SIGTERM, in reverse order.
+ *
+ * `npm start -- --temporal cluster` (`npm run stack:cluster`) runs the Temporal
+ * server itself instead of the dev server: four service processes on PostgreSQL
+ * (deploy/temporal/cluster.yaml) and the Web UI server.
  */
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -71,7 +77,16 @@ function webhookToken(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-async function startTemporal(): Promise<string> {
+/** `--temporal dev|cluster` (default dev). */
+function temporalKind(argv: string[]): 'dev' | 'cluster' {
+  const index = argv.indexOf('--temporal');
+  const value = index >= 0 ? argv[index + 1] : argv.find((arg) => arg.startsWith('--temporal='))?.slice('--temporal='.length);
+  if (value === undefined) return 'dev';
+  if (value === 'dev' || value === 'cluster') return value;
+  throw new ConfigError(`--temporal: expected dev or cluster, got ${JSON.stringify(value)}`);
+}
+
+async function startTemporal(kind: 'dev' | 'cluster', postgresAdminUrl: string, namespace: string): Promise<string> {
   if (process.env.TEMPORAL_ADDRESS) {
     summary.push(['Temporal', `${process.env.TEMPORAL_ADDRESS} (configured)`]);
     return process.env.TEMPORAL_ADDRESS;
@@ -83,6 +98,7 @@ async function startTemporal(): Promise<string> {
     summary.push(['Web UI', uiUrl]);
     return address;
   }
+  if (kind === 'cluster') return startCluster(address, uiUrl, postgresAdminUrl, namespace);
   const binary = await ensureTool('temporal', say);
   say('starting Temporal dev server ...');
   const temporal = await startTemporalDevServer({
@@ -100,7 +116,33 @@ async function startTemporal(): Promise<string> {
   return address;
 }
 
-async function startDatabase(): Promise<string> {
+/** The Temporal server's four services on PostgreSQL (databases temporal and temporal_visibility), and its Web UI. */
+async function startCluster(address: string, uiUrl: string, adminUrl: string, namespace: string): Promise<string> {
+  const [tools, uiBinary] = await Promise.all([ensureTemporalServer(say), ensureTemporalUi(say)]);
+  say('starting the Temporal cluster (history, matching, frontend and worker services on PostgreSQL) ...');
+  const ports = [stackPorts.OPS_TEMPORAL_PORT];
+  while (ports.length < 14) ports.push(await freePortInRange(CLUSTER_PORT_RANGE.min, CLUSTER_PORT_RANGE.max, new Set(ports)));
+  const cluster = await startTemporalCluster({ tools, adminUrl, database: 'temporal', namespace, ports, logDir: LOG_DIR });
+  owned.push(...Object.values(cluster.processes));
+  const ui = ManagedProcess.start('temporal-ui', uiBinary, ['--root', join(REPO_ROOT, 'deploy', 'temporal'), '--config', 'ui', '--env', 'cluster', 'start'], {
+    env: { ...process.env, TEMPORAL_ADDRESS: cluster.address, TEMPORAL_UI_PORT: String(stackPorts.OPS_TEMPORAL_UI_PORT), TEMPORAL_NAMESPACE: namespace },
+    logFile: join(LOG_DIR, 'temporal-ui.log'),
+  });
+  owned.push(ui);
+  await waitFor(
+    `the Temporal Web UI on ${uiUrl}`,
+    async () => {
+      if (!ui.running) throw new Error(`it exited; last log lines:\n${ui.tail()}`);
+      return isPortOpen('127.0.0.1', stackPorts.OPS_TEMPORAL_UI_PORT);
+    },
+    30_000,
+  );
+  summary.push(['Temporal', `${address} (cluster: 4 services on PostgreSQL databases temporal and temporal_visibility, logs temporal-*.log)`]);
+  summary.push(['Web UI', uiUrl]);
+  return address;
+}
+
+async function startDatabase(): Promise<{ url: string; adminUrl: string }> {
   const postgres = await resolvePostgres({
     databaseUrl: process.env.DATABASE_URL,
     privateDir: join(OPS_DIR, 'pg'),
@@ -113,7 +155,7 @@ async function startDatabase(): Promise<string> {
     postgres.source
   ];
   summary.push(['Database', `${redactUrl(url)} (${how})`]);
-  return url;
+  return { url, adminUrl: postgres.adminUrl };
 }
 
 async function startObjectStore(accessKey: string, secretKey: string, bucket: string): Promise<string> {
@@ -195,8 +237,9 @@ async function main(): Promise<void> {
   stackPorts = loadStackPorts();
   say('ops-automation: bringing up the embedded stack');
 
-  const temporalAddress = await startTemporal();
-  const databaseUrl = await startDatabase();
+  const kind = temporalKind(process.argv.slice(2));
+  const { url: databaseUrl, adminUrl } = await startDatabase();
+  const temporalAddress = await startTemporal(kind, adminUrl, env.TEMPORAL_NAMESPACE);
   const s3Endpoint = await startObjectStore(env.S3_ACCESS_KEY_ID, env.S3_SECRET_ACCESS_KEY, env.S3_BUCKET);
   const kubeconfig = await startKubernetes();
 

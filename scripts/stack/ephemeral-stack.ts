@@ -11,6 +11,8 @@ import { OPS_DIR } from './paths.js';
 import { dropDatabase, ensureDatabase, resolvePostgres } from './postgres.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer } from './temporal.js';
+import { CLUSTER_PORT_RANGE, startTemporalCluster, type RunningTemporalCluster } from './temporal-cluster.js';
+import { ensureTemporalServer } from './temporal-cluster-tools.js';
 import { ensureTool } from './tools.js';
 
 /**
@@ -21,6 +23,8 @@ import { ensureTool } from './tools.js';
  */
 export interface EphemeralStack {
   runDir: string;
+  /** Which Temporal serves it: the dev server (one process, SQLite) or a cluster on PostgreSQL. */
+  temporalKind: TemporalKind;
   temporalBinary: string;
   temporalAddress: string;
   namespace: string;
@@ -39,25 +43,58 @@ const quietBundlerLogger = {
   error: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
 };
 
-export async function startEphemeralStack(
-  name: string,
-  say: (line: string) => void,
-): Promise<{ stack: EphemeralStack; pids: { temporal: number | undefined }; stop: () => Promise<void> }> {
+export type TemporalKind = 'dev' | 'cluster';
+
+export interface StartedEphemeralStack {
+  stack: EphemeralStack;
+  /** The Temporal server's processes, for benchmarks that count their CPU. */
+  pids: { temporal: number[] };
+  /** The cluster's services, to restart one in a failure test; undefined on the dev server. */
+  cluster: RunningTemporalCluster | undefined;
+  stop: () => Promise<void>;
+}
+
+export async function startEphemeralStack(name: string, say: (line: string) => void, options: { temporal?: TemporalKind } = {}): Promise<StartedEphemeralStack> {
+  const temporalKind = options.temporal ?? 'dev';
   const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   const runDir = join(OPS_DIR, name, runId);
   mkdirSync(runDir, { recursive: true });
   const processes: ManagedProcess[] = [];
 
-  const [temporalBinary, minioBinary] = await Promise.all([
+  const [temporalBinary, minioBinary, serverTools] = await Promise.all([
     ensureTool('temporal', say),
     process.env.S3_ENDPOINT ? Promise.resolve(undefined) : ensureTool('minio', say),
+    temporalKind === 'cluster' ? ensureTemporalServer(say) : Promise.resolve(undefined),
   ]);
+
+  const postgres = await resolvePostgres({
+    databaseUrl: process.env.DATABASE_URL,
+    privateDir: join(OPS_DIR, 'pg'),
+    logFile: join(runDir, 'postgres.log'),
+  });
+  if (postgres.process) processes.push(postgres.process);
 
   // OPS_TEMPORAL_IN_MEMORY=1 (benchmarks only) separates the worker's cost from SQLite's disk writes.
   const dbFile = process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? undefined : join(runDir, 'temporal.db');
-  const temporalStart = startOnFreePorts(3, ([port, httpPort, metricsPort]) =>
-    startTemporalDevServer({ binary: temporalBinary, port: port!, httpPort: httpPort!, metricsPort: metricsPort!, dbFile, logFile: join(runDir, 'temporal.log') }),
-  );
+  const temporalDatabase = `temporal_${name}_${runId}`;
+  const temporalStart: Promise<{ address: string; pids: number[]; stop: () => Promise<void>; cluster?: RunningTemporalCluster }> = serverTools
+    ? startOnFreePorts(14, (ports) =>
+        startTemporalCluster({
+          tools: serverTools,
+          adminUrl: postgres.adminUrl,
+          database: temporalDatabase,
+          namespace: 'default',
+          ports,
+          logDir: runDir,
+          // Tests share one PostgreSQL with everything else; 4 processes x (this + half) connections.
+          maxConns: Number(process.env.OPS_TEMPORAL_CLUSTER_MAX_CONNS ?? 6),
+        }),
+        3,
+        CLUSTER_PORT_RANGE,
+      ).then((cluster) => ({ address: cluster.address, pids: Object.values(cluster.processes).map((managed) => managed.child.pid!), stop: cluster.stop, cluster }))
+    : startOnFreePorts(3, ([port, httpPort, metricsPort]) =>
+        startTemporalDevServer({ binary: temporalBinary, port: port!, httpPort: httpPort!, metricsPort: metricsPort!, dbFile, logFile: join(runDir, 'temporal.log') }),
+      ).then((server) => ({ address: server.address, pids: [server.process.child.pid!], stop: () => server.process.stop() }));
 
   const s3 = {
     region: 'us-east-1',
@@ -79,12 +116,6 @@ export async function startEphemeralStack(
       )
     : undefined;
 
-  const postgres = await resolvePostgres({
-    databaseUrl: process.env.DATABASE_URL,
-    privateDir: join(OPS_DIR, 'pg'),
-    logFile: join(runDir, 'postgres.log'),
-  });
-  if (postgres.process) processes.push(postgres.process);
   const databaseName = `ops_${name}_${runId}`;
   const databaseUrl = await ensureDatabase(postgres.adminUrl, databaseName);
   const pool = createPgPool(databaseUrl);
@@ -93,7 +124,6 @@ export async function startEphemeralStack(
 
   const bundle = bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
   const [temporal, minio, { code }] = await Promise.all([temporalStart, minioStart, bundle]);
-  processes.push(temporal.process);
   if (minio) processes.push(minio.process);
   const workflowBundlePath = join(runDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);
@@ -110,6 +140,7 @@ export async function startEphemeralStack(
 
   const stack: EphemeralStack = {
     runDir,
+    temporalKind,
     temporalBinary,
     temporalAddress: temporal.address,
     namespace: 'default',
@@ -118,15 +149,20 @@ export async function startEphemeralStack(
     s3: { endpoint, ...s3 },
     workflowBundlePath,
   };
-  say(`stack ready: Temporal ${temporal.address}, database ${databaseName}, ${endpoint}/${s3.bucket}`);
+  say(`stack ready: Temporal ${temporalKind === 'cluster' ? 'cluster' : 'dev server'} ${temporal.address}, database ${databaseName}, ${endpoint}/${s3.bucket}`);
 
   return {
     stack,
-    // For benchmarks that count the dev server's CPU.
-    pids: { temporal: temporal.process.child.pid },
+    pids: { temporal: temporal.pids },
+    cluster: temporal.cluster,
     async stop() {
+      // Temporal first: it holds connections to the PostgreSQL that may be stopped next.
+      await temporal.stop();
       for (const managed of processes.reverse()) await managed.stop();
       await dropDatabase(postgres.adminUrl, databaseName).catch(() => undefined);
+      if (temporal.cluster) {
+        for (const database of [temporalDatabase, `${temporalDatabase}_visibility`]) await dropDatabase(postgres.adminUrl, database).catch(() => undefined);
+      }
       // Keep the services' logs of the last run for a failure; drop the data.
       for (const data of ['minio', 'temporal.db', 'workflow-bundle.js']) rmSync(join(runDir, data), { recursive: true, force: true });
     },

@@ -133,10 +133,10 @@ async function buildEtcd(say: (line: string) => void): Promise<void> {
 }
 
 /** `go install <package>@<version>` (a module with no replace directives) into its versioned directory under .ops/bin. */
-export async function goInstallInto(dir: string, target: string, options: { ldflags?: string; say: (line: string) => void; what: string }): Promise<void> {
+export async function goInstallInto(dir: string, target: string | string[], options: { ldflags?: string; say: (line: string) => void; what: string }): Promise<void> {
   const staged = join(SRC_DIR, `${basename(dir)}-bin`);
   mkdirSync(staged, { recursive: true });
-  await go(['install', '-trimpath', '-ldflags', `-s -w ${options.ldflags ?? ''}`.trim(), target], { env: { GOBIN: staged, GOFLAGS: '' }, say: options.say, what: options.what });
+  await go(['install', '-trimpath', '-ldflags', `-s -w ${options.ldflags ?? ''}`.trim(), ...[target].flat()], { env: { GOBIN: staged, GOFLAGS: '' }, say: options.say, what: options.what });
   moveIntoPlace(staged, dir);
 }
 

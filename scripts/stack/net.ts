@@ -14,14 +14,39 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * A TCP port free on loopback right now in [min, max]: for ports a server keeps
+ * somewhere narrower than the OS hands out (Temporal stores its membership
+ * ports in a PostgreSQL smallint, so they must be below 32768).
+ */
+export async function freePortInRange(min: number, max: number, taken: ReadonlySet<number> = new Set()): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const port = min + Math.floor(Math.random() * (max - min + 1));
+    if (taken.has(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.unref();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port between ${min} and ${max}`);
+}
+
+/**
  * Starts a server on `count` ports free right now, again on fresh ones when
  * one was taken in between: a port freePort found can be handed to another
  * process's outgoing connection before the server binds it.
  */
-export async function startOnFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>, attempts = 3): Promise<T> {
+export async function startOnFreePorts<T>(
+  count: number,
+  start: (ports: number[]) => Promise<T>,
+  attempts = 3,
+  range?: { min: number; max: number },
+): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     const ports: number[] = [];
-    for (let index = 0; index < count; index += 1) ports.push(await freePort());
+    for (let index = 0; index < count; index += 1) ports.push(range ? await freePortInRange(range.min, range.max, new Set(ports)) : await freePort());
     try {
       return await start(ports);
     } catch (error) {

@@ -27,7 +27,8 @@ export async function postgresAnswers(url: string): Promise<boolean> {
   }
 }
 
-function withDatabase(url: string, database: string): string {
+/** The same server's URL for another database. */
+export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
