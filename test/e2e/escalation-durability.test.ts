@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/stack/net.js';
+import { freePort, startOnFreePorts } from '../../scripts/stack/net.js';
+import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../scripts/stack/temporal.js';
+import { CLUSTER_PORT_RANGE, startTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
+import { ensureTemporalServer } from '../../scripts/stack/temporal-cluster-tools.js';
 import { resolveUpdate, type IncidentStatus } from '../../workflows/incident.js';
 import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
@@ -17,8 +20,10 @@ const ROUTING_KEY = 'D0123456789abcdef0123456789abcde';
 /**
  * A ladder survives what happens to the machines under it: the worker process
  * killed with SIGKILL while it waits at level 2, and the Temporal server
- * restarted on the same database file. Afterwards the ladder goes on at
- * level 2 with the time it had left, and every page arrives exactly once.
+ * restarted on the same database file (on a cluster: its history service,
+ * then its matching service, each SIGKILLed and started again). Afterwards
+ * the ladder goes on at level 2 with the time it had left, and every page
+ * arrives exactly once.
  */
 describe('escalation durability', () => {
   const pagerduty = fakePagerDuty();
@@ -134,25 +139,59 @@ describe('escalation durability', () => {
     );
   });
 
-  it('goes on at level 2 after the Temporal server restarts on the same database file', async () => {
-    const ports = { port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() };
-    const options = { binary: testStack().temporalBinary, ...ports, dbFile: join(dir, 'restart.db'), logFile: join(dir, 'temporal-restart.log') };
-    let temporal: RunningTemporal = await startTemporalDevServer(options);
-    const taskQueue = uniqueTaskQueue('durability-restart');
-    const worker = { process: startWorker(taskQueue, temporal.address) };
-    try {
-      await survive(
-        'restarted-temporal',
-        temporal.address,
-        async () => {
-          await temporal.process.stop();
-          temporal = await startTemporalDevServer(options);
-        },
-        worker,
-        taskQueue,
+  const onCluster = testStack().temporalKind === 'cluster';
+
+  // One restart test per back end: the dev server restarts on its file; a cluster loses services.
+  if (onCluster) {
+    it('goes on at level 2 after the cluster history service and then its matching service are killed and restarted', async () => {
+      const database = `temporal_restart_${Date.now().toString(36)}`;
+      const tools = await ensureTemporalServer();
+      const cluster = await startOnFreePorts(
+        14,
+        (ports) => startTemporalCluster({ tools, adminUrl: testStack().adminDatabaseUrl, database, namespace: 'default', ports, logDir: dir, maxConns: 4 }),
+        3,
+        CLUSTER_PORT_RANGE,
       );
-    } finally {
-      await temporal.process.stop();
-    }
-  });
+      const taskQueue = uniqueTaskQueue('durability-cluster');
+      const worker = { process: startWorker(taskQueue, cluster.address) };
+      try {
+        await survive(
+          'restarted-services',
+          cluster.address,
+          async () => {
+            await cluster.restart('history');
+            await new Promise((resolve) => setTimeout(resolve, 2000));
+            await cluster.restart('matching');
+          },
+          worker,
+          taskQueue,
+        );
+      } finally {
+        await cluster.stop();
+        for (const name of [database, `${database}_visibility`]) await dropDatabase(testStack().adminDatabaseUrl, name);
+      }
+    });
+  } else {
+    it('goes on at level 2 after the Temporal server restarts on the same database file', async () => {
+      const ports = { port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() };
+      const options = { binary: testStack().temporalBinary, ...ports, dbFile: join(dir, 'restart.db'), logFile: join(dir, 'temporal-restart.log') };
+      let temporal: RunningTemporal = await startTemporalDevServer(options);
+      const taskQueue = uniqueTaskQueue('durability-restart');
+      const worker = { process: startWorker(taskQueue, temporal.address) };
+      try {
+        await survive(
+          'restarted-temporal',
+          temporal.address,
+          async () => {
+            await temporal.process.stop();
+            temporal = await startTemporalDevServer(options);
+          },
+          worker,
+          taskQueue,
+        );
+      } finally {
+        await temporal.process.stop();
+      }
+    });
+  }
 });
