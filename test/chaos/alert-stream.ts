@@ -32,11 +32,16 @@ export class AlertStream {
   private readonly deliveries: Promise<void>[] = [];
   private stopped = false;
 
+  private readonly intakeUrls: string[];
+
+  /** With several intake URLs, alerts go round-robin and each retry goes to the next one, as a load balancer would. */
   constructor(
-    private readonly intakeUrl: string,
+    intakeUrl: string | string[],
     private readonly token: string,
     private readonly retryUntil: () => number,
-  ) {}
+  ) {
+    this.intakeUrls = [intakeUrl].flat();
+  }
 
   /** Sends one new alert every `intervalMs` until `durationMs` has passed. */
   async run(intervalMs: number, durationMs: number): Promise<void> {
@@ -79,8 +84,9 @@ export class AlertStream {
           ];
     while (Date.now() < this.retryUntil()) {
       alert.attempts += 1;
+      const intakeUrl = this.intakeUrls[(index + alert.attempts - 1) % this.intakeUrls.length];
       try {
-        const response = await fetch(`${this.intakeUrl}${path}`, {
+        const response = await fetch(`${intakeUrl}${path}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${this.token}` },
           body: JSON.stringify(body),

@@ -10,6 +10,7 @@ import { SmtpSink } from '../support/smtp-sink.js';
 import { AlertStream } from './alert-stream.js';
 import { OpsProcess, startChaosStack } from './chaos-stack.js';
 import { checkInvariants, type Receivers } from './invariants.js';
+import { pagingPolicyYaml } from './paging-policy.js';
 
 /**
  * The chaos run (npm run chaos; not part of npm test): a steady alert stream
@@ -33,7 +34,6 @@ const LEVELS = 3;
 const LEVEL_SECONDS = 15;
 const WEBHOOK_TOKEN = 'chaos-intake-token-0123456789';
 const ROUTING_KEY = 'c'.repeat(32);
-const PEOPLE = ['ada', 'bea', 'cy'];
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
@@ -60,27 +60,7 @@ async function main() {
   const policyFile = join(runDir, 'policy.yaml');
   writeFileSync(
     policyFile,
-    [
-      'version: 1',
-      'incidents:',
-      '  quietPeriod: 30m',
-      'oncall:',
-      '  people:',
-      ...PEOPLE.map((person, index) => `    ${person}: { name: ${person}, slack: U0CHAOS00${index}, email: ${person}@example.com, pagerduty: {}, webhook: { url: "${webhook.url}" } }`),
-      '  schedules:',
-      '    chaos:',
-      '      timeZone: UTC',
-      `      layers: [{ people: [${PEOPLE.join(', ')}], start: "${new Date(Date.now() - 3_600_000).toISOString().slice(0, 16)}", shift: 1m }]`,
-      'escalation:',
-      '  defaultPolicy: chaos',
-      '  policies:',
-      '    - name: chaos',
-      '      levels:',
-      ...Array.from({ length: LEVELS }, () => [`        - timeout: ${LEVEL_SECONDS}s`, '          targets: [{ type: schedule, schedule: chaos }]']).flat(),
-      'databases:',
-      '  chaos-source: { urlFromEnv: CHAOS_SOURCE_URL }',
-      '',
-    ].join('\n'),
+    pagingPolicyYaml({ webhookUrl: webhook.url, levels: LEVELS, levelSeconds: LEVEL_SECONDS, extra: ['databases:', '  chaos-source: { urlFromEnv: CHAOS_SOURCE_URL }'] }),
   );
   const webhookPort = await freePort();
   const env: Record<string, string> = {
