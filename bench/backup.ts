@@ -304,7 +304,7 @@ async function once(): Promise<Figures> {
   }
 }
 
-runBenchmark('bench:backup', once, { compiled: 'the compiled data worker' }).catch((error: unknown) => {
+runBenchmark('bench:backup', once, { compiled: 'the compiled data worker', temporal: false }).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

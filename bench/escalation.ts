@@ -9,7 +9,7 @@ import type { AlertBatch } from '../src/domain/alerts.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
-import { runBenchmark, type Figures } from './harness.js';
+import { runBenchmark, type Figures, type RunContext } from './harness.js';
 import { peakRssMiB, rssNowMiB } from './process-memory.js';
 import { cpuSeconds } from './process-cpu.js';
 import { historyEvents, ladderBreakdown, PARTS, workflowTaskCount, type LevelTiming, type Part } from './escalation-breakdown.js';
@@ -19,7 +19,9 @@ import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
  * Escalation timing under load (npm run bench:escalation): 500 open incidents
- * whose ladders fire a level every 10 seconds, on one worker process. Half of
+ * whose ladders fire a level every 10 seconds, on one worker process (2,000 with
+ * --temporal dev|cluster|both, which runs on the dev server, a Temporal cluster
+ * on PostgreSQL, or both one after the other, and prints each figure per back end). Half of
  * them page a schedule target (whoever is on call for a rotation of four
  * people that hands over every 7 seconds, resolved when the level fires, run-time
  * overrides read from PostgreSQL); the other half, the baseline in the same
@@ -34,7 +36,8 @@ import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
  * repeats it and prints the spread (bench/harness.ts).
  */
 
-const INCIDENTS = Number(process.env.BENCH_INCIDENTS ?? 500);
+/** 500 ladders; with --temporal (the back-end comparison) 2,000. */
+const incidentCount = (raisedLoad: boolean) => Number(process.env.BENCH_INCIDENTS ?? (raisedLoad ? 2000 : 500));
 const LEVELS = Number(process.env.BENCH_LEVELS ?? 4);
 const LEVEL_SECONDS = 10;
 const TASK_QUEUE = 'bench-escalation';
@@ -46,7 +49,8 @@ const bySchedule = (index: number) => index % 2 === 0;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 
-async function once(): Promise<Figures> {
+async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
+  const incidents = incidentCount(raisedLoad);
   // The receiver: arrival time by idempotency key (incident, ladder, level, target).
   const arrivals = new Map<string, number>();
   const receiver = createServer((request, response) => {
@@ -59,7 +63,7 @@ async function once(): Promise<Figures> {
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/page`;
 
-  const { stack, pids, stop } = await startEphemeralStack('bench', say);
+  const { stack, pids, stop } = await startEphemeralStack('bench', say, { temporal, clusterMaxConns: 20 });
   const serverCpu = () => pids.temporal.reduce((sum, pid) => sum + cpuSeconds(pid).self, 0);
   let worker: ChildProcess | undefined;
   try {
@@ -116,14 +120,14 @@ async function once(): Promise<Figures> {
         : `worker on the SDK's defaults; idle RSS ${idleRss.toFixed(0)} MiB`,
     );
 
-    say(`opening ${INCIDENTS} incidents, each climbing ${LEVELS} levels ${LEVEL_SECONDS}s apart ...`);
+    say(`opening ${incidents} incidents, each climbing ${LEVELS} levels ${LEVEL_SECONDS}s apart ...`);
     const ids: Array<{ id: string; schedule: boolean }> = [];
     const openStarted = Date.now();
     const cpuBefore = { worker: cpuSeconds(worker.pid!).self, server: serverCpu(), at: Date.now() };
     let next = 0;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
-        while (next < INCIDENTS) {
+        while (next < incidents) {
           const index = next++;
           const dedupKey = `bench-esc-${index}`;
           await client.workflow.signalWithStart<IncidentWorkflow, [AlertBatch]>(INCIDENT_WORKFLOW, {
@@ -152,7 +156,7 @@ async function once(): Promise<Figures> {
       }),
     );
     say(`  opened in ${((Date.now() - openStarted) / 1000).toFixed(1)}s; waiting for every ladder to reach level ${LEVELS} ...`);
-    const expectedPages = INCIDENTS * LEVELS;
+    const expectedPages = incidents * LEVELS;
     await waitFor('every page', async () => arrivals.size >= expectedPages, (LEVELS * LEVEL_SECONDS + 600) * 1000, 1000);
     const cpu = {
       worker: cpuSeconds(worker.pid!).self - cpuBefore.worker,
@@ -227,7 +231,8 @@ async function once(): Promise<Figures> {
     say(
       `worker CPU ${cpu.worker.toFixed(1)} s over ${cpu.seconds.toFixed(0)} s of opening and ladders (${((cpu.worker / cpu.seconds) * 100).toFixed(0)}% of one core), ${tasks} workflow tasks in all: ${((cpu.worker * 1000) / Math.max(tasks, 1)).toFixed(1)} ms each at most`,
     );
-    say(`dev server CPU ${cpu.server.toFixed(1)} s (${((cpu.server / cpu.seconds) * 100).toFixed(0)}% of one core), SQLite ${process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? 'in memory' : 'on disk'}`);
+    const server = temporal === 'cluster' ? 'Temporal cluster (4 processes, PostgreSQL not counted)' : `dev server (SQLite ${process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? 'in memory' : 'on disk'})`;
+    say(`${server} CPU ${cpu.server.toFixed(1)} s (${((cpu.server / cpu.seconds) * 100).toFixed(0)}% of one core)`);
     say(`worker peak RSS ${rss.toFixed(0)} MiB (idle ${idleRss.toFixed(0)} MiB${MEMORY_MB > 0 ? `, budget ${MEMORY_MB} MB` : ''}; at the end anonymous ${memory.anon.toFixed(0)} MiB, file-backed ${memory.file.toFixed(0)} MiB)`);
     if (arrivals.size !== expectedPages) process.exitCode = 1;
     return { worker_peak_rss_mib: Math.round(rss), baseline_p99_lateness_ms: baseline, ratio: Number((p99 / Math.max(baseline, 1)).toFixed(3)), p99_lateness_ms: p99 };
