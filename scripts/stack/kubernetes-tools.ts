@@ -65,11 +65,22 @@ export async function go(args: string[], options: { cwd?: string; env?: NodeJS.P
   return stdout;
 }
 
-/** Moves a finished build into its versioned directory under .ops/bin. */
+/**
+ * Moves a finished build into its versioned directory under .ops/bin,
+ * replacing what is there (an older or partial build, or the same build made
+ * beside this one by npm run provision and a test run at once).
+ */
 export function moveIntoPlace(staged: string, dir: string): void {
   mkdirSync(BIN_DIR, { recursive: true });
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(staged, dir);
+  try {
+    renameSync(staged, dir);
+  } catch (error) {
+    if (!existsSync(dir)) throw error;
+    const replaced = `${dir}.replaced-${process.pid}`;
+    renameSync(dir, replaced);
+    renameSync(staged, dir);
+    rmSync(replaced, { recursive: true, force: true });
+  }
 }
 
 function versionFlags(version: string): string {
@@ -134,7 +145,8 @@ async function buildEtcd(say: (line: string) => void): Promise<void> {
 
 /** `go install <package>@<version>` (a module with no replace directives) into its versioned directory under .ops/bin. */
 export async function goInstallInto(dir: string, target: string | string[], options: { ldflags?: string; say: (line: string) => void; what: string }): Promise<void> {
-  const staged = join(SRC_DIR, `${basename(dir)}-bin`);
+  // A staging directory of this process's own: two builds of the same tool must not share one.
+  const staged = join(SRC_DIR, `${basename(dir)}-bin-${process.pid}`);
   mkdirSync(staged, { recursive: true });
   await go(['install', '-trimpath', '-ldflags', `-s -w ${options.ldflags ?? ''}`.trim(), ...[target].flat()], { env: { GOBIN: staged, GOFLAGS: '' }, say: options.say, what: options.what });
   moveIntoPlace(staged, dir);
