@@ -3,7 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { loadEnv } from '../../src/config/env.js';
+import { dropDatabase, withDatabase } from '../../scripts/stack/postgres.js';
+import { ensureTemporalServer, TEMPORAL_SERVER_VERSION } from '../../scripts/stack/temporal-cluster-tools.js';
+import { testStack } from '../support/stack.js';
 
 /**
  * docker-compose.yml is validated by Debian's docker-compose, which parses and
@@ -17,6 +21,7 @@ interface ComposeService {
   environment?: Record<string, string>;
   command?: string[];
   image?: string;
+  volumes?: string[];
   build?: unknown;
 }
 
@@ -39,9 +44,57 @@ describe('docker-compose.yml', () => {
 
   it('brings up every role of the design', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['alertmanager', 'data-worker', 'grafana', 'minio', 'postgresql', 'prometheus', 'temporal', 'temporal-ui', 'webhooks', 'worker'].sort(),
+      ['alertmanager', 'data-worker', 'grafana', 'minio', 'postgresql', 'prometheus', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'webhooks', 'worker'].sort(),
     );
-    expect(services.temporal?.environment?.DB).toBe('postgres12');
+  });
+
+  it('runs the Temporal server our tests run, from our cluster config, on PostgreSQL', () => {
+    const version = TEMPORAL_SERVER_VERSION.replace(/^v/, '');
+    expect(services.temporal?.image).toBe(`temporalio/server:${version}`);
+    expect(services['temporal-schema']?.image).toBe(`temporalio/admin-tools:${version}`);
+    expect(services['temporal-namespace']?.image).toBe(`temporalio/admin-tools:${version}`);
+    expect(services.temporal?.command?.join(' ')).toContain('temporal-server --config-file /etc/temporal/ops/cluster.yaml');
+    expect(services.temporal?.volumes).toContain(`${ROOT}deploy/temporal:/etc/temporal/ops:ro`);
+    expect(services.temporal?.environment?.TEMPORAL_DB_HOST).toBe('postgresql');
+  });
+
+  it("sets Temporal's schemas up with the server's own tool, and running it again changes nothing", async () => {
+    const { sqlTool } = await ensureTemporalServer();
+    const script = services['temporal-schema']!.command![0]!;
+    const suffix = Date.now().toString(36);
+    // The compose file's script against the test PostgreSQL, under databases of this test's own.
+    const local = script.replaceAll('temporal-sql-tool', sqlTool).replace('temporal:temporal temporal_visibility:visibility', `compose_${suffix}:temporal compose_${suffix}_visibility:visibility`).replaceAll('$$', '$');
+    const admin = new URL(testStack().adminDatabaseUrl);
+    const env = { PATH: process.env.PATH, SQL_PLUGIN: 'postgres12', SQL_HOST: admin.hostname, SQL_PORT: admin.port || '5432', SQL_USER: admin.username || 'postgres', SQL_PASSWORD: decodeURIComponent(admin.password) };
+    try {
+      for (let run = 1; run <= 2; run += 1) {
+        const setup = spawnSync('sh', ['-c', local], { env, encoding: 'utf8' });
+        expect(setup.status, `run ${run}: ${setup.stderr.slice(-500)}`).toBe(0);
+      }
+      const versions = async (database: string) => {
+        const client = new pg.Client({ connectionString: withDatabase(testStack().adminDatabaseUrl, database) });
+        await client.connect();
+        try {
+          return (await client.query<{ curr_version: string }>('SELECT curr_version FROM schema_version')).rows.map((row) => row.curr_version);
+        } finally {
+          await client.end();
+        }
+      };
+      // The newest versioned directories of the server's schemas (postgresql/v12/*/versioned).
+      expect(await versions(`compose_${suffix}`)).toEqual(['1.18']);
+      expect(await versions(`compose_${suffix}_visibility`)).toEqual(['1.13']);
+    } finally {
+      for (const database of [`compose_${suffix}`, `compose_${suffix}_visibility`]) await dropDatabase(testStack().adminDatabaseUrl, database);
+    }
+  });
+
+  it("builds the worker image with a pg_dump that can dump compose's PostgreSQL (pg_dump refuses a newer server)", () => {
+    const dockerfile = readFileSync(`${ROOT}/Dockerfile`, 'utf8');
+    const client = Number(/ARG PG_CLIENT_MAJOR=(\d+)/.exec(dockerfile)?.[1]);
+    expect(dockerfile).toContain('postgresql-client-${PG_CLIENT_MAJOR}');
+    const server = Number(/^postgres:(\d+)/.exec(services.postgresql?.image ?? '')?.[1]);
+    expect(server).toBeGreaterThan(0);
+    expect(client).toBeGreaterThanOrEqual(server);
   });
 
   it('publishes the contract ports', () => {
