@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startOnFreePorts } from '../../scripts/stack/net.js';
 import { dropDatabase } from '../../scripts/stack/postgres.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../scripts/stack/temporal.js';
-import { CLUSTER_PORT_RANGE, startTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
+import { CLUSTER_PORT_RANGE, startTemporalCluster, type RunningTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
 import { ensureTemporalServer } from '../../scripts/stack/temporal-cluster-tools.js';
 import { resolveUpdate, type IncidentStatus } from '../../workflows/incident.js';
 import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
@@ -146,28 +146,30 @@ describe('escalation durability', () => {
     it('goes on at level 2 after the cluster history service and then its matching service are killed and restarted', async () => {
       const database = `temporal_restart_${Date.now().toString(36)}`;
       const tools = await ensureTemporalServer();
-      const cluster = await startOnFreePorts(
-        14,
-        (ports) => startTemporalCluster({ tools, adminUrl: testStack().adminDatabaseUrl, database, namespace: 'default', ports, logDir: dir, maxConns: 4 }),
-        3,
-        CLUSTER_PORT_RANGE,
-      );
-      const taskQueue = uniqueTaskQueue('durability-cluster');
-      const worker = { process: startWorker(taskQueue, cluster.address) };
+      let cluster: RunningTemporalCluster | undefined;
       try {
+        cluster = await startOnFreePorts(
+          14,
+          (ports) => startTemporalCluster({ tools, adminUrl: testStack().adminDatabaseUrl, database, namespace: 'default', ports, logDir: dir, maxConns: 4 }),
+          3,
+          CLUSTER_PORT_RANGE,
+        );
+        const running = cluster;
+        const taskQueue = uniqueTaskQueue('durability-cluster');
+        const worker = { process: startWorker(taskQueue, running.address) };
         await survive(
           'restarted-services',
-          cluster.address,
+          running.address,
           async () => {
-            await cluster.restart('history');
+            await running.restart('history');
             await new Promise((resolve) => setTimeout(resolve, 2000));
-            await cluster.restart('matching');
+            await running.restart('matching');
           },
           worker,
           taskQueue,
         );
       } finally {
-        await cluster.stop();
+        await cluster?.stop();
         for (const name of [database, `${database}_visibility`]) await dropDatabase(testStack().adminDatabaseUrl, name);
       }
     });
