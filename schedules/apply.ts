@@ -101,12 +101,19 @@ async function describe(client: Client, scheduleId: string): Promise<ScheduleDes
   }
 }
 
-/** Every schedule under our prefix, as the server lists them. */
+/**
+ * Every schedule under our prefix, as the server lists them, less those
+ * already deleted: the list comes from the visibility store, which on a
+ * cluster (SQL or Elasticsearch visibility) catches up a moment after a
+ * delete, while describe reads the schedule itself.
+ */
 export async function listOwnSchedules(client: Client, prefix = SCHEDULE_PREFIX): Promise<string[]> {
-  const ids: string[] = [];
+  const listed: string[] = [];
   for await (const summary of client.schedule.list()) {
-    if (summary.scheduleId.startsWith(prefix)) ids.push(summary.scheduleId);
+    if (summary.scheduleId.startsWith(prefix)) listed.push(summary.scheduleId);
   }
+  const ids: string[] = [];
+  for (const scheduleId of listed) if (await describe(client, scheduleId)) ids.push(scheduleId);
   return ids.sort();
 }
 
@@ -147,9 +154,18 @@ export async function applySchedules(
   for (const scheduleId of await listOwnSchedules(client, prefix)) {
     if (declared.has(scheduleId)) continue;
     changes.push({ scheduleId, change: 'delete', differences: [] });
-    if (!options.dryRun) await client.schedule.getHandle(scheduleId).delete();
+    if (!options.dryRun) await deleteSchedule(client, scheduleId);
   }
   return changes;
+}
+
+/** Deletes a schedule; one deleted meanwhile (by another apply) is gone as asked. */
+async function deleteSchedule(client: Client, scheduleId: string): Promise<void> {
+  try {
+    await client.schedule.getHandle(scheduleId).delete();
+  } catch (error) {
+    if (!(error instanceof ScheduleNotFoundError)) throw error;
+  }
 }
 
 /**
