@@ -54,7 +54,12 @@ export interface StartedEphemeralStack {
   stop: () => Promise<void>;
 }
 
-export async function startEphemeralStack(name: string, say: (line: string) => void, options: { temporal?: TemporalKind } = {}): Promise<StartedEphemeralStack> {
+export async function startEphemeralStack(
+  name: string,
+  say: (line: string) => void,
+  /** clusterMaxConns: history's PostgreSQL connections on a cluster (6 for tests, where one PostgreSQL serves everything). */
+  options: { temporal?: TemporalKind; clusterMaxConns?: number } = {},
+): Promise<StartedEphemeralStack> {
   const temporalKind = options.temporal ?? 'dev';
   const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
   const runDir = join(OPS_DIR, name, runId);
@@ -86,8 +91,7 @@ export async function startEphemeralStack(name: string, say: (line: string) => v
           namespace: 'default',
           ports,
           logDir: runDir,
-          // Tests share one PostgreSQL with everything else; 4 processes x (this + half) connections.
-          maxConns: Number(process.env.OPS_TEMPORAL_CLUSTER_MAX_CONNS ?? 6),
+          maxConns: options.clusterMaxConns ?? 6,
         }),
         3,
         CLUSTER_PORT_RANGE,

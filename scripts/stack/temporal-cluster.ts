@@ -38,7 +38,7 @@ export interface TemporalClusterOptions {
   ports: number[];
   logDir: string;
   historyShards?: number;
-  /** Connections per process to each database (the tests keep it low, one PostgreSQL serves many). */
+  /** History's connections to the persistence database (the other services take a share, visibility half); tests keep it low, one PostgreSQL serves many. */
   maxConns?: number;
 }
 
@@ -105,6 +105,13 @@ export async function setupClusterSchema(tools: TemporalServerTools, adminUrl: s
   await runSqlTool(tools.sqlTool, env, ['update-schema', '--schema-name', `postgresql/v12/${schema}`]);
 }
 
+/**
+ * Each service's share of `maxConns`: history does most of the writing (and
+ * the visibility writes), matching keeps task queues, the frontend and the
+ * internal worker little. Four processes at 20 take 68 connections at most.
+ */
+const CONNECTION_SHARE: Record<ClusterService, number> = { history: 1, matching: 0.5, frontend: 0.5, worker: 0.25 };
+
 function serviceEnv(options: TemporalClusterOptions): Record<ClusterService, NodeJS.ProcessEnv> {
   const url = new URL(options.adminUrl);
   const [frontendPort, httpPort, ...rest] = options.ports;
@@ -118,8 +125,6 @@ function serviceEnv(options: TemporalClusterOptions): Record<ClusterService, Nod
     TEMPORAL_DB_PORT: url.port || '5432',
     TEMPORAL_DB_USER: decodeURIComponent(url.username || 'postgres'),
     TEMPORAL_DB_PASSWORD: decodeURIComponent(url.password),
-    TEMPORAL_DB_MAX_CONNS: String(options.maxConns ?? 20),
-    TEMPORAL_VISIBILITY_DB_MAX_CONNS: String(Math.max(2, Math.ceil((options.maxConns ?? 20) / 2))),
     TEMPORAL_HISTORY_SHARDS: String(options.historyShards ?? 16),
     TEMPORAL_BIND_IP: '127.0.0.1',
     TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
@@ -134,7 +139,15 @@ function serviceEnv(options: TemporalClusterOptions): Record<ClusterService, Nod
     base[`TEMPORAL_${upper}_MEMBERSHIP_PORT`] = String(ports.membership);
   }
   const env = {} as Record<ClusterService, NodeJS.ProcessEnv>;
-  for (const [index, service] of order.entries()) env[service] = { ...base, TEMPORAL_METRICS_PORT: String(perService(index).metrics) };
+  for (const [index, service] of order.entries()) {
+    const conns = Math.max(2, Math.ceil((options.maxConns ?? 20) * CONNECTION_SHARE[service]));
+    env[service] = {
+      ...base,
+      TEMPORAL_METRICS_PORT: String(perService(index).metrics),
+      TEMPORAL_DB_MAX_CONNS: String(conns),
+      TEMPORAL_VISIBILITY_DB_MAX_CONNS: String(Math.max(2, Math.ceil(conns / 2))),
+    };
+  }
   return env;
 }
 
