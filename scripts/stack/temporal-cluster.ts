@@ -44,12 +44,9 @@ export interface TemporalClusterOptions {
 
 export interface RunningTemporalCluster {
   address: string;
-  httpAddress: string;
-  /** Prometheus metrics of each service. */
-  metrics: Record<ClusterService, string>;
   processes: Record<ClusterService, ManagedProcess>;
   /** Restarts one service process (SIGKILL, then the same command), for failure tests. */
-  restart(service: ClusterService, how?: 'kill' | 'stop'): Promise<void>;
+  restart(service: ClusterService): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -229,11 +226,9 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
   }
   return {
     address,
-    httpAddress: `127.0.0.1:${options.ports[1]}`,
-    metrics: Object.fromEntries(CLUSTER_SERVICES.map((service) => [service, `http://127.0.0.1:${env[service].TEMPORAL_METRICS_PORT}/metrics`])) as Record<ClusterService, string>,
     processes,
-    async restart(service, how = 'kill') {
-      await (how === 'kill' ? processes[service].kill() : processes[service].stop());
+    async restart(service) {
+      await processes[service].kill();
       processes[service] = startService(options, service, env[service]);
     },
     stop,
