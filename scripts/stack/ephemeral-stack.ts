@@ -11,7 +11,7 @@ import { OPS_DIR } from './paths.js';
 import { dropDatabase, ensureDatabase, resolvePostgres } from './postgres.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer } from './temporal.js';
-import { CLUSTER_PORT_RANGE, startTemporalCluster, type RunningTemporalCluster } from './temporal-cluster.js';
+import { dropClusterDatabases, startTemporalClusterOnFreePorts, type RunningTemporalCluster } from './temporal-cluster.js';
 import { ensureTemporalServer } from './temporal-cluster-tools.js';
 import { ensureTool } from './tools.js';
 
@@ -83,19 +83,14 @@ export async function startEphemeralStack(
   const dbFile = process.env.OPS_TEMPORAL_IN_MEMORY === '1' ? undefined : join(runDir, 'temporal.db');
   const temporalDatabase = `temporal_${name}_${runId}`;
   const temporalStart: Promise<{ address: string; pids: number[]; stop: () => Promise<void>; cluster?: RunningTemporalCluster }> = serverTools
-    ? startOnFreePorts(14, (ports) =>
-        startTemporalCluster({
-          tools: serverTools,
-          adminUrl: postgres.adminUrl,
-          database: temporalDatabase,
-          namespace: 'default',
-          ports,
-          logDir: runDir,
-          maxConns: options.clusterMaxConns ?? 6,
-        }),
-        3,
-        CLUSTER_PORT_RANGE,
-      ).then((cluster) => ({ address: cluster.address, pids: Object.values(cluster.processes).map((managed) => managed.child.pid!), stop: cluster.stop, cluster }))
+    ? startTemporalClusterOnFreePorts({
+        tools: serverTools,
+        adminUrl: postgres.adminUrl,
+        database: temporalDatabase,
+        namespace: 'default',
+        logDir: runDir,
+        maxConns: options.clusterMaxConns ?? 6,
+      }).then((cluster) => ({ address: cluster.address, pids: Object.values(cluster.processes).map((managed) => managed.child.pid!), stop: cluster.stop, cluster }))
     : startOnFreePorts(3, ([port, httpPort, metricsPort]) =>
         startTemporalDevServer({ binary: temporalBinary, port: port!, httpPort: httpPort!, metricsPort: metricsPort!, dbFile, logFile: join(runDir, 'temporal.log') }),
       ).then((server) => ({ address: server.address, pids: [server.process.child.pid!], stop: () => server.process.stop() }));
@@ -164,9 +159,7 @@ export async function startEphemeralStack(
       await temporal.stop();
       for (const managed of processes.reverse()) await managed.stop();
       await dropDatabase(postgres.adminUrl, databaseName).catch(() => undefined);
-      if (temporal.cluster) {
-        for (const database of [temporalDatabase, `${temporalDatabase}_visibility`]) await dropDatabase(postgres.adminUrl, database).catch(() => undefined);
-      }
+      if (temporal.cluster) await dropClusterDatabases(postgres.adminUrl, temporalDatabase).catch(() => undefined);
       // Keep the services' logs of the last run for a failure; drop the data.
       for (const data of ['minio', 'temporal.db', 'workflow-bundle.js']) rmSync(join(runDir, data), { recursive: true, force: true });
     },

@@ -5,9 +5,9 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import pg from 'pg';
 import { ensureSearchAttributes } from '../../src/clients/temporal.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
-import { waitFor } from './net.js';
+import { startOnFreePorts, waitFor } from './net.js';
 import { REPO_ROOT } from './paths.js';
-import { ensureDatabase, withDatabase } from './postgres.js';
+import { dropDatabase, ensureDatabase, withDatabase } from './postgres.js';
 import { ManagedProcess } from './process.js';
 import { temporalAnswers } from './temporal.js';
 import type { TemporalServerTools } from './temporal-cluster-tools.js';
@@ -233,4 +233,14 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
     },
     stop,
   };
+}
+
+/** A cluster on 14 ports free in CLUSTER_PORT_RANGE, started again on fresh ones if one was taken meanwhile. */
+export function startTemporalClusterOnFreePorts(options: Omit<TemporalClusterOptions, 'ports'>): Promise<RunningTemporalCluster> {
+  return startOnFreePorts(14, (ports) => startTemporalCluster({ ...options, ports }), 3, CLUSTER_PORT_RANGE);
+}
+
+/** Drops a throwaway cluster's persistence and visibility databases. */
+export async function dropClusterDatabases(adminUrl: string, database: string): Promise<void> {
+  for (const name of [database, `${database}_visibility`]) await dropDatabase(adminUrl, name);
 }

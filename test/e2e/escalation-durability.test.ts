@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startOnFreePorts } from '../../scripts/stack/net.js';
-import { dropDatabase } from '../../scripts/stack/postgres.js';
+import { freePort } from '../../scripts/stack/net.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../scripts/stack/temporal.js';
-import { CLUSTER_PORT_RANGE, startTemporalCluster, type RunningTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
+import { dropClusterDatabases, startTemporalClusterOnFreePorts, type RunningTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
 import { ensureTemporalServer } from '../../scripts/stack/temporal-cluster-tools.js';
 import { resolveUpdate, type IncidentStatus } from '../../workflows/incident.js';
 import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
@@ -148,12 +147,7 @@ describe('escalation durability', () => {
       const tools = await ensureTemporalServer();
       let cluster: RunningTemporalCluster | undefined;
       try {
-        cluster = await startOnFreePorts(
-          14,
-          (ports) => startTemporalCluster({ tools, adminUrl: testStack().adminDatabaseUrl, database, namespace: 'default', ports, logDir: dir, maxConns: 4 }),
-          3,
-          CLUSTER_PORT_RANGE,
-        );
+        cluster = await startTemporalClusterOnFreePorts({ tools, adminUrl: testStack().adminDatabaseUrl, database, namespace: 'default', logDir: dir, maxConns: 4 });
         const running = cluster;
         const taskQueue = uniqueTaskQueue('durability-cluster');
         const worker = { process: startWorker(taskQueue, running.address) };
@@ -170,7 +164,7 @@ describe('escalation durability', () => {
         );
       } finally {
         await cluster?.stop();
-        for (const name of [database, `${database}_visibility`]) await dropDatabase(testStack().adminDatabaseUrl, name);
+        await dropClusterDatabases(testStack().adminDatabaseUrl, database);
       }
     });
   } else {

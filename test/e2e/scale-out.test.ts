@@ -2,9 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startOnFreePorts } from '../../scripts/stack/net.js';
-import { dropDatabase } from '../../scripts/stack/postgres.js';
-import { CLUSTER_PORT_RANGE, startTemporalCluster, type RunningTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
+import { freePort } from '../../scripts/stack/net.js';
+import { dropClusterDatabases, startTemporalClusterOnFreePorts, type RunningTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
 import { ensureTemporalServer } from '../../scripts/stack/temporal-cluster-tools.js';
 import { AlertStream } from '../chaos/alert-stream.js';
 import { OpsProcess } from '../chaos/chaos-stack.js';
@@ -48,17 +47,12 @@ describe('scale-out on a Temporal cluster', () => {
     mkdirSync(dir, { recursive: true });
     // A cluster of its own, so the test can take its services away without touching the other suites.
     const tools = await ensureTemporalServer();
-    cluster = await startOnFreePorts(
-      14,
-      (ports) => startTemporalCluster({ tools, adminUrl: testStack().adminDatabaseUrl, database, namespace: 'default', ports, logDir: dir, maxConns: 6 }),
-      3,
-      CLUSTER_PORT_RANGE,
-    );
+    cluster = await startTemporalClusterOnFreePorts({ tools, adminUrl: testStack().adminDatabaseUrl, database, namespace: 'default', logDir: dir, maxConns: 6 });
   });
 
   afterAll(async () => {
     await cluster?.stop();
-    for (const name of [database, `${database}_visibility`]) await dropDatabase(testStack().adminDatabaseUrl, name);
+    await dropClusterDatabases(testStack().adminDatabaseUrl, database);
     await Promise.all([slack.stop(), smtp.stop(), pagerduty.stop(), webhook.stop()]);
   });
 
