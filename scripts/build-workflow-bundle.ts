@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../workers/worker.js';
+import { bundleWorkflows } from '../workers/workflow-bundle.js';
 import { REPO_ROOT } from './stack/paths.js';
 
 /**
@@ -10,7 +9,7 @@ import { REPO_ROOT } from './stack/paths.js';
  * running webpack. An optional argument names another output file.
  */
 const outFile = resolve(process.argv[2] ?? join(REPO_ROOT, 'dist', 'workflow-bundle.js'));
-const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+const code = await bundleWorkflows();
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, code);
 console.log(`workflow bundle: ${outFile} (${(code.length / 1024).toFixed(0)} KiB)`);

@@ -1,8 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import type { OpsActivities } from '../activities/index.js';
 import type { WorkerSizing } from './memory-budget.js';
+import { PRELOAD_MODULES, WORKFLOWS_PATH } from './workflow-bundle.js';
 
 export interface OpsWorkerOptions {
   connection: NativeConnection;
@@ -22,16 +22,13 @@ export interface OpsWorkerOptions {
   sizing?: WorkerSizing;
 }
 
-/** The path of the workflows' entry module, for bundling at start. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-
 export async function createOpsWorker(options: OpsWorkerOptions): Promise<Worker> {
   const workflowSource =
     options.workflowBundlePath === false
       ? {}
       : options.workflowBundlePath
         ? { workflowBundle: { codePath: options.workflowBundlePath } }
-        : { workflowsPath: WORKFLOWS_PATH };
+        : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: PRELOAD_MODULES } };
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -1,10 +1,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { createPgPool } from '../../src/clients/postgres.js';
 import { createS3Client, ensureBucket } from '../../src/clients/s3.js';
 import { migrate } from '../../src/db/migrate.js';
-import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { bundleWorkflows } from '../../workers/workflow-bundle.js';
 import { startMinio } from './minio.js';
 import { startOnFreePorts } from './net.js';
 import { OPS_DIR } from './paths.js';
@@ -121,8 +120,8 @@ export async function startEphemeralStack(
   await migrate(pool);
   await pool.end();
 
-  const bundle = bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
-  const [temporal, minio, { code }] = await Promise.all([temporalStart, minioStart, bundle]);
+  const bundle = bundleWorkflows(quietBundlerLogger);
+  const [temporal, minio, code] = await Promise.all([temporalStart, minioStart, bundle]);
   if (minio) processes.push(minio.process);
   const workflowBundlePath = join(runDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);

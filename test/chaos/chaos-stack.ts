@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { createPgPool } from '../../src/clients/postgres.js';
 import { createS3Client, ensureBucket } from '../../src/clients/s3.js';
 import { migrate } from '../../src/db/migrate.js';
-import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { bundleWorkflows } from '../../workers/workflow-bundle.js';
 import { startMinio, type MinioOptions } from '../../scripts/stack/minio.js';
 import { freePort, waitFor } from '../../scripts/stack/net.js';
 import { OPS_DIR, REPO_ROOT } from '../../scripts/stack/paths.js';
@@ -105,7 +104,7 @@ export async function startChaosStack(runDir: string, say: (line: string) => voi
   await ensureBucket(s3Client, s3.bucket);
   s3Client.destroy();
 
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundler });
+  const code = await bundleWorkflows(quietBundler);
   const workflowBundlePath = join(runDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);
 
