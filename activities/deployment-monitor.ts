@@ -1,8 +1,9 @@
-import { AppsV1Api, type V1Deployment, type V1PodSpec } from '@kubernetes/client-node';
-import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import { ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1PodSpec } from '@kubernetes/client-node';
+import { kubernetesApi } from '../src/clients/kubernetes-api.js';
+// The client's quantity parser alone: its module is small and does not load the client.
+import { quantityToScalar } from '@kubernetes/client-node/dist/util.js';
 import type { Policy } from '../src/config/policy.js';
 import type { EnvironmentPolicy } from '../src/config/policy-environments.js';
 import { recordChecks } from '../src/db/deployment-checks.js';
@@ -21,7 +22,8 @@ import { instantQuery } from './prometheus.js';
  * score (src/domain/deployment-health.ts), recorded unless it is a dry run.
  */
 export interface DeploymentMonitorDeps {
-  kube: () => KubeConfig;
+  /** The cluster's config; may be loaded on first use. */
+  kube: () => KubeConfig | Promise<KubeConfig>;
   pool: pg.Pool;
   prometheusUrl: string;
   policy: Pick<Policy, 'environments'>;
@@ -53,7 +55,7 @@ export async function monitorEnvironments(deps: DeploymentMonitorDeps, input: { 
 }
 
 async function listDeployments(deps: DeploymentMonitorDeps, environment: EnvironmentPolicy, name: string): Promise<V1Deployment[]> {
-  const apps = deps.kube().makeApiClient(AppsV1Api);
+  const apps = (await deps.kube()).makeApiClient((await kubernetesApi()).AppsV1Api);
   const labelSelector = environment.selector;
   try {
     if (environment.namespaces.length === 0) return (await apps.listDeploymentForAllNamespaces({ ...(labelSelector ? { labelSelector } : {}) })).items;

@@ -1,4 +1,5 @@
-import { ApiException, AppsV1Api, AutoscalingV2Api, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Deployment, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { asApiException, kubernetesApi } from '../src/clients/kubernetes-api.js';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { ErrorType } from '../src/domain/errors.js';
@@ -13,7 +14,8 @@ import { bindDeps } from './bind-deps.js';
  * and the Progressing condition not past its deadline.
  */
 export interface KubernetesDeps {
-  kube: () => KubeConfig;
+  /** The cluster's config; may be loaded on first use. */
+  kube: () => KubeConfig | Promise<KubeConfig>;
   pool: pg.Pool;
 }
 
@@ -68,14 +70,14 @@ function serverMessage(body: unknown): string | undefined {
 
 /** The HTTP status of a Kubernetes API error; undefined for anything else (a timeout, a refused connection). */
 function statusOf(error: unknown): number | undefined {
-  return error instanceof ApiException ? (error as ApiException<unknown>).code : undefined;
+  return asApiException(error)?.code;
 }
 
 /** A Kubernetes API error as a Temporal failure: final for what retrying cannot fix. */
 export function kubeFailure(error: unknown, what: string): Error {
   const code = statusOf(error);
   if (code !== undefined) {
-    const explained = serverMessage((error as ApiException<unknown>).body);
+    const explained = serverMessage(asApiException(error)?.body);
     const detail = `${what}: Kubernetes answered ${code}${explained ? `: ${explained}` : ''}`;
     if (code === 404) return ApplicationFailure.nonRetryable(`${what} does not exist`, ErrorType.NotFound);
     // A missing permission is fixed in the Role (deploy/kubernetes/rbac.yaml), never by retrying.
@@ -186,8 +188,13 @@ function podState(pod: V1Pod): PodState {
   };
 }
 
-const apps = (deps: KubernetesDeps) => deps.kube().makeApiClient(AppsV1Api);
-const core = (deps: KubernetesDeps) => deps.kube().makeApiClient(CoreV1Api);
+const apps = async (deps: KubernetesDeps) => (await deps.kube()).makeApiClient((await kubernetesApi()).AppsV1Api);
+const core = async (deps: KubernetesDeps) => (await deps.kube()).makeApiClient((await kubernetesApi()).CoreV1Api);
+/** A patch request's content type, as the client sets it. */
+const patchAs = async (strategy: 'StrategicMergePatch' | 'MergePatch') => {
+  const api = await kubernetesApi();
+  return api.setHeaderOptions('Content-Type', api.PatchStrategy[strategy]);
+};
 const audit = async (deps: KubernetesDeps, input: { requestedBy: string; step: string }, action: string, target: string, details: Record<string, unknown>) => {
   const execution = Context.current().info.workflowExecution;
   await writeAuditEvent(
@@ -200,11 +207,11 @@ const label = (ref: WorkloadRef) => `${ref.kind ?? 'Deployment'} ${ref.namespace
 
 /** A strategic-merge patch of a Deployment or StatefulSet, as our field manager. */
 async function strategicPatch(deps: KubernetesDeps, ref: WorkloadRef, body: object): Promise<Workload> {
-  const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  const options = await patchAs('StrategicMergePatch');
   try {
     return (ref.kind ?? 'Deployment') === 'Deployment'
-      ? await apps(deps).patchNamespacedDeployment({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options)
-      : await apps(deps).patchNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options);
+      ? await (await apps(deps)).patchNamespacedDeployment({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options)
+      : await (await apps(deps)).patchNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name, body, fieldManager: 'ops-automation' }, options);
   } catch (error) {
     throw kubeFailure(error, label(ref));
   }
@@ -213,8 +220,8 @@ async function strategicPatch(deps: KubernetesDeps, ref: WorkloadRef, body: obje
 async function read(deps: KubernetesDeps, ref: WorkloadRef): Promise<Workload> {
   try {
     return (ref.kind ?? 'Deployment') === 'Deployment'
-      ? await apps(deps).readNamespacedDeployment({ namespace: ref.namespace, name: ref.name })
-      : await apps(deps).readNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name });
+      ? await (await apps(deps)).readNamespacedDeployment({ namespace: ref.namespace, name: ref.name })
+      : await (await apps(deps)).readNamespacedStatefulSet({ namespace: ref.namespace, name: ref.name });
   } catch (error) {
     throw kubeFailure(error, label(ref));
   }
@@ -232,7 +239,7 @@ export async function readWorkload(deps: KubernetesDeps, input: WorkloadRef & { 
 async function autoscalerOf(deps: KubernetesDeps, ref: Required<WorkloadRef>): Promise<WorkloadState['autoscaler']> {
   let list;
   try {
-    list = await deps.kube().makeApiClient(AutoscalingV2Api).listNamespacedHorizontalPodAutoscaler({ namespace: ref.namespace });
+    list = await (await deps.kube()).makeApiClient((await kubernetesApi()).AutoscalingV2Api).listNamespacedHorizontalPodAutoscaler({ namespace: ref.namespace });
   } catch (error) {
     throw kubeFailure(error, `HorizontalPodAutoscalers of ${ref.namespace}`);
   }
@@ -276,7 +283,7 @@ export async function scaleWorkload(
   const { namespace, name } = input;
   let scale;
   try {
-    scale = kind === 'Deployment' ? await apps(deps).readNamespacedDeploymentScale({ namespace, name }) : await apps(deps).readNamespacedStatefulSetScale({ namespace, name });
+    scale = kind === 'Deployment' ? await (await apps(deps)).readNamespacedDeploymentScale({ namespace, name }) : await (await apps(deps)).readNamespacedStatefulSetScale({ namespace, name });
   } catch (error) {
     throw kubeFailure(error, label(input));
   }
@@ -288,10 +295,10 @@ export async function scaleWorkload(
     );
   }
   const body = { metadata: { resourceVersion: scale.metadata?.resourceVersion }, spec: { replicas: input.replicas } };
-  const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const options = await patchAs('MergePatch');
   try {
-    if (kind === 'Deployment') await apps(deps).patchNamespacedDeploymentScale({ namespace, name, body, fieldManager: 'ops-automation' }, options);
-    else await apps(deps).patchNamespacedStatefulSetScale({ namespace, name, body, fieldManager: 'ops-automation' }, options);
+    if (kind === 'Deployment') await (await apps(deps)).patchNamespacedDeploymentScale({ namespace, name, body, fieldManager: 'ops-automation' }, options);
+    else await (await apps(deps)).patchNamespacedStatefulSetScale({ namespace, name, body, fieldManager: 'ops-automation' }, options);
   } catch (error) {
     // Retryable: the next attempt reads the new state and decides again.
     if (statusOf(error) === 409) throw new Error(`${label(input)} changed while it was being scaled (409 Conflict on resourceVersion ${scale.metadata?.resourceVersion}); reading it again`);
@@ -305,7 +312,7 @@ export async function scaleWorkload(
 /** The pods a label selector (and optional field selector) matches, with readiness and waiting reasons. */
 export async function listPods(deps: KubernetesDeps, input: { namespace: string; labelSelector: string; fieldSelector?: string }): Promise<PodState[]> {
   try {
-    const list = await core(deps).listNamespacedPod({ namespace: input.namespace, labelSelector: input.labelSelector, ...(input.fieldSelector ? { fieldSelector: input.fieldSelector } : {}) });
+    const list = await (await core(deps)).listNamespacedPod({ namespace: input.namespace, labelSelector: input.labelSelector, ...(input.fieldSelector ? { fieldSelector: input.fieldSelector } : {}) });
     return list.items.map(podState);
   } catch (error) {
     throw kubeFailure(error, `pods ${input.labelSelector} in ${input.namespace}`);
@@ -321,7 +328,7 @@ export async function listPods(deps: KubernetesDeps, input: { namespace: string;
 export async function deletePod(deps: KubernetesDeps, input: { namespace: string; name: string; reason: string; requestedBy: string; step: string }): Promise<{ deleted: boolean }> {
   let deleted = true;
   try {
-    await core(deps).createNamespacedPodEviction({
+    await (await core(deps)).createNamespacedPodEviction({
       namespace: input.namespace,
       name: input.name,
       body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: input.name, namespace: input.namespace } },
@@ -329,7 +336,7 @@ export async function deletePod(deps: KubernetesDeps, input: { namespace: string
   } catch (error) {
     const code = statusOf(error);
     if (code === 429) {
-      const why = serverMessage((error as ApiException<unknown>).body) ?? 'too many requests';
+      const why = serverMessage(asApiException(error)?.body) ?? 'too many requests';
       throw ApplicationFailure.nonRetryable(`pod ${input.namespace}/${input.name} was not restarted: its PodDisruptionBudget allows no disruption now (${why})`, ErrorType.Conflict);
     }
     if (code !== 404) throw kubeFailure(error, `pod ${input.namespace}/${input.name}`);
@@ -368,7 +375,7 @@ export async function createCanary(deps: KubernetesDeps, input: { namespace: str
     metadata: { name: canaryName, namespace: input.namespace, labels: { ...(main.metadata?.labels ?? {}), track: 'canary' }, annotations: { 'ops-automation/canary-of': input.name } },
     spec: { replicas: input.replicas ?? 1, selector: { matchLabels: labels }, template, ...(main.spec?.progressDeadlineSeconds ? { progressDeadlineSeconds: main.spec.progressDeadlineSeconds } : {}) },
   };
-  const create = () => apps(deps).createNamespacedDeployment({ namespace: input.namespace, body, fieldManager: 'ops-automation' });
+  const create = async () => (await apps(deps)).createNamespacedDeployment({ namespace: input.namespace, body, fieldManager: 'ops-automation' });
   const context = Context.current();
   // An earlier attempt that replaced a leftover said so in its heartbeat: the result still says it.
   let replaced = (context.info.heartbeatDetails as { replaced?: string } | undefined)?.replaced;
@@ -385,7 +392,7 @@ export async function createCanary(deps: KubernetesDeps, input: { namespace: str
       if (!deleting) {
         replaced = `${ours ? 'a canary of ours' : 'a Deployment not made by ops-automation'} running ${image ?? 'another container'}`;
         context.heartbeat({ replaced });
-        await apps(deps).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
+        await (await apps(deps)).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
       }
       // A real cluster deletes in the background (foreground: its ReplicaSet and pods first): wait here for it.
       await untilGone(deps, { namespace: input.namespace, name: canaryName }, 15_000, replaced ? { replaced } : undefined);
@@ -405,7 +412,7 @@ async function untilGone(deps: KubernetesDeps, ref: WorkloadRef, timeoutMs: numb
   const context = Context.current();
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
     try {
-      await apps(deps).readNamespacedDeployment({ namespace: ref.namespace, name: ref.name });
+      await (await apps(deps)).readNamespacedDeployment({ namespace: ref.namespace, name: ref.name });
     } catch (error) {
       if (statusOf(error) === 404) return;
       throw kubeFailure(error, label(ref));
@@ -419,7 +426,7 @@ async function untilGone(deps: KubernetesDeps, ref: WorkloadRef, timeoutMs: numb
 export async function deleteCanary(deps: KubernetesDeps, input: { namespace: string; name: string; requestedBy: string; step: string }): Promise<void> {
   const canaryName = `${input.name}-canary`;
   try {
-    await apps(deps).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
+    await (await apps(deps)).deleteNamespacedDeployment({ namespace: input.namespace, name: canaryName, propagationPolicy: 'Foreground' });
   } catch (error) {
     if (statusOf(error) !== 404) throw kubeFailure(error, `Deployment ${input.namespace}/${canaryName}`);
   }

@@ -24,7 +24,8 @@ export interface Clients {
   s3: S3Client;
   slack: WebClient | undefined;
   smtp: Transporter | undefined;
-  kube(): KubeConfig;
+  /** The Kubernetes client's config, loaded on first use (src/clients/kubernetes-api.ts). */
+  kube(): Promise<KubeConfig>;
   close(): Promise<void>;
 }
 
@@ -42,8 +43,8 @@ export async function createClients(env: Env, applicationName: string, needs: Cl
   const notifiers = needs.notifiers ?? true;
   const slack = notifiers && env.SLACK_TOKEN ? (await import('./slack.js')).createSlackClient(env.SLACK_TOKEN, env.SLACK_API_URL) : undefined;
   const smtp = notifiers && env.SMTP_URL ? (await import('./smtp.js')).createSmtpTransport(env.SMTP_URL) : undefined;
-  const kubernetes = (needs.kubernetes ?? true) ? await import('./kubernetes.js') : undefined;
-  let kube: KubeConfig | undefined;
+  const kubernetes = needs.kubernetes ?? true;
+  let kube: Promise<KubeConfig> | undefined;
   return {
     temporal,
     temporalConnection,
@@ -52,8 +53,8 @@ export async function createClients(env: Env, applicationName: string, needs: Cl
     slack,
     smtp,
     kube() {
-      if (!kubernetes) throw new Error(`${applicationName} was started without a Kubernetes client`);
-      kube ??= kubernetes.createKubeConfig(env.KUBECONFIG);
+      if (!kubernetes) return Promise.reject(new Error(`${applicationName} was started without a Kubernetes client`));
+      kube ??= import('./kubernetes.js').then((module) => module.createKubeConfig(env.KUBECONFIG));
       return kube;
     },
     async close() {
