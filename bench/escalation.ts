@@ -14,7 +14,7 @@ import { peakRssMiB, rssNowMiB } from './process-memory.js';
 import { cpuSeconds } from './process-cpu.js';
 import { historyEvents, ladderBreakdown, PARTS, workflowTaskCount, type LevelTiming, type Part } from './escalation-breakdown.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
-import { heapFlag, workerSizing } from '../workers/memory-budget.js';
+import { heapFlag, WORKER_V8_FLAGS, workerSizing } from '../workers/memory-budget.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
@@ -93,7 +93,7 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
       ].join('\n'),
     );
     // The compiled worker, as the image runs it (its command's flags), under the budget's heap limit.
-    worker = spawn(process.execPath, [...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), '--heap-growing-percent=100', 'dist/workers/main.js'], {
+    worker = spawn(process.execPath, [...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), ...WORKER_V8_FLAGS, 'dist/workers/main.js'], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

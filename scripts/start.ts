@@ -18,6 +18,7 @@ import { CLUSTER_PORT_RANGE, startTemporalCluster } from './stack/temporal-clust
 import { ensureTemporalServer, ensureTemporalUi } from './stack/temporal-cluster-tools.js';
 import { ensureTool } from './stack/tools.js';
 import { startEmbeddedKubernetes } from './stack/kubernetes.js';
+import { WORKER_V8_FLAGS } from '../workers/memory-budget.js';
 
 /**
  * `npm start`: brings up the embedded stack (each part used as-is when
@@ -253,8 +254,8 @@ async function main(): Promise<void> {
   };
 
   say('starting the worker (migrates the database, ensures the bucket) ...');
-  // The worker's Node flags are those of `npm run start:worker` and the Dockerfile (see the README on backups).
-  const worker = startNode('worker', 'workers/main.ts', childEnv, ['--heap-growing-percent=100']);
+  // The worker's Node flags are those of `npm run start:worker` and the Dockerfile (workers/memory-budget.ts).
+  const worker = startNode('worker', 'workers/main.ts', childEnv, [...WORKER_V8_FLAGS]);
   await waitForWorker(worker, temporalAddress, env.TEMPORAL_NAMESPACE, env.OPS_TASK_QUEUE);
   summary.push([
     'Worker',

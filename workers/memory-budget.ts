@@ -9,9 +9,10 @@ import { getHeapStatistics } from 'node:v8';
  * (a container's), else none (the SDK's defaults).
  *
  * What a budget buys, measured with npm run bench:escalation (1,000 open
- * workflows, compiled worker, MALLOC_ARENA_MAX=2): an idle worker takes about
- * BASE_MB; each cached workflow about PER_WORKFLOW_MB more (its state in the
- * V8 context and Core's state machines and history). A cache smaller than the
+ * workflows, compiled worker, WORKER_V8_FLAGS, MALLOC_ARENA_MAX=2): an idle
+ * worker takes about BASE_MB; each cached workflow about PER_WORKFLOW_MB more
+ * (its state in the workflow thread's V8 heap, the SDK's bookkeeping in the
+ * main thread's, and Core's state machines). A cache smaller than the
  * workflows that wake together makes every wake-up a full replay: with 385
  * cached of 1,000 the benchmark's pages came more than 10 s late, so the
  * budget must hold the working set; the cache is sized to the budget, not below it. The V8 heap limit
@@ -19,8 +20,8 @@ import { getHeapStatistics } from 'node:v8';
  * ignores it once started; the worker warns when it was started without one
  * that fits.
  */
-export const BASE_MB = 230;
-export const PER_WORKFLOW_MB = 0.5;
+export const BASE_MB = 180;
+export const PER_WORKFLOW_MB = 0.3;
 /** What the budget keeps free for garbage not yet collected, buffers and native allocations. */
 const HEADROOM = 0.25;
 
@@ -67,10 +68,26 @@ export function workerSizing(configuredMb: number | undefined, cgroupMb = cgroup
     maxConcurrentWorkflowTaskExecutions: Math.min(40, Math.max(2, Math.floor(maxCachedWorkflows / 10))),
     maxConcurrentLocalActivityExecutions: Math.min(100, Math.max(10, Math.floor(budgetMb / 8))),
     maxConcurrentActivityTaskExecutions: Math.min(100, Math.max(10, Math.floor(budgetMb / 8))),
-    // Live heap at 1,000 cached workflows stayed under 300 MB; Core's native state is the rest.
-    heapMb: Math.max(160, Math.floor(budgetMb * 0.4)),
+    // The limit of each of the two heaps (main and workflow thread); each held under 80 MB live at 1,000 cached workflows.
+    heapMb: Math.max(160, Math.floor(budgetMb * 0.3)),
   };
 }
+
+/**
+ * The V8 flags every command that starts the main worker passes (the
+ * Dockerfile, docker-compose, the Helm chart, `npm run start:worker`,
+ * `npm start`, the benchmarks). The worker holds two V8 heaps, the main
+ * thread's and the workflow thread's, and most of what they allocate while
+ * paging dies young. Measured at 1,000 open workflows (500 ladders of
+ * npm run bench:escalation, AMD EPYC, 2 cores): live heap about 65 MB in
+ * each; with V8's 16 MB semi-spaces peak RSS was 585-594 MiB, with 4 MB ones
+ * 540-543 MiB. `--heap-growing-percent=100` lets a heap double between full
+ * collections: a dump streaming through an all-in-one worker otherwise
+ * collects every half second (README, backups). Growing by 30% instead cut
+ * the paging peak to 438 MiB but cost about 10% more worker CPU in full
+ * collections, on a benchmark whose lateness is CPU-bound.
+ */
+export const WORKER_V8_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=100'] as const;
 
 /** The node flag that sets the heap for a budget (for the command that starts the worker). */
 export function heapFlag(budgetMb: number): string {

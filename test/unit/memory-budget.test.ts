@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/config/env.js';
-import { cgroupLimitMb, heapFlag, workerSizing } from '../../workers/memory-budget.js';
+import { cgroupLimitMb, heapFlag, WORKER_V8_FLAGS, workerSizing } from '../../workers/memory-budget.js';
 
 describe('worker memory budget', () => {
   const files = (entries: Record<string, string>) => (path: string) => {
@@ -37,5 +40,20 @@ describe('worker memory budget', () => {
     expect(() => loadEnv({ OPS_WORKER_MEMORY_MB: 'lots' })).toThrow(/OPS_WORKER_MEMORY_MB: expected a number of MB/);
     expect(() => loadEnv({ OPS_WORKER_MEMORY_MB: '100' })).toThrow(/OPS_WORKER_MEMORY_MB: expected at least 256 \(MB\)/);
     expect(loadEnv({ OPS_WORKER_MEMORY_MB: '768' }).OPS_WORKER_MEMORY_MB).toBe(768);
+  });
+});
+
+describe("the worker's V8 flags", () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const read = (path: string) => readFileSync(join(root, path), 'utf8');
+
+  it('are the same in every command that starts the main worker', () => {
+    const flags = WORKER_V8_FLAGS.join(' ');
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['start:worker']).toContain(`node ${flags} `);
+    const quoted = WORKER_V8_FLAGS.map((flag) => `"${flag}"`).join(', ');
+    expect(read('Dockerfile')).toContain(`CMD ["node", ${quoted}, "dist/workers/main.js"]`);
+    expect(read('docker-compose.yml')).toContain(`command: ["node", ${quoted}, "dist/workers/main.js"]`);
+    expect(read('deploy/helm/ops-automation/templates/worker.yaml')).toContain(`"--max-old-space-size={{ .Values.worker.heapMb }}", ${quoted}, "dist/workers/main.js"]`);
   });
 });
