@@ -292,6 +292,7 @@ async function once(): Promise<Figures> {
     return {
       'ratio on the data worker': ratio(large.split / large.pgDump),
       'ratio small': ratio(small.backup / small.pgDump),
+      'ratio small on the data worker': ratio(small.split / small.pgDump),
       ratio_encrypted: ratio(extra!.encrypted / large.pgDump),
       rto_s: Number(extra!.rto.toFixed(1)),
       pg_restore_s: Number(extra!.pgRestore.toFixed(1)),

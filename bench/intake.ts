@@ -10,6 +10,7 @@ import { freePort, waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { runBenchmark, type Figures, type RunContext } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
+import { cpuSeconds } from './process-cpu.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
@@ -135,7 +136,7 @@ async function waitForIncidents(client: Client, ids: string[], expectedAlerts: n
 
 async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
   sizeStorm(raisedLoad);
-  const { stack, stop } = await startEphemeralStack('bench', say, { temporal, clusterMaxConns: 20 });
+  const { stack, pids, stop } = await startEphemeralStack('bench', say, { temporal, clusterMaxConns: 20 });
   const children: ChildProcess[] = [];
   try {
     const webhookPort = await freePort();
@@ -145,6 +146,17 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     const webhooks = startNode('src/webhooks/main.ts', { ...env, OPS_WEBHOOK_PORT: String(webhookPort), OPS_WEBHOOK_HOST: '127.0.0.1' });
     children.push(worker, webhooks);
     const base = `http://127.0.0.1:${webhookPort}`;
+    // CPU seconds per process, to show where each path's time goes on the shared cores.
+    const cpuNow = () => ({
+      intake: cpuSeconds(webhooks.pid!).self,
+      worker: cpuSeconds(worker.pid!).self,
+      temporal: pids.temporal.reduce((sum, pid) => sum + cpuSeconds(pid).self, 0),
+      sender: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const cpuSince = (before: ReturnType<typeof cpuNow>) => {
+      const after = cpuNow();
+      return Object.fromEntries(Object.entries(after).map(([key, value]) => [key, value - before[key as keyof typeof before]])) as ReturnType<typeof cpuNow>;
+    };
     await waitFor('the webhook server', async () => (await fetch(`${base}/readyz`)).ok, 60_000);
 
     const connection = await Connection.connect({ address: stack.temporalAddress });
@@ -206,13 +218,17 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     const total = GROUPS * ALERTS_PER_GROUP;
     say(`bare client: ${total} alerts in ${total / BATCH} signalWithStart calls, ${SENDERS} senders ...`);
     const bareStorm = storm('bare');
+    const bareCpu = cpuNow();
     const limit = await runSenders(bareStorm, bare);
+    const bareCpuUsed = cpuSince(bareCpu);
     const bareIds = [...new Set(bareStorm.map((delivery) => incidentWorkflowId(alertmanagerDedupKey(String(delivery.payload.groupKey), delivery.payload.groupLabels as Record<string, string>))))];
     say('  waiting for the worker to apply them ...');
     await waitForIncidents(client, bareIds, total, 600_000);
 
     say(`intake: the same storm as ${total / BATCH} Alertmanager deliveries over HTTP, ${SENDERS} senders ...`);
+    const intakeCpu = cpuNow();
     const intake = await runSenders(storm('storm'), viaIntake);
+    const intakeCpuUsed = cpuSince(intakeCpu);
     say('  waiting for the worker to apply them ...');
     const fingerprints = await waitForIncidents(client, [...intakeIds], total, 600_000);
     const unique = new Set(fingerprints);
@@ -223,6 +239,16 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     say('');
     say(`bare client  ${format(limit)}`);
     say(`intake       ${format(intake)}`);
+    // Per delivery, so the two paths compare although they ran for different times.
+    const perDelivery = (used: ReturnType<typeof cpuNow>, seconds: number) => {
+      const deliveries = total / BATCH;
+      const parts = Object.entries(used).map(([name, value]) => `${name} ${((value * 1000) / deliveries).toFixed(2)}`);
+      const sum = Object.values(used).reduce((a, b) => a + b, 0);
+      return `${parts.join(', ')}; all ${((sum * 1000) / deliveries).toFixed(2)} ms (${((sum / seconds) * 100).toFixed(0)}% of one core)`;
+    };
+    say(`CPU per delivery, ms, while sending (the worker keeps applying after):`);
+    say(`  bare client  ${perDelivery(bareCpuUsed, limit.seconds)}`);
+    say(`  intake       ${perDelivery(intakeCpuUsed, intake.seconds)}`);
     say(`worker peak RSS ${rss.toFixed(0)} MiB`);
     say(`incidents from the storm: ${intakeIds.size} (expected ${GROUPS}); fingerprints held: ${fingerprints.length}, distinct ${unique.size} (expected ${total})`);
     const correct = intakeIds.size === GROUPS && fingerprints.length === total && unique.size === total;
