@@ -1,10 +1,12 @@
+import type * as KubernetesClient from '@kubernetes/client-node';
+
 /**
  * @kubernetes/client-node, loaded the first time something talks to
  * Kubernetes rather than when the worker starts: it is the heaviest of our
  * dependencies (about 78 MiB of resident memory and 0.9 s to load, measured
  * by importing it alone), and a worker that only pages never needs it.
  */
-export type KubernetesApi = typeof import('@kubernetes/client-node');
+export type KubernetesApi = typeof KubernetesClient;
 
 let loaded: KubernetesApi | undefined;
 
