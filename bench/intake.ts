@@ -147,12 +147,15 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     children.push(worker, webhooks);
     const base = `http://127.0.0.1:${webhookPort}`;
     // CPU seconds per process, to show where each path's time goes on the shared cores.
-    const cpuNow = () => ({
-      intake: cpuSeconds(webhooks.pid!).self,
-      worker: cpuSeconds(worker.pid!).self,
-      temporal: pids.temporal.reduce((sum, pid) => sum + cpuSeconds(pid).self, 0),
-      sender: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-    });
+    const cpuNow = () => {
+      const own = process.cpuUsage();
+      return {
+        intake: cpuSeconds(webhooks.pid!).self,
+        worker: cpuSeconds(worker.pid!).self,
+        temporal: pids.temporal.reduce((sum, pid) => sum + cpuSeconds(pid).self, 0),
+        sender: (own.user + own.system) / 1e6,
+      };
+    };
     const cpuSince = (before: ReturnType<typeof cpuNow>) => {
       const after = cpuNow();
       return Object.fromEntries(Object.entries(after).map(([key, value]) => [key, value - before[key as keyof typeof before]])) as ReturnType<typeof cpuNow>;

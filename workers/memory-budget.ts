@@ -81,7 +81,7 @@ export function workerSizing(configuredMb: number | undefined, cgroupMb = cgroup
  * paging dies young. Measured at 1,000 open workflows (500 ladders of
  * npm run bench:escalation, AMD EPYC, 2 cores): live heap about 65 MB in
  * each; with V8's 16 MB semi-spaces peak RSS was 585-594 MiB, with 4 MB ones
- * 540-543 MiB. `--heap-growing-percent=100` lets a heap double between full
+ * 526-555 MiB (npm run bench:escalation -- --repeat 3). `--heap-growing-percent=100` lets a heap double between full
  * collections: a dump streaming through an all-in-one worker otherwise
  * collects every half second (README, backups). Growing by 30% instead cut
  * the paging peak to 438 MiB but cost about 10% more worker CPU in full
