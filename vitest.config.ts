@@ -13,6 +13,7 @@ export const CLUSTER_SUITES = [
   'test/e2e/intake.test.ts',
   'test/workflows/incident.test.ts',
   'test/workflows/escalation.test.ts',
+  'test/workflows/escalation-progress.test.ts',
   'test/workflows/oncall-escalation.test.ts',
   'test/e2e/escalation-durability.test.ts',
   'test/e2e/schedules.test.ts',

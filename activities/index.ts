@@ -12,6 +12,7 @@ import { createHeartbeatActivities, type HeartbeatDeps } from './heartbeat.js';
 import { createHttpCheckActivities } from './http-check.js';
 import { createIncidentActivities, type IncidentDeps } from './incidents.js';
 import { createIncidentStatusActivities } from './incident-status.js';
+import { createEscalationProgressActivities } from './escalation-progress.js';
 import { createNotifyActivities, type NotifyDeps } from './notify.js';
 import { createOnCallActivities } from './oncall.js';
 import { createPagingActivities, type PagingDeps } from './paging.js';
@@ -58,6 +59,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHeartbeatActivities(deps),
     ...createRemediationSettingsActivities(deps),
     ...createIncidentStatusActivities(deps),
+    ...createEscalationProgressActivities(deps),
     ...createReportActivities(deps),
     ...createCertificateActivities(deps),
     ...createPostmortemActivities(deps),

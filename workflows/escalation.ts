@@ -1,4 +1,5 @@
 import { CancellationScope, condition, getExternalWorkflowHandle, patched, proxyLocalActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { createEscalationProgressActivities } from '../activities/escalation-progress.js';
 import type { createIncidentStatusActivities } from '../activities/incident-status.js';
 import type { createOnCallActivities } from '../activities/oncall.js';
 import type { createPagingActivities, PageKind, PageRecord, PageRequest, PageResult } from '../activities/paging.js';
@@ -46,6 +47,7 @@ const history = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(
 const background = proxyLocalActivities<ReturnType<typeof createPagingActivities>>(onceLocal);
 const oncall = proxyLocalActivities<ReturnType<typeof createOnCallActivities>>(quickLocal);
 const incidentStatus = proxyLocalActivities<ReturnType<typeof createIncidentStatusActivities>>(quickLocal);
+const incidentProgress = proxyLocalActivities<ReturnType<typeof createEscalationProgressActivities>>(quickLocal);
 
 /**
  * Patch: the ladder checks that its incident still runs before each later
@@ -74,6 +76,18 @@ const FOLLOW_UP_RETRIES = 32;
 const OUTBOX_DELAY_MS = 1000;
 
 /**
+ * Patch: the ladder tells its incident from a local activity, an
+ * exactly-once signal (activities/escalation-progress.ts), instead of a
+ * signal command: the command's answer woke the ladder in a workflow task of
+ * its own, one more per level for each of hundreds of ladders firing at
+ * once. Reports go out one after another, in the order the ladder made them,
+ * and the level's report answers when it was heard: the next level is timed
+ * from then, not from the start of the task (workflow time stands still
+ * through it), so the time its pages took no longer makes the next one late.
+ */
+const REPORTS_BY_ACTIVITY_PATCH = 'ladder-reports-from-local-activity';
+
+/**
  * The background work of a patched ladder is driven by counters and timers,
  * never by comparing clock times: `Date.now()` read after a local activity is
  * the time of that task live but of the next task on replay, so a decision on
@@ -91,7 +105,7 @@ function retryable(error: unknown): boolean {
 
 
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
-  const { workflowId } = workflowInfo();
+  const { workflowId, runId } = workflowInfo();
   let stop: { reason: 'acknowledged' | 'resolved'; by: string } | undefined;
   let skips = 0;
   setHandler(stopEscalationSignal, (request) => {
@@ -103,8 +117,20 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   });
 
   const parent = getExternalWorkflowHandle(input.incidentWorkflowId);
-  // An incident that has already closed no longer needs to hear from its ladder.
-  const report = (progress: EscalationProgress) => parent.signal(escalationProgressSignal, progress).catch(() => undefined);
+  const reportsByActivity = patched(REPORTS_BY_ACTIVITY_PATCH);
+  let reportsMade = 0;
+  let reporting: Promise<number | undefined> = Promise.resolve(undefined);
+  /**
+   * Tells the incident; resolves to when it heard, by the worker's clock (patched ladders), or
+   * undefined. An incident that has already closed no longer needs to hear from its ladder.
+   */
+  const report = (update: EscalationProgress): Promise<number | undefined> => {
+    if (!reportsByActivity) return parent.signal(escalationProgressSignal, update).then(() => undefined, () => undefined);
+    reportsMade += 1;
+    const request = { incidentWorkflowId: input.incidentWorkflowId, requestId: `${workflowId}/${runId}/progress-${reportsMade}`, progress: update };
+    reporting = reporting.then(() => incidentProgress.reportEscalationProgress(request)).then(({ atMs }) => atMs, () => undefined);
+    return reporting;
+  };
   const now = () => new Date().toISOString();
   /** Targets paged so far (by target key, with the person for people targets), with the provider's ID of the page, to follow up on. */
   const paged = new Map<string, { target: PageTarget; providerId: string; person?: PageRequest['person'] }>();
@@ -380,7 +406,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       const allFailed = pages.every((page) => page.outcome !== 'delivered');
       const last = cycle === policy.repeat && index === policy.levels.length - 1;
       const nextAt = startedAt + levelTimeoutMs(level, input.incident.severity, responseTimesMs);
-      await report({
+      const reportedAt = await report({
         kind: 'level',
         workflowId,
         cycle,
@@ -392,7 +418,10 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       if (stop) break ladder;
       // Every target of the level failed: nobody was told, so the next level fires at once.
       if (allFailed && !last) continue;
-      await wait(() => stop !== undefined || skips > seenSkips, Math.max(0, nextAt - Date.now()));
+      // Workflow time stands still through a task; the pages and the report took real time, which the
+      // report's answer tells (within the level: a worker's clock is not trusted beyond it).
+      const now = Math.min(nextAt, Math.max(Date.now(), reportedAt ?? 0));
+      await wait(() => stop !== undefined || skips > seenSkips, Math.max(0, nextAt - now));
       if (stop) break ladder;
     }
   }
