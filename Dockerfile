@@ -1,7 +1,9 @@
 # The worker and webhook server image used by docker-compose.yml.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# patches/ before the install: its postinstall applies them (patch-package).
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm install --no-audit --no-fund
 COPY . .
 RUN npm run build && npm prune --omit=dev

@@ -113,6 +113,12 @@ const envSchema = z.object({
   OPS_WORKER_METRICS_PORT: port.default(9464),
   /** The worker's memory budget in MB; sizes its workflow cache and task slots (default: the cgroup's limit). */
   OPS_WORKER_MEMORY_MB: z.coerce.number({ error: 'expected a number of MB' }).int('expected a whole number of MB').min(256, 'expected at least 256 (MB)').optional(),
+  /**
+   * Whether the worker answers the stack trace query (the Web UI's "Stack Trace" tab): the SDK's promise
+   * hook behind it costs a fifth of a busy worker's CPU, so it is off unless asked for (patches/; the
+   * workflow threads read it from the environment when they start).
+   */
+  OPS_WORKFLOW_STACK_TRACES: z.enum(['on', 'off'], { error: 'expected on or off' }).default('off'),
   /** The age identity (secret key) that decrypts encrypted backups for verification, drills and restores. */
   OPS_BACKUP_AGE_IDENTITY: ageIdentityText.optional(),
   OPS_CONFIG: existingFile.optional(),

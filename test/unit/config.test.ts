@@ -49,6 +49,12 @@ describe('environment', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  it('leaves the stack trace query off unless OPS_WORKFLOW_STACK_TRACES=on, and refuses a value that is neither', () => {
+    expect(loadEnv({}).OPS_WORKFLOW_STACK_TRACES).toBe('off');
+    expect(loadEnv({ OPS_WORKFLOW_STACK_TRACES: 'on' }).OPS_WORKFLOW_STACK_TRACES).toBe('on');
+    expect(errorOf(() => loadEnv({ OPS_WORKFLOW_STACK_TRACES: 'true' })).message).toContain('OPS_WORKFLOW_STACK_TRACES: expected on or off');
+  });
+
   it('reports every bad variable at once', () => {
     const error = errorOf(() =>
       loadEnv({ TEMPORAL_ADDRESS: 'http://temporal', DATABASE_URL: 'mysql://x', OPS_WEBHOOK_PORT: '70000' }),
