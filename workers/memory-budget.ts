@@ -20,7 +20,7 @@ import { getHeapStatistics } from 'node:v8';
  * ignores it once started; the worker warns when it was started without one
  * that fits.
  */
-export const BASE_MB = 180;
+export const BASE_MB = 200;
 export const PER_WORKFLOW_MB = 0.3;
 /** What the budget keeps free for garbage not yet collected, buffers and native allocations. */
 const HEADROOM = 0.25;
@@ -80,14 +80,18 @@ export function workerSizing(configuredMb: number | undefined, cgroupMb = cgroup
  * thread's and the workflow thread's, and most of what they allocate while
  * paging dies young. Measured at 1,000 open workflows (500 ladders of
  * npm run bench:escalation, AMD EPYC, 2 cores): live heap about 65 MB in
- * each; with V8's 16 MB semi-spaces peak RSS was 585-594 MiB, with 4 MB ones
- * 526-555 MiB (npm run bench:escalation -- --repeat 3). `--heap-growing-percent=100` lets a heap double between full
+ * each. 16 MB semi-spaces (V8's own size, said here so no command differs)
+ * cost RSS but save the scavenges: with 4 MB ones the same run took 59.6 s
+ * of worker CPU and paged 2.1 s late at p99, with 16 MB ones 48.8-59.7 s and
+ * 0.4-1.4 s, at a peak RSS of 533-569 MiB (498 MiB with 4 MB). Paging is
+ * CPU-bound on such a machine, and the memory target holds either way.
+ * `--heap-growing-percent=100` lets a heap double between full
  * collections: a dump streaming through an all-in-one worker otherwise
  * collects every half second (README, backups). Growing by 30% instead cut
  * the paging peak to 438 MiB but cost about 10% more worker CPU in full
- * collections, on a benchmark whose lateness is CPU-bound.
+ * collections.
  */
-export const WORKER_V8_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=100'] as const;
+export const WORKER_V8_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=100'] as const;
 
 /** The node flag that sets the heap for a budget (for the command that starts the worker). */
 export function heapFlag(budgetMb: number): string {

@@ -122,7 +122,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs entrypoints that the build produces', () => {
-    expect(services.worker?.command).toEqual(['node', '--max-semi-space-size=4', '--heap-growing-percent=100', 'dist/workers/main.js']);
+    expect(services.worker?.command).toEqual(['node', '--max-semi-space-size=16', '--heap-growing-percent=100', 'dist/workers/main.js']);
     // The data worker runs as `npm run start:data-worker` does, and both workers agree on its queue.
     expect(['node', ...(services['data-worker']?.command ?? []).slice(1)].join(' ')).toBe((JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts['start:data-worker']);
     expect(services.worker?.environment?.OPS_DATA_TASK_QUEUE).toBe(services['data-worker']?.environment?.OPS_DATA_TASK_QUEUE);

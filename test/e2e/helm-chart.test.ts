@@ -94,7 +94,7 @@ describe('Helm chart', () => {
     expect(webhooks.livenessProbe?.httpGet?.path).toBe('/healthz');
     expect((find(objects, 'Deployment', `${fullname}-webhooks`) as V1Deployment).spec!.template.spec!.automountServiceAccountToken).toBe(false);
     expect(find(objects, 'Service', `${fullname}-webhooks`)!.metadata!.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080' });
-    expect(container(find(objects, 'Deployment', `${fullname}-worker`)).command).toEqual(['node', '--max-old-space-size=307', '--max-semi-space-size=4', '--heap-growing-percent=100', 'dist/workers/main.js']);
+    expect(container(find(objects, 'Deployment', `${fullname}-worker`)).command).toEqual(['node', '--max-old-space-size=307', '--max-semi-space-size=16', '--heap-growing-percent=100', 'dist/workers/main.js']);
     expect(find(objects, 'ConfigMap', `${fullname}-env`)!.data).toEqual({
       TEMPORAL_ADDRESS: 'temporal-frontend.temporal.svc.cluster.local:7233',
       TEMPORAL_NAMESPACE: 'default',
