@@ -33,7 +33,8 @@ import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
  * ratio of their p99s, the compiled worker's idle and peak RSS under its memory
  * budget (BENCH_WORKER_MEMORY_MB, default 1024; 0 for the SDK's defaults), and
  * a last line `p99_lateness_ms=<n>` (the schedule targets'). `--repeat N`
- * repeats it and prints the spread (bench/harness.ts).
+ * repeats it and prints the spread (bench/harness.ts). BENCH_CPU_PROFILE_DIR
+ * has the worker write CPU profiles of its threads there.
  */
 
 /** 500 ladders; with --temporal (the back-end comparison) 2,000. */
@@ -43,6 +44,8 @@ const LEVEL_SECONDS = 10;
 const TASK_QUEUE = 'bench-escalation';
 /** The worker's memory budget (OPS_WORKER_MEMORY_MB and the heap flag that goes with it); 0 runs it on the SDK's defaults. */
 const MEMORY_MB = Number(process.env.BENCH_WORKER_MEMORY_MB ?? 1024);
+/** Where the worker writes a V8 CPU profile of each of its threads (node --cpu-prof), when set: what the breakdown's parts spent their CPU on. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
 const PEOPLE = ['ada', 'bea', 'cy', 'dee'];
 /** Every other incident pages the schedule; the rest are the baseline. */
 const bySchedule = (index: number) => index % 2 === 0;
@@ -93,7 +96,7 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
       ].join('\n'),
     );
     // The compiled worker, as the image runs it (its command's flags), under the budget's heap limit.
-    worker = spawn(process.execPath, [...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), ...WORKER_V8_FLAGS, 'dist/workers/main.js'], {
+    worker = spawn(process.execPath, [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), ...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), ...WORKER_V8_FLAGS, 'dist/workers/main.js'], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,
