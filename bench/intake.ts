@@ -22,7 +22,8 @@ import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
  * Prints both rates, p50/p99 latency, the worker's peak RSS, checks that the
  * storm made exactly one incident per group holding every fingerprint once, and
  * ends with `ratio=<intake rate / bare client rate>` (`ratio_dev=`, `ratio_cluster=`
- * with --temporal both).
+ * with --temporal both). BENCH_CPU_PROFILE_DIR has the worker and the intake
+ * write CPU profiles there.
  */
 
 /** 20,000 alerts over 200 groups; with --temporal (the back-end comparison) 100,000 over 1,000. */
@@ -105,8 +106,12 @@ async function runSenders(deliveries: Delivery[], send: (delivery: Delivery) => 
   return { seconds, rate: alerts / seconds, deliveriesPerSecond: deliveries.length / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
+/** Where the worker and the intake write a V8 CPU profile of their main threads (node --cpu-prof), when set. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+
 function startNode(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -5,12 +5,12 @@ import { createBaseBackupActivities } from '../activities/base-backup.js';
 import { createDatabaseRestoreActivities } from '../activities/database-restore.js';
 import { createPointInTimeRestoreActivities } from '../activities/point-in-time-restore.js';
 import { createWalArchiveActivities } from '../activities/wal-archive.js';
-import { connectWorkerConnection, createClients } from '../src/clients/index.js';
+import { createClients } from '../src/clients/index.js';
 import { ConfigError, loadConfig } from '../src/config/index.js';
 import { runEntrypoint } from '../src/config/entrypoint.js';
 import { databaseUrlResolver } from '../src/config/policy-databases.js';
 import { createLogger } from '../src/logging/logger.js';
-import { installRuntime } from './runtime.js';
+import { installRuntime } from '../src/clients/temporal-runtime.js';
 import { createOpsWorker } from './worker.js';
 
 /**
@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: env.OPS_LOG_LEVEL, name: 'ops-data-worker' });
   installRuntime(logger, env.OPS_WORKER_METRICS_PORT);
   const clients = await createClients(env, 'ops-data-worker', { notifiers: false, kubernetes: false });
-  const connection = await connectWorkerConnection(env);
+  // The worker polls on the clients' own connection: one per process.
+  const connection = clients.temporalConnection;
   const worker = await createOpsWorker({
     connection,
     namespace: env.TEMPORAL_NAMESPACE,
@@ -69,7 +70,6 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
-    await connection.close();
     await clients.close();
   }
   logger.info('data worker stopped');

@@ -4,14 +4,14 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ackSecretOf } from '../src/incidents/ack-token.js';
 import { createActivities } from '../activities/index.js';
-import { createClients, connectWorkerConnection, ensureBucket, ensureSearchAttributes } from '../src/clients/index.js';
+import { createClients, ensureBucket, ensureSearchAttributes } from '../src/clients/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { runEntrypoint } from '../src/config/entrypoint.js';
 import { databaseUrlResolver } from '../src/config/policy-databases.js';
 import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/logging/logger.js';
 import { prepareWhenAvailable } from './dependencies.js';
-import { installRuntime } from './runtime.js';
+import { installRuntime } from '../src/clients/temporal-runtime.js';
 import { heapLimitMb, workerSizing } from './memory-budget.js';
 import { createOpsWorker } from './worker.js';
 
@@ -61,7 +61,8 @@ async function main(): Promise<void> {
     // V8 takes its heap limit from the command line only; a larger one lets garbage pile up past the budget.
     if (heapLimitMb() > heapMb * 1.25) logger.warn({ heapLimitMb: heapLimitMb(), budgetMb }, `the V8 heap limit is above the memory budget's share: start node with --max-old-space-size=${heapMb}`);
   }
-  const connection = await connectWorkerConnection(env);
+  // The worker polls on the clients' own connection: one per process.
+  const connection = clients.temporalConnection;
   const ackSecret = ackSecretOf(env);
   const worker = await createOpsWorker({
     connection,
@@ -119,7 +120,6 @@ async function main(): Promise<void> {
   } finally {
     schema.stop();
     bucket.stop();
-    await connection.close();
     await clients.close();
     logger.info('worker stopped');
   }

@@ -1,13 +1,14 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { WebClient } from '@slack/web-api';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Env } from '../config/env.js';
 import { createPgPool } from './postgres.js';
 import { createS3Client } from './s3.js';
-import { connectTemporalClient } from './temporal.js';
+import type { NativeConnection } from '@temporalio/worker';
+import { connectNativeTemporalClient } from './temporal.js';
 
 /**
  * The real clients of one process, each created once. The optional SaaS
@@ -19,7 +20,8 @@ import { connectTemporalClient } from './temporal.js';
  */
 export interface Clients {
   temporal: Client;
-  temporalConnection: Connection;
+  /** The SDK's Rust client (src/clients/temporal.ts): a worker polls on this same connection. */
+  temporalConnection: NativeConnection;
   pool: pg.Pool;
   s3: S3Client;
   slack: WebClient | undefined;
@@ -37,7 +39,7 @@ export interface ClientNeeds {
 }
 
 export async function createClients(env: Env, applicationName: string, needs: ClientNeeds = {}): Promise<Clients> {
-  const { client: temporal, connection: temporalConnection } = await connectTemporalClient(env);
+  const { client: temporal, connection: temporalConnection } = await connectNativeTemporalClient(env);
   const pool = createPgPool(env.DATABASE_URL, applicationName);
   const s3 = createS3Client(env);
   const notifiers = needs.notifiers ?? true;
@@ -66,5 +68,5 @@ export async function createClients(env: Env, applicationName: string, needs: Cl
 }
 
 export { createPgPool, createS3Client };
-export { connectTemporalClient, connectWorkerConnection, ensureSearchAttributes } from './temporal.js';
+export { connectTemporalClient, connectNativeTemporalClient, connectWorkerConnection, ensureSearchAttributes, type TemporalConnection } from './temporal.js';
 export { ensureBucket } from './s3.js';

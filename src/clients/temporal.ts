@@ -25,6 +25,20 @@ function securityOptions(settings: TemporalSettings) {
   };
 }
 
+/** Either transport: Node's gRPC (@grpc/grpc-js) or the SDK's Rust client (NativeConnection). */
+export type TemporalConnection = Connection | NativeConnection;
+
+/**
+ * A client over the SDK's Rust gRPC client: the same calls for a fraction of
+ * the CPU of @grpc/grpc-js (HTTP/2 framing and TLS in Rust, not JavaScript),
+ * which an alert storm spends on every signalWithStart (npm run bench:intake).
+ * It loads the SDK's native library, so the short-lived opsctl keeps Connection.
+ */
+export async function connectNativeTemporalClient(settings: TemporalSettings): Promise<{ client: Client; connection: NativeConnection }> {
+  const connection = await connectWorkerConnection(settings);
+  return { client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), connection };
+}
+
 export async function connectTemporalClient(settings: TemporalSettings): Promise<{ client: Client; connection: Connection }> {
   const options: ConnectionOptions = {
     address: settings.TEMPORAL_ADDRESS,
@@ -49,7 +63,7 @@ export async function connectWorkerConnection(settings: TemporalSettings): Promi
  * to the caller rather than stopping the worker.
  */
 export async function ensureSearchAttributes(
-  connection: Connection,
+  connection: TemporalConnection,
   namespace: string,
 ): Promise<{ added: string[] }> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });

@@ -1,4 +1,5 @@
 import { createClients } from '../clients/index.js';
+import { installRuntime } from '../clients/temporal-runtime.js';
 import { loadConfig } from '../config/index.js';
 import { runEntrypoint } from '../config/entrypoint.js';
 import { ackSecretOf } from '../incidents/ack-token.js';
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
   if (!env.OPS_WEBHOOK_TOKEN && !env.OPS_WEBHOOK_HMAC_SECRET) {
     logger.warn('neither OPS_WEBHOOK_TOKEN nor OPS_WEBHOOK_HMAC_SECRET is set: every delivery will be refused with 401');
   }
+  // Its Temporal client is the SDK's native one: the runtime carries that client's logs into ours.
+  installRuntime(logger, 0);
   const clients = await createClients(env, 'ops-webhooks', { kubernetes: false });
   const replayGuard = createReplayGuard(clients.pool);
   const app = buildWebhookServer({

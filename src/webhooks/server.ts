@@ -1,4 +1,5 @@
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import type { TemporalConnection } from '../clients/temporal.js';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
 import type { Logger } from '../logging/logger.js';
 import { registerIntakeRoutes, type IntakeDeps } from './intake.js';
@@ -15,7 +16,7 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 export interface WebhookServerDeps {
   temporal: Client;
   /** The client's connection, whose health check answers /readyz. */
-  temporalConnection: Connection;
+  temporalConnection: TemporalConnection;
   logger: Logger;
   metrics?: WebhookMetrics;
   /** How long /readyz waits for Temporal before answering 503. */

@@ -1,4 +1,5 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy, type Policy } from '../../src/config/policy.js';
@@ -8,7 +9,7 @@ import { statusQuery } from '../../workflows/incident.js';
 import { alertmanagerPayload } from '../support/alertmanager-payloads.js';
 import { statusWhen } from '../support/incidents.js';
 import { startIntakeServer } from '../support/intake-server.js';
-import { connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectStack, quietSdkRuntime, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const TOKEN = 'intake-test-token-0123456789';
@@ -17,7 +18,7 @@ const SECRET = 'intake-test-hmac-secret-0123456789';
 describe('alert intake', () => {
   let clients: StackClients;
   let proxy: TcpProxy;
-  let connection: Connection;
+  let connection: NativeConnection;
   let app: WebhookServer;
   let base: string;
   let worker: { stop(): Promise<void> };
@@ -34,7 +35,9 @@ describe('alert intake', () => {
     const [host, port] = testStack().temporalAddress.split(':');
     proxy = new TcpProxy(host!, Number(port));
     await proxy.start();
-    connection = await Connection.connect({ address: proxy.address });
+    // The transport the webhook server runs on (src/clients/temporal.ts): the SDK's native client.
+    quietSdkRuntime();
+    connection = await NativeConnection.connect({ address: proxy.address });
     ({ app, base } = await startIntakeServer({
       temporal: new Client({ connection }),
       temporalConnection: connection,

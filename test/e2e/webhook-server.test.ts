@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.js';
 import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
-import { testStack } from '../support/stack.js';
+import { quietSdkRuntime, testStack } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -13,7 +14,7 @@ import { TcpProxy } from '../support/tcp-proxy.js';
  */
 describe('webhook server', () => {
   let proxy: TcpProxy;
-  let connection: Connection;
+  let connection: NativeConnection;
   let app: WebhookServer;
   let base: string;
 
@@ -21,7 +22,9 @@ describe('webhook server', () => {
     const [host, port] = testStack().temporalAddress.split(':');
     proxy = new TcpProxy(host!, Number(port));
     await proxy.start();
-    connection = await Connection.connect({ address: proxy.address });
+    // The transport the webhook server runs on (src/clients/temporal.ts): the SDK's native client.
+    quietSdkRuntime();
+    connection = await NativeConnection.connect({ address: proxy.address });
     app = buildWebhookServer({
       temporal: new Client({ connection }),
       temporalConnection: connection,

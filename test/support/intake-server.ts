@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import type { TemporalConnection } from '../../src/clients/temporal.js';
 import type pg from 'pg';
 import { createLogger } from '../../src/logging/logger.js';
 import type { IntakeDeps } from '../../src/webhooks/intake.js';
@@ -13,7 +14,7 @@ import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/serve
  */
 export async function startIntakeServer(options: {
   temporal: Client;
-  temporalConnection: Connection;
+  temporalConnection: TemporalConnection;
   pool: pg.Pool;
   intake: Pick<IntakeDeps, 'taskQueue' | 'webhookToken'> & Partial<Omit<IntakeDeps, 'temporal' | 'alertsAccepted' | 'recordRejection'>>;
   readinessTimeoutMs?: number;

@@ -94,10 +94,14 @@ export function uniqueTaskQueue(prefix = 'test'): string {
   return `${prefix}-${randomUUID()}`;
 }
 
-/** The SDK's default logger prints every worker state change; tests want failures only, a line each. */
+/**
+ * The SDK's default logger prints every worker state change, and Core prints a
+ * warning for each retry of a call while a test holds Temporal down on purpose;
+ * tests want failures only, a line each.
+ */
 export function quietSdkRuntime(): void {
   if (runtimeQuieted) return;
-  Runtime.install({ logger: quietSdkLogger });
+  Runtime.install({ logger: quietSdkLogger, telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
   runtimeQuieted = true;
 }
 

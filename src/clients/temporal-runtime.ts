@@ -1,6 +1,6 @@
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 import { Runtime } from '@temporalio/worker';
-import type { Logger } from '../src/logging/logger.js';
+import type { Logger } from '../logging/logger.js';
 
 /** Routes the SDK's logs (and Core's, forwarded) into our structured JSON logger. */
 export function toTemporalLogger(logger: Logger): TemporalLogger {
