@@ -68,5 +68,5 @@ export async function createClients(env: Env, applicationName: string, needs: Cl
 }
 
 export { createPgPool, createS3Client };
-export { connectTemporalClient, connectNativeTemporalClient, connectWorkerConnection, ensureSearchAttributes, type TemporalConnection } from './temporal.js';
+export { connectTemporalClient, connectNativeTemporalClient, ensureSearchAttributes, type TemporalConnection } from './temporal.js';
 export { ensureBucket } from './s3.js';

@@ -35,7 +35,11 @@ export type TemporalConnection = Connection | NativeConnection;
  * It loads the SDK's native library, so the short-lived opsctl keeps Connection.
  */
 export async function connectNativeTemporalClient(settings: TemporalSettings): Promise<{ client: Client; connection: NativeConnection }> {
-  const connection = await connectWorkerConnection(settings);
+  const options: NativeConnectionOptions = {
+    address: settings.TEMPORAL_ADDRESS,
+    ...securityOptions(settings),
+  };
+  const connection = await NativeConnection.connect(options);
   return { client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), connection };
 }
 
@@ -47,14 +51,6 @@ export async function connectTemporalClient(settings: TemporalSettings): Promise
   };
   const connection = await Connection.connect(options);
   return { client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }), connection };
-}
-
-export async function connectWorkerConnection(settings: TemporalSettings): Promise<NativeConnection> {
-  const options: NativeConnectionOptions = {
-    address: settings.TEMPORAL_ADDRESS,
-    ...securityOptions(settings),
-  };
-  return NativeConnection.connect(options);
 }
 
 /**
