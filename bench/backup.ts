@@ -38,6 +38,7 @@ import type { databaseRestoreWorkflow } from '../workflows/database-restore.js';
  * `ratio_encrypted=`, `rto_s=`, `pg_restore_s=` and then
  * `ratio=<backup / pg_dump alone>` for the large database.
  * Targets: ratio and ratio_encrypted <= 1.15, faster than the old way, data worker peak RSS < 200 MB.
+ * BENCH_CPU_PROFILE_DIR has the workers write CPU profiles there.
  * Generated databases are kept (ops_bench_backup_*) so a second run skips the
  * minutes it takes to write them; drop them with DROP DATABASE when done.
  */
@@ -98,12 +99,15 @@ function pgDumpTo(url: string, fd: number): Promise<void> {
   });
 }
 
+/** Where the workers write a V8 CPU profile of their main threads (node --cpu-prof), when set: what the streaming spends its CPU on. */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+
 /** The node arguments of a package.json script that runs `node ...`, so the bench starts a worker exactly as its npm script does. */
 function nodeScriptArgs(name: string): string[] {
   const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const [command, ...args] = scripts[name]!.split(' ');
   if (command !== 'node') throw new Error(`${name} should run node, not ${command}`);
-  return args;
+  return [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), ...args];
 }
 
 /** The all-in-one worker as `npm run start:worker` runs it (under tsx, with its Node flags). */
