@@ -14,7 +14,7 @@ import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
 import { cpuDuring } from './process-cpu.js';
-import { runBenchmark, type Figures } from './harness.js';
+import { cpuProfileArgs, runBenchmark, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { backupWorkflowId, restoreWorkflowId } from '../src/domain/workflow-ids.js';
 import type { databaseRestoreWorkflow } from '../workflows/database-restore.js';
@@ -99,15 +99,12 @@ function pgDumpTo(url: string, fd: number): Promise<void> {
   });
 }
 
-/** Where the workers write a V8 CPU profile of their main threads (node --cpu-prof), when set: what the streaming spends its CPU on. */
-const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
-
 /** The node arguments of a package.json script that runs `node ...`, so the bench starts a worker exactly as its npm script does. */
 function nodeScriptArgs(name: string): string[] {
   const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const [command, ...args] = scripts[name]!.split(' ');
   if (command !== 'node') throw new Error(`${name} should run node, not ${command}`);
-  return [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), ...args];
+  return [...cpuProfileArgs(), ...args];
 }
 
 /** The all-in-one worker as `npm run start:worker` runs it (under tsx, with its Node flags). */

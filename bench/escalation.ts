@@ -9,7 +9,7 @@ import type { AlertBatch } from '../src/domain/alerts.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
-import { runBenchmark, type Figures, type RunContext } from './harness.js';
+import { cpuProfileArgs, runBenchmark, type Figures, type RunContext } from './harness.js';
 import { peakRssMiB, rssNowMiB } from './process-memory.js';
 import { cpuSeconds } from './process-cpu.js';
 import { historyEvents, ladderBreakdown, PARTS, workflowTaskCount, type LevelTiming, type Part } from './escalation-breakdown.js';
@@ -44,8 +44,6 @@ const LEVEL_SECONDS = 10;
 const TASK_QUEUE = 'bench-escalation';
 /** The worker's memory budget (OPS_WORKER_MEMORY_MB and the heap flag that goes with it); 0 runs it on the SDK's defaults. */
 const MEMORY_MB = Number(process.env.BENCH_WORKER_MEMORY_MB ?? 1024);
-/** Where the worker writes a V8 CPU profile of each of its threads (node --cpu-prof), when set: what the breakdown's parts spent their CPU on. */
-const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
 const PEOPLE = ['ada', 'bea', 'cy', 'dee'];
 /** Every other incident pages the schedule; the rest are the baseline. */
 const bySchedule = (index: number) => index % 2 === 0;
@@ -96,7 +94,7 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
       ].join('\n'),
     );
     // The compiled worker, as the image runs it (its command's flags), under the budget's heap limit.
-    worker = spawn(process.execPath, [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), ...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), ...WORKER_V8_FLAGS, 'dist/workers/main.js'], {
+    worker = spawn(process.execPath, [...cpuProfileArgs(), ...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), ...WORKER_V8_FLAGS, 'dist/workers/main.js'], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

@@ -20,6 +20,16 @@ function load(): string {
     .join(' ');
 }
 
+/**
+ * Node flags that make a process the benchmark starts write a V8 CPU profile of
+ * each of its threads into BENCH_CPU_PROFILE_DIR (node --cpu-prof), when set:
+ * what the figures' CPU seconds were spent on.
+ */
+export function cpuProfileArgs(): string[] {
+  const dir = process.env.BENCH_CPU_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 export type TemporalChoice = TemporalKind | 'both';
 
 export interface BenchOptions {

@@ -8,7 +8,7 @@ import { alertsSignal, statusQuery, INCIDENT_WORKFLOW, type IncidentWorkflow } f
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { freePort, waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
-import { runBenchmark, type Figures, type RunContext } from './harness.js';
+import { cpuProfileArgs, runBenchmark, type Figures, type RunContext } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { cpuSeconds } from './process-cpu.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
@@ -106,12 +106,8 @@ async function runSenders(deliveries: Delivery[], send: (delivery: Delivery) => 
   return { seconds, rate: alerts / seconds, deliveriesPerSecond: deliveries.length / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
-/** Where the worker and the intake write a V8 CPU profile of their main threads (node --cpu-prof), when set. */
-const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
-
 function startNode(entry: string, env: Record<string, string>): ChildProcess {
-  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...cpuProfileArgs(), '--import', 'tsx', entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

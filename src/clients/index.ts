@@ -2,12 +2,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { WebClient } from '@slack/web-api';
 import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
 import type { Transporter } from 'nodemailer';
 import type pg from 'pg';
 import type { Env } from '../config/env.js';
 import { createPgPool } from './postgres.js';
 import { createS3Client } from './s3.js';
-import type { NativeConnection } from '@temporalio/worker';
 import { connectNativeTemporalClient } from './temporal.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities/index.js';
 import { parsePolicy, type Policy } from '../../src/config/policy.js';
@@ -9,7 +9,7 @@ import { statusQuery } from '../../workflows/incident.js';
 import { alertmanagerPayload } from '../support/alertmanager-payloads.js';
 import { statusWhen } from '../support/incidents.js';
 import { startIntakeServer } from '../support/intake-server.js';
-import { connectStack, quietSdkRuntime, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
+import { connectNative, connectStack, startBackgroundWorker, testStack, uniqueTaskQueue, type StackClients } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const TOKEN = 'intake-test-token-0123456789';
@@ -36,8 +36,7 @@ describe('alert intake', () => {
     proxy = new TcpProxy(host!, Number(port));
     await proxy.start();
     // The transport the webhook server runs on (src/clients/temporal.ts): the SDK's native client.
-    quietSdkRuntime();
-    connection = await NativeConnection.connect({ address: proxy.address });
+    connection = await connectNative(proxy.address);
     ({ app, base } = await startIntakeServer({
       temporal: new Client({ connection }),
       temporalConnection: connection,

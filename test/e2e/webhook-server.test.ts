@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { Client } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logging/logger.js';
 import { buildWebhookServer, type WebhookServer } from '../../src/webhooks/server.js';
-import { quietSdkRuntime, testStack } from '../support/stack.js';
+import { connectNative, testStack } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 /**
@@ -23,8 +23,7 @@ describe('webhook server', () => {
     proxy = new TcpProxy(host!, Number(port));
     await proxy.start();
     // The transport the webhook server runs on (src/clients/temporal.ts): the SDK's native client.
-    quietSdkRuntime();
-    connection = await NativeConnection.connect({ address: proxy.address });
+    connection = await connectNative(proxy.address);
     app = buildWebhookServer({
       temporal: new Client({ connection }),
       temporalConnection: connection,

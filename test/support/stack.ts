@@ -105,6 +105,12 @@ export function quietSdkRuntime(): void {
   runtimeQuieted = true;
 }
 
+/** A connection over the SDK's native client, the transport our processes use, with the test runtime's quiet logging. */
+export async function connectNative(address: string): Promise<NativeConnection> {
+  quietSdkRuntime();
+  return NativeConnection.connect({ address });
+}
+
 /**
  * Creates a real Worker on the test stack with the prebuilt workflow bundle.
  * Activities default to the real ones on the real stack; a test may override some.
@@ -115,8 +121,7 @@ export async function createTestWorker(options: {
   activities: OpsActivities | (() => OpsActivities);
 }): Promise<{ worker: Worker; connection: NativeConnection }> {
   const stack = options.stack ?? testStack();
-  quietSdkRuntime();
-  const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const connection = await connectNative(stack.temporalAddress);
   const activities = typeof options.activities === 'function' ? options.activities() : options.activities;
   const worker = await createOpsWorker({
     connection,
