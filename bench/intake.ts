@@ -10,15 +10,17 @@ import { freePort, waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { cpuProfileArgs, runBenchmark, type Figures, type RunContext } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
-import { cpuSeconds } from './process-cpu.js';
+import { WORKER_V8_FLAGS } from '../workers/memory-budget.js';
+import { cpuSeconds, threadCpuSeconds, threadCpuSince } from './process-cpu.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
  * The alert storm (npm run bench:intake): 20,000 alerts in Alertmanager-style
  * batches of 10 over 200 groups (100,000 over 1,000 with --temporal dev|cluster|both), sent by 32 concurrent senders through the
- * intake (a real webhook server process), and in the same run the same
+ * intake (the compiled webhook server, as deployed), and in the same run the same
  * signalWithStart calls made directly by a bare Temporal client, the limit.
+ * Both paths are warmed up first with 1,000 deliveries each.
  * Prints both rates, p50/p99 latency, the worker's peak RSS, checks that the
  * storm made exactly one incident per group holding every fingerprint once, and
  * ends with `ratio=<intake rate / bare client rate>` (`ratio_dev=`, `ratio_cluster=`
@@ -34,6 +36,9 @@ function sizeStorm(raisedLoad: boolean): void {
   ALERTS_PER_GROUP = Number(process.env.BENCH_ALERTS_PER_GROUP ?? 100);
 }
 const BATCH = 10;
+/** The warm-up: 1,000 deliveries per path over 20 groups. */
+const WARMUP_GROUPS = 20;
+const WARMUP_ALERTS_PER_GROUP = 500;
 const SENDERS = 32;
 const TOKEN = 'bench-intake-token-0123456789';
 const TASK_QUEUE = 'bench-intake';
@@ -47,11 +52,11 @@ interface Delivery {
 }
 
 /** Alertmanager payloads, round-robin over the groups as a storm arrives. */
-function storm(prefix: string): Delivery[] {
+function storm(prefix: string, groups = GROUPS, alertsPerGroup = ALERTS_PER_GROUP): Delivery[] {
   const deliveries: Delivery[] = [];
-  const perGroup = ALERTS_PER_GROUP / BATCH;
+  const perGroup = alertsPerGroup / BATCH;
   for (let round = 0; round < perGroup; round += 1) {
-    for (let group = 0; group < GROUPS; group += 1) {
+    for (let group = 0; group < groups; group += 1) {
       const alerts = Array.from({ length: BATCH }, (_, index) => {
         const number = round * BATCH + index;
         return {
@@ -85,6 +90,11 @@ function storm(prefix: string): Delivery[] {
   return deliveries;
 }
 
+/** The incidents a storm's deliveries open. */
+function idsOf(deliveries: Delivery[]): string[] {
+  return [...new Set(deliveries.map((delivery) => incidentWorkflowId(alertmanagerDedupKey(String(delivery.payload.groupKey), delivery.payload.groupLabels as Record<string, string>))))];
+}
+
 async function runSenders(deliveries: Delivery[], send: (delivery: Delivery) => Promise<void>) {
   const latencies: number[] = [];
   let next = 0;
@@ -106,13 +116,13 @@ async function runSenders(deliveries: Delivery[], send: (delivery: Delivery) => 
   return { seconds, rate: alerts / seconds, deliveriesPerSecond: deliveries.length / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
-function startNode(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, [...cpuProfileArgs(), '--import', 'tsx', entry], {
+/** A compiled entry point with the Node flags it is deployed with (Dockerfile, docker-compose.yml). */
+function startNode(entry: string, env: Record<string, string>, flags: readonly string[]): ChildProcess {
+  return spawn(process.execPath, [...cpuProfileArgs(), ...flags, entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  return child;
 }
 
 /** The kernel's high-water mark of the process's resident memory. */
@@ -156,8 +166,8 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     const webhookPort = await freePort();
     const env = { ...ephemeralStackEnv(stack), OPS_TASK_QUEUE: TASK_QUEUE, OPS_LOG_LEVEL: 'warn', OPS_WEBHOOK_TOKEN: TOKEN };
     // The prebuilt bundle, as in production: the peak RSS is the worker's, not webpack's.
-    const worker = startNode('workers/main.ts', { ...env, OPS_WORKER_METRICS_PORT: '0', OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath });
-    const webhooks = startNode('src/webhooks/main.ts', { ...env, OPS_WEBHOOK_PORT: String(webhookPort), OPS_WEBHOOK_HOST: '127.0.0.1' });
+    const worker = startNode('dist/workers/main.js', { ...env, OPS_WORKER_METRICS_PORT: '0', OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath }, WORKER_V8_FLAGS);
+    const webhooks = startNode('dist/src/webhooks/main.js', { ...env, OPS_WEBHOOK_PORT: String(webhookPort), OPS_WEBHOOK_HOST: '127.0.0.1' }, []);
     children.push(worker, webhooks);
     const base = `http://127.0.0.1:${webhookPort}`;
     // CPU seconds per process, to show where each path's time goes on the shared cores.
@@ -227,9 +237,14 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
         outgoing.end(body);
       });
 
-    say('warming up both paths ...');
-    await runSenders(storm('warmbare').slice(0, 64), bare);
-    await runSenders(storm('warmintake').slice(0, 64), viaIntake);
+    // Long enough for V8 to have optimized both paths' code, as in a server that has run for a while: after 64
+    // deliveries an eighth of the intake's CPU in the storm still went to TurboFan compiling (perf record).
+    say(`warming up both paths (${WARMUP_GROUPS * (WARMUP_ALERTS_PER_GROUP / BATCH)} deliveries each) ...`);
+    const warmBare = storm('warmbare', WARMUP_GROUPS, WARMUP_ALERTS_PER_GROUP);
+    await runSenders(warmBare, bare);
+    await runSenders(storm('warmintake', WARMUP_GROUPS, WARMUP_ALERTS_PER_GROUP), viaIntake);
+    // The storms start with the worker idle, not still applying the warm-up.
+    await waitForIncidents(client, [...intakeIds, ...idsOf(warmBare)], 2 * WARMUP_GROUPS * WARMUP_ALERTS_PER_GROUP, 600_000);
     intakeIds.clear();
 
     const total = GROUPS * ALERTS_PER_GROUP;
@@ -238,14 +253,16 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     const bareCpu = cpuNow();
     const limit = await runSenders(bareStorm, bare);
     const bareCpuUsed = cpuSince(bareCpu);
-    const bareIds = [...new Set(bareStorm.map((delivery) => incidentWorkflowId(alertmanagerDedupKey(String(delivery.payload.groupKey), delivery.payload.groupLabels as Record<string, string>))))];
+    const bareIds = idsOf(bareStorm);
     say('  waiting for the worker to apply them ...');
     await waitForIncidents(client, bareIds, total, 600_000);
 
     say(`intake: the same storm as ${total / BATCH} Alertmanager deliveries over HTTP, ${SENDERS} senders ...`);
     const intakeCpu = cpuNow();
+    const threadsBefore = { intake: threadCpuSeconds(webhooks.pid!), worker: threadCpuSeconds(worker.pid!) };
     const intake = await runSenders(storm('storm'), viaIntake);
     const intakeCpuUsed = cpuSince(intakeCpu);
+    const threadsAfter = { intake: threadCpuSeconds(webhooks.pid!), worker: threadCpuSeconds(worker.pid!) };
     say('  waiting for the worker to apply them ...');
     const fingerprints = await waitForIncidents(client, [...intakeIds], total, 600_000);
     const unique = new Set(fingerprints);
@@ -268,6 +285,9 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     say(`CPU per delivery, ms, while sending (the worker keeps applying after):`);
     say(`  bare client  ${perDelivery(bareCpuUsed, limit.seconds)}`);
     say(`  intake       ${perDelivery(intakeCpuUsed, intake.seconds)}`);
+    // Which threads the intake storm's CPU went to: the JS main thread, the SDK's Rust runtime, V8's helpers.
+    say(`  intake's threads   ${threadCpuSince(threadsBefore.intake, threadsAfter.intake, (total / BATCH) / 1000, 'ms per delivery')}`);
+    say(`  worker's threads   ${threadCpuSince(threadsBefore.worker, threadsAfter.worker, (total / BATCH) / 1000, 'ms per delivery')}`);
     // A path that sends faster leaves more signals waiting per incident, so one workflow task applies several:
     // less work per delivery for the worker and the server. The two storms' CPU above differs by this.
     say(`workflow tasks per delivery (20 incidents each): bare client ${bareBatching.toFixed(2)}, intake ${intakeBatching.toFixed(2)}`);
@@ -285,7 +305,7 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
   }
 }
 
-runBenchmark('bench:intake', once).catch((error: unknown) => {
+runBenchmark('bench:intake', once, { compiled: 'the compiled webhook server and worker' }).catch((error: unknown) => {
   process.stderr.write(`bench:intake failed: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

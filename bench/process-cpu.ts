@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
@@ -21,4 +21,48 @@ export async function cpuDuring<T>(pid: number, fn: () => Promise<T>): Promise<{
   const value = await fn();
   const after = cpuSeconds(pid);
   return { value, self: after.self - before.self, children: after.children - before.children };
+}
+
+/**
+ * CPU seconds per thread name of a process (user and system apart), from
+ * /proc/<pid>/task/<tid>/stat: which of its threads a figure is spent on
+ * (the JS main thread, libuv's pool, V8's GC helpers, the Temporal SDK's Rust runtime).
+ */
+export function threadCpuSeconds(pid: number): Map<string, { user: number; system: number }> {
+  const threads = new Map<string, { user: number; system: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '#');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const entry = threads.get(name) ?? { user: 0, system: 0 };
+    entry.user += fields[11]! / ticksPerSecond;
+    entry.system += fields[12]! / ticksPerSecond;
+    threads.set(name, entry);
+  }
+  return threads;
+}
+
+/** The CPU each thread name used between two readings, largest first, as `name user+sys` text per unit. */
+export function threadCpuSince(before: ReturnType<typeof threadCpuSeconds>, after: ReturnType<typeof threadCpuSeconds>, perUnit: number, unit: string): string {
+  const rows = [...after].map(([name, now]) => {
+    const then = before.get(name) ?? { user: 0, system: 0 };
+    return { name, user: (now.user - then.user) / perUnit, system: (now.system - then.system) / perUnit };
+  });
+  return rows
+    .filter((row) => row.user + row.system > 0)
+    .sort((a, b) => b.user + b.system - (a.user + a.system))
+    .map((row) => `${row.name} ${row.user.toFixed(2)}+${row.system.toFixed(2)}`)
+    .join(', ')
+    .concat(` (user+system ${unit})`);
 }
