@@ -13,7 +13,7 @@ import { dropDatabase, ensureDatabase } from '../scripts/stack/postgres.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
-import { cpuDuring } from './process-cpu.js';
+import { commandCpuSeconds, cpuDuring, cpuSeconds } from './process-cpu.js';
 import { cpuProfileArgs, runBenchmark, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { backupWorkflowId, restoreWorkflowId } from '../src/domain/workflow-ids.js';
@@ -187,7 +187,13 @@ async function encryptedAndRestored(context: {
 }
 
 async function once(): Promise<Figures> {
-  const { stack, stop } = await startEphemeralStack('bench', say);
+  const { stack, pids, stop } = await startEphemeralStack('bench', say);
+  /** CPU seconds so far of what serves the dump beside pg_dump and the worker: PostgreSQL's processes and MinIO. */
+  const servers = () => ({ postgres: commandCpuSeconds('postgres'), minio: pids.minio ? cpuSeconds(pids.minio).self : 0 });
+  const serversSince = (before: ReturnType<typeof servers>) => {
+    const now = servers();
+    return `PostgreSQL ${(now.postgres - before.postgres).toFixed(1)} s, MinIO ${(now.minio - before.minio).toFixed(1)} s`;
+  };
   const scratch = mkdtempSync(join(tmpdir(), 'ops-bench-backup-'));
   const workers: ChildProcess[] = [];
   try {
@@ -212,9 +218,10 @@ async function once(): Promise<Figures> {
       await pgDumpTo(url, openSync('/dev/null', 'w'));
 
       const devNull = openSync('/dev/null', 'w');
+      const aloneServers = servers();
       const alone = await timed(() => cpuDuring(process.pid, () => pgDumpTo(url, devNull)));
       closeSync(devNull);
-      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.children.toFixed(1)} s`);
+      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.children.toFixed(1)} s, ${serversSince(aloneServers)}`);
 
       // A fresh worker per size, so each peak RSS is that size's own.
       const policy = join(scratch, `policy-${size.name}.yaml`);
@@ -230,6 +237,7 @@ async function once(): Promise<Figures> {
       workers.push(worker);
       await waitForTaskQueuePoller(connection, stack.namespace, `${TASK_QUEUE}-${size.name}`);
       const idleRss = peakRssMiB(worker.pid!);
+      const backupServers = servers();
       const backup = await timed(() =>
         cpuDuring(worker.pid!, () =>
           client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
@@ -242,7 +250,7 @@ async function once(): Promise<Figures> {
       const rss = peakRssMiB(worker.pid!);
       worker.kill('SIGTERM');
       say(`  backup workflow (to MinIO)   ${backup.seconds.toFixed(1)} s, ${mib(backup.value.value.manifest.bytes)} MiB dump, worker peak RSS ${rss.toFixed(0)} MiB (${idleRss.toFixed(0)} MiB before the backup)`);
-      say(`                               CPU: pg_dump ${backup.value.children.toFixed(1)} s, worker ${backup.value.self.toFixed(1)} s`);
+      say(`                               CPU: pg_dump ${backup.value.children.toFixed(1)} s, worker ${backup.value.self.toFixed(1)} s, ${serversSince(backupServers)}`);
 
       // The same backup, its dump on the dedicated data worker.
       const splitQueue = `${TASK_QUEUE}-${size.name}-split`;
@@ -254,6 +262,7 @@ async function once(): Promise<Figures> {
       await waitForTaskQueuePoller(connection, stack.namespace, splitQueue);
       await waitForTaskQueuePoller(connection, stack.namespace, dataQueue, { what: 'the data worker', activities: true });
       const dataIdleRss = peakRssMiB(data.pid!);
+      const splitServers = servers();
       const split = await timed(() =>
         cpuDuring(data.pid!, () =>
           client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
@@ -263,7 +272,7 @@ async function once(): Promise<Figures> {
       main.kill('SIGTERM');
       data.kill('SIGTERM');
       say(`  backup on a data worker      ${split.seconds.toFixed(1)} s, data worker peak RSS ${dataRss.toFixed(0)} MiB (${dataIdleRss.toFixed(0)} MiB before the backup)`);
-      say(`                               CPU: pg_dump ${split.value.children.toFixed(1)} s, data worker ${split.value.self.toFixed(1)} s`);
+      say(`                               CPU: pg_dump ${split.value.children.toFixed(1)} s, data worker ${split.value.self.toFixed(1)} s, ${serversSince(splitServers)}`);
 
       const file = join(scratch, 'dump.bin');
       const oldWay = await timed(async () => {

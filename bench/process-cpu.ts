@@ -15,6 +15,26 @@ export function cpuSeconds(pid: number): { self: number; children: number } {
   return { self: (fields[11]! + fields[12]!) / ticksPerSecond, children: (fields[13]! + fields[14]!) / ticksPerSecond };
 }
 
+/**
+ * CPU seconds of every process named `command` (its own and its waited-for
+ * children's): for PostgreSQL, the postmaster and all backends, those that
+ * ended included, as the postmaster reaps them.
+ */
+export function commandCpuSeconds(command: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== command) continue;
+      const { self, children } = cpuSeconds(Number(entry));
+      total += self + children;
+    } catch {
+      // the process ended between the listing and the read
+    }
+  }
+  return total;
+}
+
 /** CPU used by a process and its children while `fn` runs. */
 export async function cpuDuring<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; self: number; children: number }> {
   const before = cpuSeconds(pid);

@@ -47,7 +47,7 @@ export type TemporalKind = 'dev' | 'cluster';
 export interface StartedEphemeralStack {
   stack: EphemeralStack;
   /** The Temporal server's processes, for benchmarks that count their CPU. */
-  pids: { temporal: number[] };
+  pids: { temporal: number[]; minio?: number | undefined };
   /** The cluster's services, to restart one in a failure test; undefined on the dev server. */
   cluster: RunningTemporalCluster | undefined;
   stop: () => Promise<void>;
@@ -151,7 +151,7 @@ export async function startEphemeralStack(
 
   return {
     stack,
-    pids: { temporal: temporal.pids },
+    pids: { temporal: temporal.pids, minio: minio?.process.child.pid },
     cluster: temporal.cluster,
     async stop() {
       // Temporal first: it holds connections to the PostgreSQL that may be stopped next.
