@@ -13,7 +13,7 @@ import { dropDatabase, ensureDatabase } from '../scripts/stack/postgres.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
-import { commandCpuSeconds, cpuDuring, cpuSeconds } from './process-cpu.js';
+import { commandCpuSeconds, cpuDuring, cpuSeconds, threadCpuSeconds, threadCpuSince } from './process-cpu.js';
 import { cpuProfileArgs, runBenchmark, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { backupWorkflowId, restoreWorkflowId } from '../src/domain/workflow-ids.js';
@@ -238,6 +238,7 @@ async function once(): Promise<Figures> {
       await waitForTaskQueuePoller(connection, stack.namespace, `${TASK_QUEUE}-${size.name}`);
       const idleRss = peakRssMiB(worker.pid!);
       const backupServers = servers();
+      const workerThreads = threadCpuSeconds(worker.pid!);
       const backup = await timed(() =>
         cpuDuring(worker.pid!, () =>
           client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
@@ -248,9 +249,11 @@ async function once(): Promise<Figures> {
         ),
       );
       const rss = peakRssMiB(worker.pid!);
+      const workerThreadsUsed = threadCpuSince(workerThreads, threadCpuSeconds(worker.pid!), 1, 's');
       worker.kill('SIGTERM');
       say(`  backup workflow (to MinIO)   ${backup.seconds.toFixed(1)} s, ${mib(backup.value.value.manifest.bytes)} MiB dump, worker peak RSS ${rss.toFixed(0)} MiB (${idleRss.toFixed(0)} MiB before the backup)`);
       say(`                               CPU: pg_dump ${backup.value.children.toFixed(1)} s, worker ${backup.value.self.toFixed(1)} s, ${serversSince(backupServers)}`);
+      say(`                               worker's threads: ${workerThreadsUsed}`);
 
       // The same backup, its dump on the dedicated data worker.
       const splitQueue = `${TASK_QUEUE}-${size.name}-split`;
@@ -263,16 +266,19 @@ async function once(): Promise<Figures> {
       await waitForTaskQueuePoller(connection, stack.namespace, dataQueue, { what: 'the data worker', activities: true });
       const dataIdleRss = peakRssMiB(data.pid!);
       const splitServers = servers();
+      const dataThreads = threadCpuSeconds(data.pid!);
       const split = await timed(() =>
         cpuDuring(data.pid!, () =>
           client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
         ),
       );
       const dataRss = peakRssMiB(data.pid!);
+      const dataThreadsUsed = threadCpuSince(dataThreads, threadCpuSeconds(data.pid!), 1, 's');
       main.kill('SIGTERM');
       data.kill('SIGTERM');
       say(`  backup on a data worker      ${split.seconds.toFixed(1)} s, data worker peak RSS ${dataRss.toFixed(0)} MiB (${dataIdleRss.toFixed(0)} MiB before the backup)`);
       say(`                               CPU: pg_dump ${split.value.children.toFixed(1)} s, data worker ${split.value.self.toFixed(1)} s, ${serversSince(splitServers)}`);
+      say(`                               data worker's threads: ${dataThreadsUsed}`);
 
       const file = join(scratch, 'dump.bin');
       const oldWay = await timed(async () => {

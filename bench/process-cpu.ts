@@ -63,7 +63,9 @@ export function threadCpuSeconds(pid: number): Map<string, { user: number; syste
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '#');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '#');
+    // Node names every thread it starts "node": worker_threads (the SDK's workflow threads), V8's and libuv's helpers.
+    const name = tid === String(pid) ? 'main' : comm === 'node' ? 'other node threads' : comm;
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
     const entry = threads.get(name) ?? { user: 0, system: 0 };
     entry.user += fields[11]! / ticksPerSecond;
