@@ -23,6 +23,7 @@ import type { BackupManifest } from '../src/domain/backup.js';
 import type { BackupEncryption } from '../src/domain/backup-encryption.js';
 import { bindDeps } from './bind-deps.js';
 import { streamToS3 } from './stream-upload.js';
+import { withBufferedOutput } from './buffered-output.js';
 import { libpqEnv, restoreDumpInto, tableCounts, urlForDatabase } from './dump-restore.js';
 import { configuredDatabaseUrl } from './database-url.js';
 
@@ -225,7 +226,8 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
     const serverVersion = (await snapshotClient.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
     const partSize = partSizeFor(await expectedDumpBytes(snapshotClient, deps.pool, input.database), input.database);
 
-    const dump = spawn('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`], {
+    const pgDump = withBufferedOutput('pg_dump', ['--format=custom', '--no-password', `--snapshot=${snapshot}`]);
+    const dump = spawn(pgDump.command, pgDump.args, {
       env: libpqEnv(url),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -243,7 +245,7 @@ export async function dumpToS3(deps: BackupDeps, input: { database: string; buck
     let stored = { bytes: 0, sha256: '' };
     try {
       // The row counts run in the exporting transaction while pg_dump streams: same snapshot, no added wall time.
-      const [code, uploaded, counted] = await Promise.all([exited, streamed.done(), tableCounts(snapshotClient)]);
+      const [code, uploaded, counted] = await Promise.all([exited, streamed.done(), tableCounts(snapshotClient, { besideDump: true })]);
       tables = counted;
       stored = uploaded;
       if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim().slice(0, 2000)}`);
