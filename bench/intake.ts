@@ -288,8 +288,8 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
     // Which threads the intake storm's CPU went to: the JS main thread, the SDK's Rust runtime, V8's helpers.
     say(`  intake's threads   ${threadCpuSince(threadsBefore.intake, threadsAfter.intake, (total / BATCH) / 1000, 'ms per delivery')}`);
     say(`  worker's threads   ${threadCpuSince(threadsBefore.worker, threadsAfter.worker, (total / BATCH) / 1000, 'ms per delivery')}`);
-    // A path that sends faster leaves more signals waiting per incident, so one workflow task applies several:
-    // less work per delivery for the worker and the server. The two storms' CPU above differs by this.
+    // A path that sends faster than the worker applies leaves several signals waiting per incident, and one
+    // workflow task applies them together: less work per delivery for the worker and the server.
     say(`workflow tasks per delivery (20 incidents each): bare client ${bareBatching.toFixed(2)}, intake ${intakeBatching.toFixed(2)}`);
     say(`worker peak RSS ${rss.toFixed(0)} MiB`);
     say(`incidents from the storm: ${intakeIds.size} (expected ${GROUPS}); fingerprints held: ${fingerprints.length}, distinct ${unique.size} (expected ${total})`);

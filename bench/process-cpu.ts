@@ -9,10 +9,15 @@ const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().tr
  * that spawned it), from /proc/<pid>/stat.
  */
 export function cpuSeconds(pid: number): { self: number; children: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which may itself hold spaces: utime stime cutime cstime are the 12th to 15th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const { fields } = readStat(`/proc/${pid}/stat`);
   return { self: (fields[11]! + fields[12]!) / ticksPerSecond, children: (fields[13]! + fields[14]!) / ticksPerSecond };
+}
+
+/** A /proc stat file: the command name, and the fields after it (utime stime cutime cstime are the 12th to 15th). */
+function readStat(path: string): { comm: string; fields: number[] } {
+  const stat = readFileSync(path, 'utf8');
+  // The command name may itself hold spaces and parentheses: it ends at the last ')'.
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number) };
 }
 
 /**
@@ -57,16 +62,16 @@ export function threadCpuSeconds(pid: number): Map<string, { user: number; syste
     return threads;
   }
   for (const tid of tids) {
-    let stat: string;
+    let stat: ReturnType<typeof readStat>;
     try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      stat = readStat(`/proc/${pid}/task/${tid}/stat`);
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/[0-9]+$/, '#');
+    const { fields } = stat;
+    const comm = stat.comm.replace(/[0-9]+$/, '#');
     // Node names every thread it starts "node": worker_threads (the SDK's workflow threads), V8's and libuv's helpers.
     const name = tid === String(pid) ? 'main' : comm === 'node' ? 'other node threads' : comm;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
     const entry = threads.get(name) ?? { user: 0, system: 0 };
     entry.user += fields[11]! / ticksPerSecond;
     entry.system += fields[12]! / ticksPerSecond;
