@@ -14,7 +14,7 @@ import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
 import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
 import { commandCpuSeconds, cpuDuring, cpuSeconds, threadCpuSeconds, threadCpuSince } from './process-cpu.js';
-import { cpuProfileArgs, runBenchmark, type Figures } from './harness.js';
+import { runBenchmark, startNodeProcess, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { backupWorkflowId, restoreWorkflowId } from '../src/domain/workflow-ids.js';
 import type { databaseRestoreWorkflow } from '../workflows/database-restore.js';
@@ -104,17 +104,17 @@ function nodeScriptArgs(name: string): string[] {
   const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const [command, ...args] = scripts[name]!.split(' ');
   if (command !== 'node') throw new Error(`${name} should run node, not ${command}`);
-  return [...cpuProfileArgs(), ...args];
+  return args;
 }
 
 /** The all-in-one worker as `npm run start:worker` runs it (under tsx, with its Node flags). */
 function startWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, nodeScriptArgs('start:worker'), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return startNodeProcess(nodeScriptArgs('start:worker'), env);
 }
 
 /** The data worker as it is deployed: `npm run start:data-worker`'s own command (compiled, with its Node flags). */
 function startDataWorker(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, nodeScriptArgs('start:data-worker'), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return startNodeProcess(nodeScriptArgs('start:data-worker'), env);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,11 +9,10 @@ import type { AlertBatch } from '../src/domain/alerts.js';
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
-import { cpuProfileArgs, runBenchmark, type Figures, type RunContext } from './harness.js';
+import { runBenchmark, startNodeProcess, type Figures, type RunContext } from './harness.js';
 import { peakRssMiB, rssNowMiB } from './process-memory.js';
 import { cpuSeconds } from './process-cpu.js';
 import { historyEvents, ladderBreakdown, PARTS, workflowTaskCount, type LevelTiming, type Part } from './escalation-breakdown.js';
-import { REPO_ROOT } from '../scripts/stack/paths.js';
 import { heapFlag, WORKER_V8_FLAGS, workerSizing } from '../workers/memory-budget.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
@@ -94,21 +93,16 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
       ].join('\n'),
     );
     // The compiled worker, as the image runs it (its command's flags), under the budget's heap limit.
-    worker = spawn(process.execPath, [...cpuProfileArgs(), ...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), ...WORKER_V8_FLAGS, 'dist/workers/main.js'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        ...ephemeralStackEnv(stack),
-        OPS_TASK_QUEUE: TASK_QUEUE,
-        OPS_CONFIG: policyFile,
-        OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath,
-        OPS_WORKER_METRICS_PORT: '0',
-        OPS_LOG_LEVEL: 'warn',
-        // As the image sets it: fewer malloc arenas for Core's threads, about 60 MiB less at peak.
-        MALLOC_ARENA_MAX: '2',
-        ...(MEMORY_MB > 0 ? { OPS_WORKER_MEMORY_MB: String(MEMORY_MB) } : {}),
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    worker = startNodeProcess([...(MEMORY_MB > 0 ? [heapFlag(MEMORY_MB)] : []), ...WORKER_V8_FLAGS, 'dist/workers/main.js'], {
+      ...ephemeralStackEnv(stack),
+      OPS_TASK_QUEUE: TASK_QUEUE,
+      OPS_CONFIG: policyFile,
+      OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath,
+      OPS_WORKER_METRICS_PORT: '0',
+      OPS_LOG_LEVEL: 'warn',
+      // As the image sets it: fewer malloc arenas for Core's threads, about 60 MiB less at peak.
+      MALLOC_ARENA_MAX: '2',
+      ...(MEMORY_MB > 0 ? { OPS_WORKER_MEMORY_MB: String(MEMORY_MB) } : {}),
     });
     const connection = await Connection.connect({ address: stack.temporalAddress });
     const client = new Client({ connection });

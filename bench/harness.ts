@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import type { TemporalKind } from '../scripts/stack/ephemeral-stack.js';
 import { REPO_ROOT } from '../scripts/stack/paths.js';
@@ -28,6 +28,15 @@ function load(): string {
 export function cpuProfileArgs(): string[] {
   const dir = process.env.BENCH_CPU_PROFILE_DIR;
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
+ * A Node process the benchmark measures, started from the repository with
+ * `args` (flags and entry point) after the CPU-profile flags, `env` over ours,
+ * its output dropped and its errors shown.
+ */
+export function startNodeProcess(args: readonly string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [...cpuProfileArgs(), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 export type TemporalChoice = TemporalKind | 'both';

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { OpsKind, OpsService, OpsSeverity, OpsStatus } from '../src/domain/search-attributes.js';
@@ -8,11 +8,10 @@ import { alertsSignal, statusQuery, INCIDENT_WORKFLOW, type IncidentWorkflow } f
 import { ephemeralStackEnv, startEphemeralStack } from '../scripts/stack/ephemeral-stack.js';
 import { freePort, waitFor } from '../scripts/stack/net.js';
 import { waitForTaskQueuePoller } from '../scripts/stack/temporal.js';
-import { cpuProfileArgs, runBenchmark, type Figures, type RunContext } from './harness.js';
+import { runBenchmark, startNodeProcess, type Figures, type RunContext } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
 import { WORKER_V8_FLAGS } from '../workers/memory-budget.js';
 import { cpuSeconds, threadCpuSeconds, threadCpuSince } from './process-cpu.js';
-import { REPO_ROOT } from '../scripts/stack/paths.js';
 import { incidentWorkflowId } from '../src/domain/workflow-ids.js';
 
 /**
@@ -116,15 +115,6 @@ async function runSenders(deliveries: Delivery[], send: (delivery: Delivery) => 
   return { seconds, rate: alerts / seconds, deliveriesPerSecond: deliveries.length / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
-/** A compiled entry point with the Node flags it is deployed with (Dockerfile, docker-compose.yml). */
-function startNode(entry: string, env: Record<string, string>, flags: readonly string[]): ChildProcess {
-  return spawn(process.execPath, [...cpuProfileArgs(), ...flags, entry], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
 /** The kernel's high-water mark of the process's resident memory. */
 
 async function waitForIncidents(client: Client, ids: string[], expectedAlerts: number, timeoutMs: number) {
@@ -165,9 +155,10 @@ async function once({ temporal, raisedLoad }: RunContext): Promise<Figures> {
   try {
     const webhookPort = await freePort();
     const env = { ...ephemeralStackEnv(stack), OPS_TASK_QUEUE: TASK_QUEUE, OPS_LOG_LEVEL: 'warn', OPS_WEBHOOK_TOKEN: TOKEN };
-    // The prebuilt bundle, as in production: the peak RSS is the worker's, not webpack's.
-    const worker = startNode('dist/workers/main.js', { ...env, OPS_WORKER_METRICS_PORT: '0', OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath }, WORKER_V8_FLAGS);
-    const webhooks = startNode('dist/src/webhooks/main.js', { ...env, OPS_WEBHOOK_PORT: String(webhookPort), OPS_WEBHOOK_HOST: '127.0.0.1' }, []);
+    // Compiled, with the Node flags they are deployed with (Dockerfile, docker-compose.yml); the prebuilt
+    // bundle, as in production: the peak RSS is the worker's, not webpack's.
+    const worker = startNodeProcess([...WORKER_V8_FLAGS, 'dist/workers/main.js'], { ...env, OPS_WORKER_METRICS_PORT: '0', OPS_WORKFLOW_BUNDLE: stack.workflowBundlePath });
+    const webhooks = startNodeProcess(['dist/src/webhooks/main.js'], { ...env, OPS_WEBHOOK_PORT: String(webhookPort), OPS_WEBHOOK_HOST: '127.0.0.1' });
     children.push(worker, webhooks);
     const base = `http://127.0.0.1:${webhookPort}`;
     // CPU seconds per process, to show where each path's time goes on the shared cores.
