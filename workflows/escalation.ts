@@ -88,6 +88,16 @@ const OUTBOX_DELAY_MS = 1000;
 const REPORTS_BY_ACTIVITY_PATCH = 'ladder-reports-from-local-activity';
 
 /**
+ * Whose on-call a level pages is decided for the time the level was due, not
+ * the time its workflow task ran: a task lost after its pages went out (its
+ * worker killed, its completion never taken by the server) runs again up to
+ * a sticky timeout later, and "now" would then page the next person too,
+ * across a handoff. A level due longer ago than this (workers down for long)
+ * pages whoever is on call when it goes out.
+ */
+const ON_CALL_GRACE_MS = 2 * 60_000;
+
+/**
  * The background work of a patched ladder is driven by counters and timers,
  * never by comparing clock times: `Date.now()` read after a local activity is
  * the time of that task live but of the next task on replay, so a decision on
@@ -178,6 +188,8 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     cycle: number;
     level: number;
     final: boolean;
+    /** The time whose on-call the level's people targets page. */
+    onCallAtMs?: number;
   }
   /** A page that could not go out yet (patched ladders), tried again at each tick of the ladder's background work. */
   interface PendingPage {
@@ -196,6 +208,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
       target: targetKey(target),
       channel: target.type,
       ...(person && via ? { person: person.id, via: targetKey(via), reason: person.reason } : {}),
+      ...(person && via && where?.onCallAtMs !== undefined ? { onCallAt: new Date(where.onCallAtMs).toISOString() } : {}),
     };
     try {
       noteDelivered(target, pageRequest, await pager.sendPage(pageRequest));
@@ -343,12 +356,14 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
   }
 
-  async function pageLevel(targets: PageTarget[], cycle: number, level: number, final: boolean): Promise<PageOutcome[]> {
+  async function pageLevel(targets: PageTarget[], cycle: number, level: number, final: boolean, dueAt: number): Promise<PageOutcome[]> {
     const label = final ? 'final' : `l${level}`;
-    const where = { cycle, level, final };
     const base = `${input.incidentId}:esc${input.sequence}:c${cycle}:${label}`;
-    // People targets page whoever they mean when the level fires: a handoff during the wait pages the new on-call.
-    const resolve = (target: Extract<PageTarget, { type: 'schedule' | 'person' }>) => oncall.resolvePageTarget({ target, atMs: Date.now() });
+    // People targets page whoever they mean when the level is due: a handoff during the wait pages the new on-call.
+    const nowMs = Date.now();
+    const atMs = nowMs - dueAt <= ON_CALL_GRACE_MS ? Math.min(dueAt, nowMs) : nowMs;
+    const where = { cycle, level, final, onCallAtMs: atMs };
+    const resolve = (target: Extract<PageTarget, { type: 'schedule' | 'person' }>) => oncall.resolvePageTarget({ target, atMs });
     // Patched ladders resolve them all before any page goes out, so no send is scheduled from a resolution's continuation.
     const resolved = retriesPages
       ? await Promise.all(targets.map((target) => (target.type === 'schedule' || target.type === 'person' ? resolve(target) : undefined)))
@@ -388,6 +403,11 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   };
 
   const { policy, responseTimesMs, businessHours } = input.plan;
+  /**
+   * When the next level is due: at the ladder's start (as history records it; the run's start in
+   * workflowInfo is its first task's, later when that task runs again), then each level's timeout later, or at a skip.
+   */
+  let dueAt = workflowInfo().startTime.getTime();
   ladder: for (let cycle = 0; cycle <= policy.repeat; cycle += 1) {
     for (let index = 0; index < policy.levels.length; index += 1) {
       const level = policy.levels[index]!;
@@ -397,10 +417,11 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
         await report({ kind: 'deferred', workflowId, until: new Date(allowedAt).toISOString() });
         await wait(() => stop !== undefined, allowedAt - Date.now());
         if (stop) break ladder;
+        dueAt = allowedAt;
       }
       const startedAt = Date.now();
       const seenSkips = skips;
-      const pages = await pageLevel(level.targets, cycle, index + 1, false);
+      const pages = await pageLevel(level.targets, cycle, index + 1, false, dueAt);
       levelsPaged += 1;
       // A page still being retried has told nobody yet either.
       const allFailed = pages.every((page) => page.outcome !== 'delivered');
@@ -416,19 +437,20 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
         ...(!last && !allFailed ? { nextLevelAt: new Date(nextAt).toISOString() } : {}),
       });
       if (stop) break ladder;
-      // Every target of the level failed: nobody was told, so the next level fires at once.
+      // Every target of the level failed: nobody was told, so the next level fires at once (due with this one).
       if (allFailed && !last) continue;
       // Workflow time stands still through a task; the pages and the report took real time, which the
       // report's answer tells (within the level: a worker's clock is not trusted beyond it).
       const now = Math.min(nextAt, Math.max(Date.now(), reportedAt ?? 0));
       await wait(() => stop !== undefined || skips > seenSkips, Math.max(0, nextAt - now));
       if (stop) break ladder;
+      dueAt = skips > seenSkips ? Date.now() : nextAt;
     }
   }
 
   if (!stop && !(await incidentGone())) {
     if (policy.finalTargets.length > 0) {
-      const pages = await pageLevel(policy.finalTargets, policy.repeat, policy.levels.length + 1, true);
+      const pages = await pageLevel(policy.finalTargets, policy.repeat, policy.levels.length + 1, true, dueAt);
       await report({ kind: 'level', workflowId, cycle: policy.repeat, level: policy.levels.length + 1, at: now(), pages, final: true });
     }
     await report({ kind: 'exhausted', workflowId, at: now() });

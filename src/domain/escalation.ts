@@ -157,6 +157,8 @@ export interface PageOutcome {
   person?: string;
   via?: string;
   reason?: string;
+  /** For a schedule or person target: the time whose on-call it paged (when the level was due). */
+  onCallAt?: string;
 }
 
 /** Ladder -> incident (escalationProgress signal): what it did, for the timeline and the status query. */

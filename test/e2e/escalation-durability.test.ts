@@ -8,6 +8,8 @@ import { freePort } from '../../scripts/stack/net.js';
 import { startTemporalDevServer, type RunningTemporal } from '../../scripts/stack/temporal.js';
 import { dropClusterDatabases, startTemporalClusterOnFreePorts, type RunningTemporalCluster } from '../../scripts/stack/temporal-cluster.js';
 import { ensureTemporalServer } from '../../scripts/stack/temporal-cluster-tools.js';
+import { createPgPool } from '../../src/clients/postgres.js';
+import { addOverride } from '../../src/db/oncall-overrides.js';
 import { resolveUpdate, type IncidentStatus } from '../../workflows/incident.js';
 import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
 import { alert, batch, deliver, statusWhen } from '../support/incidents.js';
@@ -59,7 +61,7 @@ describe('escalation durability', () => {
     await Promise.all([pagerduty.stop(), hook.stop()]);
   });
 
-  function startWorker(taskQueue: string, temporalAddress: string): ChildProcess {
+  function startWorker(taskQueue: string, temporalAddress: string, config = policyFile): ChildProcess {
     return spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
       cwd: ROOT,
       env: {
@@ -67,7 +69,7 @@ describe('escalation durability', () => {
         ...stackEnv(testStack()),
         TEMPORAL_ADDRESS: temporalAddress,
         OPS_TASK_QUEUE: taskQueue,
-        OPS_CONFIG: policyFile,
+        OPS_CONFIG: config,
         OPS_WORKFLOW_BUNDLE: testStack().workflowBundlePath,
         OPS_WORKER_METRICS_PORT: '0',
         OPS_LOG_LEVEL: 'warn',
@@ -136,6 +138,74 @@ describe('escalation durability', () => {
       worker,
       taskQueue,
     );
+  });
+
+  it('pages the same on-call again when a level runs again after its worker died mid-page, though the on-call changed meanwhile', async () => {
+    const taskQueue = uniqueTaskQueue('durability-handoff');
+    const schedule = `primary-${taskQueue.slice(-8)}`;
+    const config = join(dir, `${schedule}.yaml`);
+    const pool = createPgPool(testStack().databaseUrl, 'ops-tests');
+    const worker: { process: ChildProcess } = { process: undefined as unknown as ChildProcess };
+    let killedAt: number | undefined;
+    let overriding: Promise<unknown> | undefined;
+    // The first page of the ladder gets through, and its worker dies before it hears so: the level's
+    // workflow task is lost and runs again on another worker once it times out, 10 s later. Meanwhile
+    // ben takes over the schedule (an override from the moment the page arrived).
+    const pages = new HttpRecorder(() => {
+      if (killedAt === undefined) {
+        killedAt = Date.now();
+        worker.process.kill('SIGKILL');
+        overriding = addOverride(pool, { schedule, person: 'ben', startMs: killedAt, endMs: killedAt + 3_600_000, by: 'test' });
+      }
+      return { status: 200, body: {} };
+    });
+    await pages.start('/page');
+    writeFileSync(
+      config,
+      [
+        'version: 1',
+        'oncall:',
+        '  people:',
+        ...['ann', 'ben'].map((person) => `    ${person}: { name: ${person}, webhook: { url: "${pages.url}?person=${person}" } }`),
+        '  schedules:',
+        `    ${schedule}: { timeZone: UTC, layers: [{ people: [ann], start: "2026-01-01T00:00", shift: 1d }] }`,
+        'escalation:',
+        '  defaultPolicy: handoff',
+        '  policies:',
+        '    - name: handoff',
+        `      levels: [{ timeout: 1h, targets: [{ type: schedule, schedule: ${schedule} }] }]`,
+        '',
+      ].join('\n'),
+    );
+    worker.process = startWorker(taskQueue, testStack().temporalAddress, config);
+    const connection = await Connection.connect({ address: testStack().temporalAddress });
+    const client = new Client({ connection });
+    try {
+      const handle = await deliver(client, taskQueue, `handoff-${taskQueue.slice(-8)}`, batch([alert('h1', 'firing', { service: 'handoff', severity: 'critical' })]));
+      await expect.poll(() => killedAt, { timeout: 30_000 }).toBeDefined();
+      await stopped(worker.process);
+      await overriding;
+      worker.process = startWorker(taskQueue, testStack().temporalAddress, config);
+
+      // The level ran again: ann, who was on call when it was due, is paged under the same key (her
+      // receiver can tell it is the page it had), and ben, on call only since, is not paged for it.
+      const status = await statusWhen(handle, (s) => s.escalation?.pages.some((page) => page.level === 1 && page.outcome === 'delivered') === true, 60_000);
+      const level1 = status.escalation!.pages.filter((page) => page.level === 1);
+      expect(level1.map((page) => [page.person, page.outcome])).toEqual([['ann', 'delivered']]);
+      expect(Date.parse(level1[0]!.onCallAt!)).toBeLessThan(killedAt!);
+      const triggers = pages.requests.filter((request) => request.body.event === 'trigger');
+      expect(triggers.map((request) => request.path)).toEqual(['/page?person=ann', '/page?person=ann']);
+      expect(new Set(triggers.map((request) => request.headers['idempotency-key'])).size).toBe(1);
+
+      await handle.executeUpdate(resolveUpdate, { args: [{ by: 'ann' }] });
+      await expect.poll(() => pages.requests.filter((request) => request.body.event === 'resolve').map((request) => request.path), { timeout: 30_000 }).toEqual(['/page?person=ann']);
+    } finally {
+      await connection.close();
+      worker.process.kill('SIGTERM');
+      await stopped(worker.process);
+      await pages.stop();
+      await pool.end();
+    }
   });
 
   const onCluster = testStack().temporalKind === 'cluster';

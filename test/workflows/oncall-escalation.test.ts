@@ -13,7 +13,7 @@ import { connectStack, startBackgroundWorker, uniqueTaskQueue, type StackClients
 
 /**
  * Ladders whose targets are schedules and people, on a real Temporal server:
- * each level pages whoever is on call when it fires, so a handoff during the
+ * each level pages whoever is on call when it is due, so a handoff during the
  * wait pages the new on-call, and an override added at run time is honoured.
  */
 describe('escalation to whoever is on call', () => {
@@ -91,9 +91,13 @@ describe('escalation to whoever is on call', () => {
     const schedule = policy.oncall.schedules[rotation]!;
     const level = (n: number) => pages.filter((page) => page.level === n);
     const [first, next, covered] = [level(1)[0], level(2)[0], level(3)[0]];
-    // Level 1 paged whoever was on call then; level 2, after a handoff, someone else; level 3 the override.
-    expect(first!.person).toBe(onCallAt(schedule, Date.parse(first!.at)).person);
-    expect(next!.person).toBe(onCallAt(schedule, Date.parse(next!.at)).person);
+    // Level 1 paged whoever was on call when the ladder started; level 2 whoever was on call when it
+    // was due, level 1's start plus its timeout, after a handoff: someone else; level 3 the override.
+    expect(Date.parse(first!.onCallAt!)).toBeLessThanOrEqual(Date.parse(first!.at));
+    expect(Date.parse(first!.at) - Date.parse(first!.onCallAt!)).toBeLessThan(4000);
+    expect(first!.person).toBe(onCallAt(schedule, Date.parse(first!.onCallAt!)).person);
+    expect(Date.parse(next!.onCallAt!)).toBe(Date.parse(first!.at) + 4000);
+    expect(next!.person).toBe(onCallAt(schedule, Date.parse(next!.onCallAt!)).person);
     expect(next!.person).not.toBe(first!.person);
     expect(covered).toMatchObject({ person: 'erin', via: `schedule:${rotation}`, reason: `on call for ${rotation} (override)`, outcome: 'delivered' });
     // Each person through each of their contact methods: Alice and Erin by Slack and email, the others by Slack.
