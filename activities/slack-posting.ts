@@ -9,7 +9,11 @@ import { SentHere } from './sent-here.js';
  * Posting to Slack at most once per idempotency key: the key is recorded in
  * slack_messages and carried in the message's metadata, and a retry looks for
  * a post of its own (an earlier attempt may have posted and lost the answer)
- * before posting again. Slack's failures become Temporal's retry decisions.
+ * before posting again. So does any send that finds the key marked as being
+ * sent (a row without ts, written before the post): its sender died before it
+ * heard Slack's answer, and the workflow task that ran it runs again on
+ * another worker as a first attempt. Slack's failures become Temporal's retry
+ * decisions.
  */
 
 export interface SlackPosterDeps {
@@ -81,22 +85,34 @@ export function createSlackPoster(deps: SlackPosterDeps) {
   };
 
   /**
-   * Our record of a post: the message, or `answered: false` when our database
-   * cannot say. With our database down a post still goes out: the key in the
-   * message's metadata is then the record a later send looks for.
+   * Our record of a post: the message, `sending` when a send began and never
+   * heard back, or `answered: false` when our database cannot say. With our
+   * database down a post still goes out: the key in the message's metadata is
+   * then the record a later send looks for.
    */
-  async function recorded(key: string): Promise<{ ref?: SlackMessageRef; answered: boolean }> {
+  async function recorded(key: string): Promise<{ ref?: SlackMessageRef; sending?: true; answered: boolean }> {
     try {
-      const { rows } = await deps.pool.query<SlackMessageRef>('SELECT channel, ts FROM slack_messages WHERE idempotency_key = $1', [key]);
-      return rows[0] ? { ref: rows[0], answered: true } : { answered: true };
+      const { rows } = await deps.pool.query<{ channel: string; ts: string | null }>('SELECT channel, ts FROM slack_messages WHERE idempotency_key = $1', [key]);
+      const row = rows[0];
+      if (!row) return { answered: true };
+      return row.ts === null ? { sending: true, answered: true } : { ref: { channel: row.channel, ts: row.ts }, answered: true };
     } catch {
       return { answered: false };
     }
   }
 
+  /** Marks a key as being sent, before the post: a send that finds the mark looks in Slack first. */
+  async function markSending(key: string, channel: string): Promise<void> {
+    await deps.pool.query('INSERT INTO slack_messages (idempotency_key, channel, ts) VALUES ($1, $2, NULL) ON CONFLICT DO NOTHING', [key, channel]).catch(() => undefined);
+  }
+
   async function remember(key: string, ref: SlackMessageRef): Promise<SlackMessageRef> {
     await deps.pool
-      .query('INSERT INTO slack_messages (idempotency_key, channel, ts) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [key, ref.channel, ref.ts])
+      .query(
+        `INSERT INTO slack_messages (idempotency_key, channel, ts) VALUES ($1, $2, $3)
+         ON CONFLICT (idempotency_key) DO UPDATE SET channel = EXCLUDED.channel, ts = EXCLUDED.ts WHERE slack_messages.ts IS NULL`,
+        [key, ref.channel, ref.ts],
+      )
       .catch(() => undefined);
     return ref;
   }
@@ -160,9 +176,10 @@ export function createSlackPoster(deps: SlackPosterDeps) {
     const here = postedHere.get(key);
     if (here) return remember(key, here);
     const mine = await recorded(key);
-    const look = !mine.answered || Context.current().info.attempt > 1;
+    const look = !mine.answered || mine.sending === true || Context.current().info.attempt > 1;
     const known = mine.ref ?? (look ? await findPosted(channel, key, post.threadTs) : undefined);
     if (known) return remember(key, postedHere.remember(key, known));
+    if (mine.answered && !mine.sending) await markSending(key, channel);
     const result = await callSlack('chat.postMessage', () =>
       slack().chat.postMessage({
         channel,

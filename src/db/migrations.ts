@@ -408,4 +408,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deployment_checks_environment ON deployment_checks (environment, checked_at DESC);
     `,
   },
+  {
+    id: 12,
+    name: 'slack_messages_sending',
+    sql: `
+      -- A row without ts marks a post being sent: a send that finds it (its sender died before
+      -- Slack's answer reached it) looks for the message in Slack before posting again.
+      ALTER TABLE slack_messages ALTER COLUMN ts DROP NOT NULL;
+    `,
+  },
 ];
