@@ -32,34 +32,42 @@ export interface InvariantReport {
 const CHANNELS = ['slack', 'email', 'pagerduty', 'webhook'] as const;
 type Channel = (typeof CHANNELS)[number];
 
-/** Trigger pages as each receiver got them, by incident workflow ID, level and channel. */
-function receivedPages(receivers: Receivers): Map<string, number> {
-  const counts = new Map<string, number>();
-  const add = (workflowId: string, level: number, channel: Channel) => {
-    const key = `${workflowId}|${level}|${channel}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+/**
+ * Trigger pages as each receiver got them, by incident workflow ID, level and channel: how many, and
+ * each copy as "<its key> at <time it arrived>", so a duplicate tells whether it came under
+ * another key and when, against the faults' times.
+ */
+function receivedCopies(receivers: Receivers): Map<string, string[]> {
+  const copies = new Map<string, string[]>();
+  const add = (workflowId: string, level: number, channel: Channel, key: string, atMs: number) => {
+    const entry = `${workflowId}|${level}|${channel}`;
+    copies.set(entry, [...(copies.get(entry) ?? []), `${key} at ${new Date(atMs).toISOString()}`]);
   };
   const workflowOf = (incidentId: string) => incidentId.split('/')[0]!;
   for (const message of receivers.slack.messages) {
     const key = (message.metadata?.event_payload as { idempotency_key?: string } | undefined)?.idempotency_key ?? '';
     const level = /:esc\d+:c\d+:l(\d+):/.exec(key)?.[1];
-    if (level) add(workflowOf(key.slice(0, key.indexOf(':esc'))), Number(level), 'slack');
+    if (level) add(workflowOf(key.slice(0, key.indexOf(':esc'))), Number(level), 'slack', key, Number(message.ts) * 1000);
   }
   for (const mail of receivers.smtp.messages) {
     const level = /, level (\d+)$/.exec(mail.subject)?.[1];
     const workflow = /\/workflows\/([^/\s"<>]+)/.exec(mail.raw.replace(/=\r?\n/g, ''))?.[1];
-    if (level && workflow && !/^\[(ACKNOWLEDGED|RESOLVED)\]/.test(mail.subject)) add(decodeURIComponent(workflow), Number(level), 'email');
+    if (level && workflow && !/^\[(ACKNOWLEDGED|RESOLVED)\]/.test(mail.subject)) add(decodeURIComponent(workflow), Number(level), 'email', mail.messageId, mail.receivedAt);
   }
   for (const request of receivers.pagerduty.requests) {
-    const body = request.body as { event_action?: string; payload?: { custom_details?: { level?: number; incident?: string } } };
+    const body = request.body as { event_action?: string; dedup_key?: string; payload?: { custom_details?: { level?: number; incident?: string } } };
     const details = body.payload?.custom_details;
-    if (body.event_action === 'trigger' && details?.incident && details.level) add(workflowOf(details.incident), details.level, 'pagerduty');
+    if (body.event_action === 'trigger' && details?.incident && details.level) add(workflowOf(details.incident), details.level, 'pagerduty', String(body.dedup_key), request.receivedAt);
   }
   for (const request of receivers.webhook.requests) {
     const body = request.body as { event?: string; level?: number | null; incident?: { id?: string } };
-    if (body.event === 'trigger' && body.incident?.id && body.level) add(workflowOf(body.incident.id), body.level, 'webhook');
+    if (body.event === 'trigger' && body.incident?.id && body.level) add(workflowOf(body.incident.id), body.level, 'webhook', String(request.headers['idempotency-key']), request.receivedAt);
   }
-  return counts;
+  return copies;
+}
+
+function receivedPages(receivers: Receivers): Map<string, number> {
+  return new Map([...receivedCopies(receivers)].map(([entry, copies]) => [entry, copies.length]));
 }
 
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
@@ -139,6 +147,7 @@ export async function checkInvariants(input: {
   for (const alert of [...refused, ...lost].slice(0, 5)) details.push(`alert ${alert.index} (${alert.via} ${alert.fingerprint}): ${alert.refused ?? 'in no incident'}`);
 
   // Pages: each level of each ladder, once per channel.
+  const copies = receivedCopies(receivers);
   const received = receivedPages(receivers);
   const missing = missingOf(incidents, received);
   row('incidents open', incidents.length, 0);
@@ -148,6 +157,7 @@ export async function checkInvariants(input: {
     const absent = missing.filter((key) => key.endsWith(`|${channel}`)).length;
     row(`${channel} pages received (missing / duplicates)`, keys.length, absent + duplicates);
     if (absent + duplicates > 0) details.push(`${channel}: ${absent} missing (${missing.filter((key) => key.endsWith(`|${channel}`)).slice(0, 3).join(', ')}), ${duplicates} duplicates (${keys.filter(([, count]) => count > 1).slice(0, 3).map(([key]) => key).join(', ')})`);
+    for (const [key] of keys.filter(([, count]) => count > 1).slice(0, 3)) details.push(`  ${key}: ${copies.get(key)!.join('; ')}`);
   }
   const slackKeys = new Map<string, number>();
   for (const message of receivers.slack.messages) {

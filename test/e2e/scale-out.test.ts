@@ -97,13 +97,13 @@ describe('scale-out on a Temporal cluster', () => {
         (async () => {
           await sleep(started + 10_000 - Date.now());
           await Promise.all([workers[0]!.kill(), intakes[0]!.kill()]);
-          faults.push('worker-1 and webhooks-1 SIGKILLed');
+          faults.push(`${new Date().toISOString()} worker-1 and webhooks-1 SIGKILLed`);
           await sleep(started + 20_000 - Date.now());
           await cluster.restart('history');
-          faults.push('history SIGKILLed and restarted');
+          faults.push(`${new Date().toISOString()} history SIGKILLed and restarted`);
           await sleep(started + 28_000 - Date.now());
           await cluster.restart('matching');
-          faults.push('matching SIGKILLed and restarted');
+          faults.push(`${new Date().toISOString()} matching SIGKILLed and restarted`);
         })(),
       ]);
       expect(faults).toHaveLength(3);
@@ -119,7 +119,7 @@ describe('scale-out on a Temporal cluster', () => {
         say: () => undefined,
       });
       const table = report.rows.map((row) => `${row.check}: ${row.count} (${row.violations} violations)`).join('\n');
-      expect(report.violations, `${table}\n${report.details.join('\n')}`).toBe(0);
+      expect(report.violations, `${table}\n${report.details.join('\n')}\nfaults: ${faults.join('; ')}`).toBe(0);
       const count = (check: string) => report.rows.find((row) => row.check.startsWith(check))?.count ?? 0;
       // Every alert of the storm was taken in, and every ladder climbed all its levels.
       expect(count('alerts accepted')).toBe(stream.alerts.length);

@@ -11,6 +11,8 @@ export interface RecordedRequest {
   headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
   raw: string;
+  /** When the request arrived (epoch ms). */
+  receivedAt: number;
 }
 
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
@@ -34,7 +36,7 @@ export class HttpRecorder {
         } catch {
           // Recorded as raw only.
         }
-        const recorded = { path: request.url ?? '/', headers: request.headers, body, raw };
+        const recorded = { path: request.url ?? '/', headers: request.headers, body, raw, receivedAt: Date.now() };
         const answer = this.answers.shift() ?? this.answer(recorded);
         // Only requests answered with success count as received.
         if (answer.status < 300) this.requests.push(recorded);

@@ -7,6 +7,8 @@ export interface ReceivedMail {
   messageId: string;
   subject: string;
   raw: string;
+  /** When the sink took the message (epoch ms). */
+  receivedAt: number;
 }
 
 export class SmtpSink {
@@ -29,6 +31,7 @@ export class SmtpSink {
             messageId: header('Message-ID'),
             subject: header('Subject'),
             raw,
+            receivedAt: Date.now(),
           });
           callback();
         });
