@@ -66,8 +66,10 @@ function receivedCopies(receivers: Receivers): Map<string, string[]> {
   return copies;
 }
 
+const countsOf = (copies: Map<string, string[]>): Map<string, number> => new Map([...copies].map(([entry, each]) => [entry, each.length]));
+
 function receivedPages(receivers: Receivers): Map<string, number> {
-  return new Map([...receivedCopies(receivers)].map(([entry, copies]) => [entry, copies.length]));
+  return countsOf(receivedCopies(receivers));
 }
 
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
@@ -148,7 +150,7 @@ export async function checkInvariants(input: {
 
   // Pages: each level of each ladder, once per channel.
   const copies = receivedCopies(receivers);
-  const received = receivedPages(receivers);
+  const received = countsOf(copies);
   const missing = missingOf(incidents, received);
   row('incidents open', incidents.length, 0);
   for (const channel of CHANNELS) {
