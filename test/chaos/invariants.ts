@@ -32,16 +32,24 @@ export interface InvariantReport {
 const CHANNELS = ['slack', 'email', 'pagerduty', 'webhook'] as const;
 type Channel = (typeof CHANNELS)[number];
 
+/** One copy of a trigger page as a receiver got it: the key it came under, and when it arrived. */
+interface Copy {
+  key: string;
+  atMs: number;
+}
+
+const describeCopy = (copy: Copy) => `${copy.key} at ${new Date(copy.atMs).toISOString()}`;
+
 /**
- * Trigger pages as each receiver got them, by incident workflow ID, level and channel: how many, and
- * each copy as "<its key> at <time it arrived>", so a duplicate tells whether it came under
- * another key and when, against the faults' times.
+ * Trigger pages as each receiver got them, by incident workflow ID, level and
+ * channel: each copy with its key and arrival time, so a duplicate tells
+ * whether it came under another key and when, against the faults' times.
  */
-function receivedCopies(receivers: Receivers): Map<string, string[]> {
-  const copies = new Map<string, string[]>();
+function receivedCopies(receivers: Receivers): Map<string, Copy[]> {
+  const copies = new Map<string, Copy[]>();
   const add = (workflowId: string, level: number, channel: Channel, key: string, atMs: number) => {
     const entry = `${workflowId}|${level}|${channel}`;
-    copies.set(entry, [...(copies.get(entry) ?? []), `${key} at ${new Date(atMs).toISOString()}`]);
+    copies.set(entry, [...(copies.get(entry) ?? []), { key, atMs }]);
   };
   const workflowOf = (incidentId: string) => incidentId.split('/')[0]!;
   for (const message of receivers.slack.messages) {
@@ -66,10 +74,36 @@ function receivedCopies(receivers: Receivers): Map<string, string[]> {
   return copies;
 }
 
-const countsOf = (copies: Map<string, string[]>): Map<string, number> => new Map([...copies].map(([entry, each]) => [entry, each.length]));
+const countsOf = (copies: Map<string, Copy[]>): Map<string, number> => new Map([...copies].map(([entry, each]) => [entry, each.length]));
 
 function receivedPages(receivers: Receivers): Map<string, number> {
   return countsOf(receivedCopies(receivers));
+}
+
+/**
+ * How long before a worker's SIGKILL a page it sent can still come again: the
+ * task that sent it may not have reached the server, and the workflow task
+ * timeout (10 s) hands it to another worker, which sends it again.
+ */
+const KILL_WINDOW_MS = 10_000;
+
+/**
+ * A repeat the paging contract allows: every copy under the same key, each
+ * next copy after a worker SIGKILL that came within the window after the
+ * copy before it. Paging is at least once: a worker that dies between the
+ * provider taking a page and our notifications row leaves nothing to tell a
+ * new worker the page went out, so it sends it again under the same key,
+ * which PagerDuty's dedup_key, the webhook's Idempotency-Key and email's
+ * Message-ID let the receiver drop. Slack is looked up by the key before a
+ * post, so it has no such repeat.
+ */
+function repeatedAcrossKill(channel: Channel, copies: Copy[], workerKills: { fromMs: number; toMs: number }[]): boolean {
+  if (channel === 'slack' || new Set(copies.map((copy) => copy.key)).size !== 1) return false;
+  const sorted = [...copies].sort((a, b) => a.atMs - b.atMs);
+  return sorted.slice(1).every((copy, index) => {
+    const before = sorted[index]!;
+    return workerKills.some((kill) => kill.toMs >= before.atMs && kill.fromMs <= before.atMs + KILL_WINDOW_MS && copy.atMs >= kill.fromMs);
+  });
 }
 
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
@@ -92,6 +126,8 @@ export async function checkInvariants(input: {
   stack: Pick<ChaosStack, 'databaseUrl' | 's3'>;
   receivers: Receivers;
   stream: AlertStream;
+  /** When each worker SIGKILL was sent (from, to: before and after the kill call), to tell a repeat the contract allows. */
+  workerKills: { fromMs: number; toMs: number }[];
   /** The backup that ran through the faults; without one, the backup checks are left out. */
   backup?: WorkflowHandle;
   levels: number;
@@ -153,14 +189,20 @@ export async function checkInvariants(input: {
   const received = countsOf(copies);
   const missing = missingOf(incidents, received);
   row('incidents open', incidents.length, 0);
+  let allowedRepeats = 0;
   for (const channel of CHANNELS) {
     const keys = [...received].filter(([key]) => key.endsWith(`|${channel}`));
-    const duplicates = keys.reduce((sum, [, count]) => sum + count - 1, 0);
+    const repeated = keys.filter(([, count]) => count > 1).map(([key]) => key);
+    const allowed = repeated.filter((key) => repeatedAcrossKill(channel, copies.get(key)!, input.workerKills));
+    const duplicated = repeated.filter((key) => !allowed.includes(key));
+    const duplicates = duplicated.reduce((sum, key) => sum + received.get(key)! - 1, 0);
+    allowedRepeats += allowed.reduce((sum, key) => sum + received.get(key)! - 1, 0);
     const absent = missing.filter((key) => key.endsWith(`|${channel}`)).length;
     row(`${channel} pages received (missing / duplicates)`, keys.length, absent + duplicates);
-    if (absent + duplicates > 0) details.push(`${channel}: ${absent} missing (${missing.filter((key) => key.endsWith(`|${channel}`)).slice(0, 3).join(', ')}), ${duplicates} duplicates (${keys.filter(([, count]) => count > 1).slice(0, 3).map(([key]) => key).join(', ')})`);
-    for (const [key] of keys.filter(([, count]) => count > 1).slice(0, 3)) details.push(`  ${key}: ${copies.get(key)!.join('; ')}`);
+    if (absent + duplicates > 0) details.push(`${channel}: ${absent} missing (${missing.filter((key) => key.endsWith(`|${channel}`)).slice(0, 3).join(', ')}), ${duplicates} duplicates (${duplicated.slice(0, 3).join(', ')})`);
+    for (const key of [...duplicated.slice(0, 3), ...allowed.slice(0, 3)]) details.push(`  ${allowed.includes(key) ? 'repeated across a worker kill, ' : ''}${key}: ${copies.get(key)!.map(describeCopy).join('; ')}`);
   }
+  row('pages sent again under their key after the worker that sent them was killed (at least once)', allowedRepeats, 0);
   const slackKeys = new Map<string, number>();
   for (const message of receivers.slack.messages) {
     const key = (message.metadata?.event_payload as { idempotency_key?: string } | undefined)?.idempotency_key;

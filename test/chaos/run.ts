@@ -107,8 +107,11 @@ async function main() {
       faults.push({ fault, fromS: seconds(from), toS: seconds(Date.now()), note: `INJECTION FAILED: ${(error as Error).message.split('\n')[0]}` });
     }
   };
+  const workerKills: { fromMs: number; toMs: number }[] = [];
   const killWorker = async (downMs: number) => {
+    const killFrom = Date.now();
     await worker.kill();
+    workerKills.push({ fromMs: killFrom, toMs: Date.now() });
     await sleep(downMs);
     const restart = Date.now();
     await worker.start();
@@ -163,7 +166,7 @@ async function main() {
   await stream.settled();
 
   const receivers: Receivers = { slack, smtp, pagerduty, webhook };
-  const report = await checkInvariants({ client, stack, receivers, stream, backup, levels: LEVELS, settleMs: (LEVELS * LEVEL_SECONDS + 150) * 1000, say });
+  const report = await checkInvariants({ client, stack, receivers, stream, backup, workerKills, levels: LEVELS, settleMs: (LEVELS * LEVEL_SECONDS + 150) * 1000, say });
 
   say('');
   say('| fault | from s | to s | note |');

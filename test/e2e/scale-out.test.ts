@@ -28,8 +28,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.
  * it one worker and one webhook server are SIGKILLed and stay dead, then the
  * cluster's history service and then its matching service are killed and
  * restarted. Afterwards every accepted alert is in exactly one incident,
- * every level of every ladder paged each channel once, nothing failed, and
- * every incident still answers an acknowledgement.
+ * every level of every ladder paged each channel once (or again under the
+ * same key where its worker died right after sending it and the channel has
+ * no lookup), nothing failed, and every incident still answers an
+ * acknowledgement.
  */
 describe('scale-out on a Temporal cluster', () => {
   const slack = new FakeSlack();
@@ -92,11 +94,14 @@ describe('scale-out on a Temporal cluster', () => {
       const started = Date.now();
       const stream = new AlertStream(intakeUrls, TOKEN, () => started + STORM_MS + 120_000);
       const faults: string[] = [];
+      const workerKills: { fromMs: number; toMs: number }[] = [];
       await Promise.all([
         stream.run(250, STORM_MS),
         (async () => {
           await sleep(started + 10_000 - Date.now());
+          const killFrom = Date.now();
           await Promise.all([workers[0]!.kill(), intakes[0]!.kill()]);
+          workerKills.push({ fromMs: killFrom, toMs: Date.now() });
           faults.push(`${new Date().toISOString()} worker-1 and webhooks-1 SIGKILLed`);
           await sleep(started + 20_000 - Date.now());
           await cluster.restart('history');
@@ -114,6 +119,7 @@ describe('scale-out on a Temporal cluster', () => {
         stack: testStack(),
         receivers: { slack, smtp, pagerduty, webhook },
         stream,
+        workerKills,
         levels: LEVELS,
         settleMs: (LEVELS * LEVEL_SECONDS + 120) * 1000,
         say: () => undefined,
