@@ -76,10 +76,15 @@ describe('ops state in /metrics', () => {
     const id = `${prefix}backup-orders`;
     expect(line(await metrics(), 'ops_schedule_')).toEqual([`ops_schedule_missed_runs{schedule="${id}"} 0`, `ops_schedule_paused{schedule="${id}"} 0`]);
     await clients.client.schedule.getHandle(id).trigger();
-    await clients.client.schedule.getHandle(id).pause('by test');
     // The scheduler starts the run from its own workflow task and activity: on a
     // 2-core CI machine running other suites beside this one that took over 10 s.
     await waitFor('the triggered run', async () => line(await metrics(), 'ops_schedule_last_run').length === 1, 30_000);
+    // Pause only after the run started: the scheduler workflow keeps one pending
+    // patch, so a trigger and a pause that reach it in the same workflow task
+    // leave only the pause (Temporal's scheduler sleep(); seen once in CI).
+    await clients.client.schedule.getHandle(id).pause('by test');
+    // The pause, too, is a signal the scheduler workflow takes in its next workflow task.
+    await waitFor('the pause', async () => line(await metrics(), 'ops_schedule_paused')[0] === `ops_schedule_paused{schedule="${id}"} 1`, 30_000);
     const text = await metrics();
     expect(line(text, 'ops_schedule_paused')).toEqual([`ops_schedule_paused{schedule="${id}"} 1`]);
     const [, seconds] = line(text, 'ops_schedule_last_run_timestamp_seconds{')[0]!.split('} ');
