@@ -44,6 +44,7 @@ export async function streamToS3(
     });
     source.once('error', (error) => plainCounter.destroy(error));
     const encrypted = await encryptedStream(source.pipe(plainCounter), target.encryption.recipients);
+    encrypted.once('error', (error) => counter.destroy(error));
     encrypted.pipe(counter);
   } else {
     // The counting stream is the upload's body: every stream stage costs CPU that the producer, the limit, would otherwise have.
