@@ -116,10 +116,10 @@ export async function decryptedStream(source: Readable, identityText: string | u
   for (const identity of identities) decrypter.addIdentity(identity);
   // A download that breaks is retried; only what the cipher refuses is a corrupt object.
   let broken: Error | undefined;
-  const opening: { stream?: Transform } = {};
+  let plain: Transform | undefined;
   source.once('error', (error) => {
     broken = error;
-    opening.stream?.destroy(error);
+    plain?.destroy(error);
   });
   let key: Buffer;
   let rest: Buffer;
@@ -134,15 +134,15 @@ export async function decryptedStream(source: Readable, identityText: string | u
     }
     throw broken ?? corrupt(what, error);
   }
-  const plain = (opening.stream = openPayload(key));
-  if (broken) plain.destroy(broken);
-  if (rest.length > 0) plain.write(rest);
-  source.pipe(plain);
+  if (broken) throw broken;
+  const opening = (plain = openPayload(key));
+  if (rest.length > 0) opening.write(rest);
+  source.pipe(opening);
   // Each 64 KiB chunk is authenticated: a chunk that fails is a changed object, said as such.
   return Readable.from(
     (async function* () {
       try {
-        for await (const chunk of plain) yield chunk as Buffer;
+        for await (const chunk of opening) yield chunk as Buffer;
       } catch (error) {
         throw broken ?? corrupt(what, error);
       }
