@@ -80,6 +80,19 @@ function receivedPages(receivers: Receivers): Map<string, number> {
   return countsOf(receivedCopies(receivers));
 }
 
+/** When a worker was SIGKILLed: the kill call's start and end (epoch ms). */
+export interface WorkerKill {
+  fromMs: number;
+  toMs: number;
+}
+
+/** Runs `kill` and notes its time in `kills`, for checkInvariants to tell a repeat the contract allows. */
+export async function timedKill(kills: WorkerKill[], kill: () => Promise<unknown>): Promise<void> {
+  const fromMs = Date.now();
+  await kill();
+  kills.push({ fromMs, toMs: Date.now() });
+}
+
 /**
  * How long before a worker's SIGKILL a page it sent can still come again: the
  * task that sent it may not have reached the server, and the workflow task
@@ -97,7 +110,7 @@ const KILL_WINDOW_MS = 10_000;
  * Message-ID let the receiver drop. Slack is looked up by the key before a
  * post, so it has no such repeat.
  */
-function repeatedAcrossKill(channel: Channel, copies: Copy[], workerKills: { fromMs: number; toMs: number }[]): boolean {
+function repeatedAcrossKill(channel: Channel, copies: Copy[], workerKills: WorkerKill[]): boolean {
   if (channel === 'slack' || new Set(copies.map((copy) => copy.key)).size !== 1) return false;
   const sorted = [...copies].sort((a, b) => a.atMs - b.atMs);
   return sorted.slice(1).every((copy, index) => {
@@ -127,7 +140,7 @@ export async function checkInvariants(input: {
   receivers: Receivers;
   stream: AlertStream;
   /** When each worker SIGKILL was sent (from, to: before and after the kill call), to tell a repeat the contract allows. */
-  workerKills: { fromMs: number; toMs: number }[];
+  workerKills: WorkerKill[];
   /** The backup that ran through the faults; without one, the backup checks are left out. */
   backup?: WorkflowHandle;
   levels: number;

@@ -9,7 +9,7 @@ import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { AlertStream } from './alert-stream.js';
 import { OpsProcess, startChaosStack } from './chaos-stack.js';
-import { checkInvariants, type Receivers } from './invariants.js';
+import { checkInvariants, timedKill, type Receivers, type WorkerKill } from './invariants.js';
 import { pagingPolicyYaml } from './paging-policy.js';
 
 /**
@@ -107,11 +107,9 @@ async function main() {
       faults.push({ fault, fromS: seconds(from), toS: seconds(Date.now()), note: `INJECTION FAILED: ${(error as Error).message.split('\n')[0]}` });
     }
   };
-  const workerKills: { fromMs: number; toMs: number }[] = [];
+  const workerKills: WorkerKill[] = [];
   const killWorker = async (downMs: number) => {
-    const killFrom = Date.now();
-    await worker.kill();
-    workerKills.push({ fromMs: killFrom, toMs: Date.now() });
+    await timedKill(workerKills, () => worker.kill());
     await sleep(downMs);
     const restart = Date.now();
     await worker.start();

@@ -7,7 +7,7 @@ import { dropClusterDatabases, startTemporalClusterOnFreePorts, type RunningTemp
 import { ensureTemporalServer } from '../../scripts/stack/temporal-cluster-tools.js';
 import { AlertStream } from '../chaos/alert-stream.js';
 import { OpsProcess } from '../chaos/chaos-stack.js';
-import { checkInvariants } from '../chaos/invariants.js';
+import { checkInvariants, timedKill, type WorkerKill } from '../chaos/invariants.js';
 import { pagingPolicyYaml } from '../chaos/paging-policy.js';
 import { FakeSlack } from '../support/fake-slack.js';
 import { fakePagerDuty, HttpRecorder } from '../support/http-recorder.js';
@@ -94,14 +94,12 @@ describe('scale-out on a Temporal cluster', () => {
       const started = Date.now();
       const stream = new AlertStream(intakeUrls, TOKEN, () => started + STORM_MS + 120_000);
       const faults: string[] = [];
-      const workerKills: { fromMs: number; toMs: number }[] = [];
+      const workerKills: WorkerKill[] = [];
       await Promise.all([
         stream.run(250, STORM_MS),
         (async () => {
           await sleep(started + 10_000 - Date.now());
-          const killFrom = Date.now();
-          await Promise.all([workers[0]!.kill(), intakes[0]!.kill()]);
-          workerKills.push({ fromMs: killFrom, toMs: Date.now() });
+          await timedKill(workerKills, () => Promise.all([workers[0]!.kill(), intakes[0]!.kill()]));
           faults.push(`${new Date().toISOString()} worker-1 and webhooks-1 SIGKILLed`);
           await sleep(started + 20_000 - Date.now());
           await cluster.restart('history');
