@@ -16,6 +16,8 @@ import type { databaseBackupWorkflow } from '../workflows/database-backup.js';
 import { commandCpuSeconds, cpuDuring, cpuSeconds, threadCpuSeconds, threadCpuSince } from './process-cpu.js';
 import { runBenchmark, startNodeProcess, type Figures } from './harness.js';
 import { peakRssMiB } from './process-memory.js';
+import { describeBackupPhases } from './backup-phases.js';
+import { describeDumpScheduling, dumpSchedulingDuring } from './dump-scheduling.js';
 import { backupWorkflowId, restoreWorkflowId } from '../src/domain/workflow-ids.js';
 import type { databaseRestoreWorkflow } from '../workflows/database-restore.js';
 
@@ -33,8 +35,10 @@ import type { databaseRestoreWorkflow } from '../workflows/database-restore.js';
  *     time to restore it into a new database with databaseRestoreWorkflow
  *     (RTO) beside `pg_restore --jobs` of the same dump from a local file.
  * Prints wall times, the CPU seconds of pg_dump and of the worker (what the
- * streaming takes from the two cores pg_dump shares with it), the workers' peak
- * RSS at each size, and ends with
+ * streaming takes from the two cores pg_dump shares with it), how each dump's
+ * wall time splits into on a CPU, waiting for one and blocked
+ * (dump-scheduling.ts), how each backup's splits into before, during and after
+ * its dump activity (backup-phases.ts), the workers' peak RSS at each size, and ends with
  * `ratio_encrypted=`, `rto_s=`, `pg_restore_s=` and then
  * `ratio=<backup / pg_dump alone>` for the large database.
  * Targets: ratio and ratio_encrypted <= 1.15, faster than the old way, data worker peak RSS < 200 MB.
@@ -219,9 +223,10 @@ async function once(): Promise<Figures> {
 
       const devNull = openSync('/dev/null', 'w');
       const aloneServers = servers();
-      const alone = await timed(() => cpuDuring(process.pid, () => pgDumpTo(url, devNull)));
+      const alone = await timed(() => dumpSchedulingDuring(process.pid, () => cpuDuring(process.pid, () => pgDumpTo(url, devNull))));
       closeSync(devNull);
-      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.children.toFixed(1)} s, ${serversSince(aloneServers)}`);
+      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.value.children.toFixed(1)} s, ${serversSince(aloneServers)}`);
+      say(`                               ${describeDumpScheduling(alone.value.scheduling)}`);
 
       // A fresh worker per size, so each peak RSS is that size's own.
       const policy = join(scratch, `policy-${size.name}.yaml`);
@@ -239,13 +244,15 @@ async function once(): Promise<Figures> {
       const idleRss = peakRssMiB(worker.pid!);
       const backupServers = servers();
       const workerThreads = threadCpuSeconds(worker.pid!);
-      const backup = await timed(() =>
-        cpuDuring(worker.pid!, () =>
-          client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
-            taskQueue: `${TASK_QUEUE}-${size.name}`,
-            workflowId: backupWorkflowId(database),
-            args: [{ database, verify: false, requestedBy: 'bench' }],
-          }),
+      const { scheduling: backupScheduling, value: backup } = await dumpSchedulingDuring(worker.pid!, () =>
+        timed(() =>
+          cpuDuring(worker.pid!, () =>
+            client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
+              taskQueue: `${TASK_QUEUE}-${size.name}`,
+              workflowId: backupWorkflowId(database),
+              args: [{ database, verify: false, requestedBy: 'bench' }],
+            }),
+          ),
         ),
       );
       const rss = peakRssMiB(worker.pid!);
@@ -254,6 +261,8 @@ async function once(): Promise<Figures> {
       say(`  backup workflow (to MinIO)   ${backup.seconds.toFixed(1)} s, ${mib(backup.value.value.manifest.bytes)} MiB dump, worker peak RSS ${rss.toFixed(0)} MiB (${idleRss.toFixed(0)} MiB before the backup)`);
       say(`                               CPU: pg_dump ${backup.value.children.toFixed(1)} s, worker ${backup.value.self.toFixed(1)} s, ${serversSince(backupServers)}`);
       say(`                               worker's threads: ${workerThreadsUsed}`);
+      say(`                               ${await describeBackupPhases(client, backupWorkflowId(database))}`);
+      say(`                               ${describeDumpScheduling(backupScheduling)}`);
 
       // The same backup, its dump on the dedicated data worker.
       const splitQueue = `${TASK_QUEUE}-${size.name}-split`;
@@ -267,9 +276,11 @@ async function once(): Promise<Figures> {
       const dataIdleRss = peakRssMiB(data.pid!);
       const splitServers = servers();
       const dataThreads = threadCpuSeconds(data.pid!);
-      const split = await timed(() =>
-        cpuDuring(data.pid!, () =>
-          client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
+      const { scheduling: splitScheduling, value: split } = await dumpSchedulingDuring(data.pid!, () =>
+        timed(() =>
+          cpuDuring(data.pid!, () =>
+            client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
+          ),
         ),
       );
       const dataRss = peakRssMiB(data.pid!);
@@ -279,6 +290,8 @@ async function once(): Promise<Figures> {
       say(`  backup on a data worker      ${split.seconds.toFixed(1)} s, data worker peak RSS ${dataRss.toFixed(0)} MiB (${dataIdleRss.toFixed(0)} MiB before the backup)`);
       say(`                               CPU: pg_dump ${split.value.children.toFixed(1)} s, data worker ${split.value.self.toFixed(1)} s, ${serversSince(splitServers)}`);
       say(`                               data worker's threads: ${dataThreadsUsed}`);
+      say(`                               ${await describeBackupPhases(client, backupWorkflowId(database))}`);
+      say(`                               ${describeDumpScheduling(splitScheduling)}`);
 
       const file = join(scratch, 'dump.bin');
       const oldWay = await timed(async () => {
