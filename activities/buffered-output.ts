@@ -2,16 +2,22 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /**
- * A command whose standard output goes through a 1 MiB stdio buffer, with
+ * A command whose standard output goes through a 128 KiB stdio buffer, with
  * coreutils' `stdbuf`, when the host has it. pg_dump writes its archive through
- * stdio in 4-8 KiB pieces, and each write wakes the process reading the pipe:
- * read through `stdbuf -o1M`, the same 0.5 GB bench dump reached the worker in
- * 2,670 reads of 61 KiB instead of 8,789 of 18.5 KiB, and the reading took 30%
- * less CPU, which a backup host shares with pg_dump. Without `stdbuf` (a
- * minimal image) the command runs as it is.
+ * stdio in 4-8 KiB pieces, and each write wakes the process reading it: read
+ * through a larger buffer, the 0.5 GB bench dump reached the worker in 2,540
+ * reads of 64 KiB instead of 8,789 of 18.5 KiB. The buffer stays below the
+ * 208 KiB socket buffer a child's stdout has (Node gives it a socketpair;
+ * net.core.wmem_default), so one write fits while the reader drains the last:
+ * with 1 MiB writes pg_dump waited for the worker about 3,000 times, 2.2-3.6 s
+ * in all, on the 2 GB dump, and 200 times, 0.8-1.0 s, with 128 KiB
+ * (npm run bench:backup, "blocked"). Without `stdbuf` (a minimal image) the
+ * command runs as it is.
  */
+const STDOUT_BUFFER = '128K';
+
 export function withBufferedOutput(command: string, args: string[], path = process.env.PATH ?? ''): { command: string; args: string[] } {
-  return stdbufOn(path) ? { command: 'stdbuf', args: ['-o1M', command, ...args] } : { command, args };
+  return stdbufOn(path) ? { command: 'stdbuf', args: [`-o${STDOUT_BUFFER}`, command, ...args] } : { command, args };
 }
 
 const found = new Map<string, boolean>();

@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withBufferedOutput } from '../../activities/buffered-output.js';
 
-describe('pg_dump through a 1 MiB stdout buffer', () => {
+describe('pg_dump through a 128 KiB stdout buffer', () => {
   const withStdbuf = mkdtempSync(join(tmpdir(), 'ops-stdbuf-'));
   const without = mkdtempSync(join(tmpdir(), 'ops-no-stdbuf-'));
   writeFileSync(join(withStdbuf, 'stdbuf'), '#!/bin/sh\n');
@@ -15,10 +15,10 @@ describe('pg_dump through a 1 MiB stdout buffer', () => {
     rmSync(without, { recursive: true, force: true });
   });
 
-  it('runs the command under stdbuf -o1M where the PATH has stdbuf', () => {
+  it('runs the command under stdbuf -o128K where the PATH has stdbuf', () => {
     expect(withBufferedOutput('pg_dump', ['--format=custom'], [without, withStdbuf].join(delimiter))).toEqual({
       command: 'stdbuf',
-      args: ['-o1M', 'pg_dump', '--format=custom'],
+      args: ['-o128K', 'pg_dump', '--format=custom'],
     });
   });
 
