@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type proto from '@temporalio/proto';
+import { millis } from './proto-time.js';
 
 /**
  * Where a backup's wall time beyond its dump goes, read from the workflow's
@@ -13,15 +14,14 @@ import type proto from '@temporalio/proto';
  */
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
-const millis = (time: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(time?.seconds ?? 0) * 1000 + (time?.nanos ?? 0) / 1e6;
 
-export interface BackupPhases {
+interface BackupPhases {
   before: number;
   dump: number;
   after: number;
 }
 
-export function backupPhases(events: HistoryEvent[]): BackupPhases {
+function backupPhases(events: HistoryEvent[]): BackupPhases {
   const started = events.find((event) => event.workflowExecutionStartedEventAttributes);
   const scheduled = events.find((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'dumpToS3');
   const scheduledId = Number(scheduled?.eventId ?? -1);

@@ -223,10 +223,10 @@ async function once(): Promise<Figures> {
 
       const devNull = openSync('/dev/null', 'w');
       const aloneServers = servers();
-      const alone = await timed(() => dumpSchedulingDuring(process.pid, () => cpuDuring(process.pid, () => pgDumpTo(url, devNull))));
+      const { scheduling: aloneScheduling, value: alone } = await dumpSchedulingDuring(process.pid, () => timed(() => cpuDuring(process.pid, () => pgDumpTo(url, devNull))));
       closeSync(devNull);
-      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.value.children.toFixed(1)} s, ${serversSince(aloneServers)}`);
-      say(`                               ${describeDumpScheduling(alone.value.scheduling)}`);
+      say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.children.toFixed(1)} s, ${serversSince(aloneServers)}`);
+      say(`                               ${describeDumpScheduling(aloneScheduling)}`);
 
       // A fresh worker per size, so each peak RSS is that size's own.
       const policy = join(scratch, `policy-${size.name}.yaml`);

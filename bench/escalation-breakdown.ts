@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { millis } from './proto-time.js';
 
 /**
  * Where a page's lateness goes, read from the ladders' own histories (the
@@ -19,8 +20,6 @@ export type Part = (typeof PARTS)[number];
 
 const { EventType } = proto.temporal.api.enums.v1;
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
-
-const millis = (time: { seconds?: unknown; nanos?: number | null } | null | undefined) => Number(time?.seconds ?? 0) * 1000 + (time?.nanos ?? 0) / 1e6;
 
 export interface LevelTiming {
   /** The previous level's start (its `at`), in ms. */
