@@ -14,7 +14,6 @@ import { millis } from './proto-time.js';
  */
 type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
-
 interface BackupPhases {
   before: number;
   dump: number;

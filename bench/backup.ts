@@ -95,6 +95,12 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value:
   return { seconds: Number(process.hrtime.bigint() - start) / 1e9, value };
 }
 
+/** `fn`'s wall time, the CPU of `pid` and its children over it, and how the pg_dump `pid` starts spent its time. */
+async function measuredDump<T>(pid: number, fn: () => Promise<T>) {
+  const { scheduling, value } = await dumpSchedulingDuring(pid, () => timed(() => cpuDuring(pid, fn)));
+  return { ...value, scheduling };
+}
+
 function pgDumpTo(url: string, fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('pg_dump', ['--format=custom', '--no-password'], { env: libpqEnv(url), stdio: ['ignore', fd, 'inherit'] });
@@ -223,10 +229,10 @@ async function once(): Promise<Figures> {
 
       const devNull = openSync('/dev/null', 'w');
       const aloneServers = servers();
-      const { scheduling: aloneScheduling, value: alone } = await dumpSchedulingDuring(process.pid, () => timed(() => cpuDuring(process.pid, () => pgDumpTo(url, devNull))));
+      const alone = await measuredDump(process.pid, () => pgDumpTo(url, devNull));
       closeSync(devNull);
       say(`  pg_dump -Fc > /dev/null      ${alone.seconds.toFixed(1)} s, pg_dump CPU ${alone.value.children.toFixed(1)} s, ${serversSince(aloneServers)}`);
-      say(`                               ${describeDumpScheduling(aloneScheduling)}`);
+      say(`                               ${describeDumpScheduling(alone.scheduling)}`);
 
       // A fresh worker per size, so each peak RSS is that size's own.
       const policy = join(scratch, `policy-${size.name}.yaml`);
@@ -244,16 +250,12 @@ async function once(): Promise<Figures> {
       const idleRss = peakRssMiB(worker.pid!);
       const backupServers = servers();
       const workerThreads = threadCpuSeconds(worker.pid!);
-      const { scheduling: backupScheduling, value: backup } = await dumpSchedulingDuring(worker.pid!, () =>
-        timed(() =>
-          cpuDuring(worker.pid!, () =>
-            client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
-              taskQueue: `${TASK_QUEUE}-${size.name}`,
-              workflowId: backupWorkflowId(database),
-              args: [{ database, verify: false, requestedBy: 'bench' }],
-            }),
-          ),
-        ),
+      const backup = await measuredDump(worker.pid!, () =>
+        client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', {
+          taskQueue: `${TASK_QUEUE}-${size.name}`,
+          workflowId: backupWorkflowId(database),
+          args: [{ database, verify: false, requestedBy: 'bench' }],
+        }),
       );
       const rss = peakRssMiB(worker.pid!);
       const workerThreadsUsed = threadCpuSince(workerThreads, threadCpuSeconds(worker.pid!), 1, 's');
@@ -262,7 +264,7 @@ async function once(): Promise<Figures> {
       say(`                               CPU: pg_dump ${backup.value.children.toFixed(1)} s, worker ${backup.value.self.toFixed(1)} s, ${serversSince(backupServers)}`);
       say(`                               worker's threads: ${workerThreadsUsed}`);
       say(`                               ${await describeBackupPhases(client, backupWorkflowId(database))}`);
-      say(`                               ${describeDumpScheduling(backupScheduling)}`);
+      say(`                               ${describeDumpScheduling(backup.scheduling)}`);
 
       // The same backup, its dump on the dedicated data worker.
       const splitQueue = `${TASK_QUEUE}-${size.name}-split`;
@@ -276,12 +278,8 @@ async function once(): Promise<Figures> {
       const dataIdleRss = peakRssMiB(data.pid!);
       const splitServers = servers();
       const dataThreads = threadCpuSeconds(data.pid!);
-      const { scheduling: splitScheduling, value: split } = await dumpSchedulingDuring(data.pid!, () =>
-        timed(() =>
-          cpuDuring(data.pid!, () =>
-            client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
-          ),
-        ),
+      const split = await measuredDump(data.pid!, () =>
+        client.workflow.execute<typeof databaseBackupWorkflow>('databaseBackupWorkflow', { taskQueue: splitQueue, workflowId: backupWorkflowId(database), args: [{ database, verify: false, requestedBy: 'bench' }] }),
       );
       const dataRss = peakRssMiB(data.pid!);
       const dataThreadsUsed = threadCpuSince(dataThreads, threadCpuSeconds(data.pid!), 1, 's');
@@ -291,7 +289,7 @@ async function once(): Promise<Figures> {
       say(`                               CPU: pg_dump ${split.value.children.toFixed(1)} s, data worker ${split.value.self.toFixed(1)} s, ${serversSince(splitServers)}`);
       say(`                               data worker's threads: ${dataThreadsUsed}`);
       say(`                               ${await describeBackupPhases(client, backupWorkflowId(database))}`);
-      say(`                               ${describeDumpScheduling(splitScheduling)}`);
+      say(`                               ${describeDumpScheduling(split.scheduling)}`);
 
       const file = join(scratch, 'dump.bin');
       const oldWay = await timed(async () => {

@@ -3,8 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 /**
  * Where a pg_dump's wall time went, from the kernel's scheduler statistics
  * (/proc/<pid>/schedstat): on a CPU, runnable but waiting for one (the cores
- * taken by what runs beside it), and the rest blocked: writing into a full
- * pipe its reader has not drained, or reading from its PostgreSQL backend.
+ * taken by what runs beside it), and the rest blocked: writing output its
+ * reader has not drained yet, or reading from its PostgreSQL backend.
  * Alone, pg_dump is on a CPU almost all the time; what the streaming costs it
  * shows up in the other two.
  */
@@ -13,7 +13,7 @@ export interface DumpScheduling {
   onCpuSeconds: number;
   waitingSeconds: number;
   blockedSeconds: number;
-  /** Times it gave up its CPU to wait (a full pipe, a slow backend). */
+  /** Times it gave up its CPU to wait (undrained output, a slow backend). */
   voluntarySwitches: number;
 }
 
